@@ -1,0 +1,21 @@
+"""innoclusters: find and rank science-and-technology innovation clusters."""
+
+from __future__ import annotations
+
+from innoclusters.config import METRICS, Settings, load_settings
+from innoclusters.errors import InnoclustersError, InputError, SettingsError
+from innoclusters.result import CLUSTER_COLUMNS, RunResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CLUSTER_COLUMNS",
+    "METRICS",
+    "InnoclustersError",
+    "InputError",
+    "RunResult",
+    "Settings",
+    "SettingsError",
+    "__version__",
+    "load_settings",
+]

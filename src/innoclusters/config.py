@@ -1,0 +1,232 @@
+"""Frozen settings for one run, loaded from keywords or a TOML file and validated at the edge.
+
+Every setting of the method lives in :class:`Settings`; one instance is made per run, checked
+once, and written whole into ``manifest.json``. Validation collects every problem before raising
+so that a user fixes a settings file in one pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from innoclusters.errors import SettingsError
+
+__all__ = ["DEFAULT_MIN_SHARE", "METRICS", "Settings", "load_settings"]
+
+#: The three metrics of the GII cluster method, in output order.
+METRICS: tuple[str, ...] = ("patents", "publications", "vc")
+
+#: Calibrated default core density per metric, as a fraction of the metric's world total
+#: (see docs/calibration.md). A location is core when the weight within ``eps_km`` reaches
+#: ``min_share`` times the metric's world total.
+DEFAULT_MIN_SHARE: Mapping[str, float] = {"patents": 0.0005, "publications": 0.0005, "vc": 0.0005}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """All settings of one run.
+
+    Parameters
+    ----------
+    eps_km
+        DBSCAN radius in great-circle kilometres.
+    min_weight
+        Absolute core density per metric (summed fractional weight within ``eps_km``).
+        Overrides ``min_share`` for the metrics it names.
+    min_share
+        Core density per metric as a fraction of that metric's world total
+        (``0.0005`` is 0.05 %). Metrics not named use :data:`DEFAULT_MIN_SHARE`.
+    rounding
+        Coordinate rounding in degrees before clustering.
+    metrics
+        Metrics that rank; empty means every metric present in the input.
+    metric_weights
+        Weight of each metric's share in the score; metrics not named weigh 1.
+    years
+        Window per metric as ``(first, last)`` inclusive; metrics not named use the latest
+        ``window_years`` years present in their data.
+    window_years
+        Length of the default window.
+    top
+        Size of the headline ranking.
+    economy_min_share
+        An economy is listed for a cluster when it holds at least this fraction of the
+        cluster's activity (the largest economy is always listed).
+    name_max_places
+        At most this many place names make a cluster's name.
+    name_min_share
+        A place joins a cluster's name when it holds at least this fraction of the cluster's
+        activity (the most active place always does).
+    workers
+        Threads for the parallel stages; 0 means all cores. Results do not depend on it.
+    """
+
+    eps_km: float = 13.0
+    min_weight: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    min_share: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    rounding: float = 0.01
+    metrics: tuple[str, ...] = ()
+    metric_weights: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    years: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    window_years: int = 5
+    top: int = 100
+    economy_min_share: float = 0.1
+    name_max_places: int = 3
+    name_min_share: float = 0.1
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+    def density_for(self, metric: str, world_total: float) -> float:
+        """Return the absolute core density (``min_weight``) of ``metric``."""
+        if metric in self.min_weight:
+            return float(self.min_weight[metric])
+        share = self.min_share.get(metric, DEFAULT_MIN_SHARE[metric])
+        return float(share) * float(world_total)
+
+    def weight_of(self, metric: str) -> float:
+        """Return the weight of ``metric``'s share in the score."""
+        return float(self.metric_weights.get(metric, 1.0))
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form, as written into ``manifest.json``."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Mapping):
+                value = {k: (list(v) if isinstance(v, tuple) else v) for k, v in value.items()}
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        out["min_share_effective"] = {
+            m: self.min_share.get(m, DEFAULT_MIN_SHARE[m])
+            for m in METRICS
+            if m not in self.min_weight
+        }
+        return out
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_metric_map(name: str, value: object, problems: list[str], *, positive: bool) -> None:
+    if not isinstance(value, Mapping):
+        problems.append(f"setting '{name}' must be a table of metric = number, got {value!r}")
+        return
+    for key, v in value.items():
+        if key not in METRICS:
+            problems.append(
+                f"setting '{name}' names unknown metric '{key}'; use one of {', '.join(METRICS)}"
+            )
+        elif not _is_number(v) or (v <= 0 if positive else v < 0):
+            need = "a number > 0" if positive else "a number >= 0"
+            problems.append(f"setting '{name}.{key}' must be {need}, got {v!r}")
+
+
+def _problems(s: Settings) -> list[str]:
+    problems: list[str] = []
+    if not _is_number(s.eps_km) or not 0 < s.eps_km <= 2000:
+        problems.append(f"setting 'eps_km' must be a number in (0, 2000] km, got {s.eps_km!r}")
+    if not _is_number(s.rounding) or not 0 < s.rounding <= 1:
+        problems.append(f"setting 'rounding' must be a number in (0, 1] degrees, got {s.rounding!r}")
+    _check_metric_map("min_weight", s.min_weight, problems, positive=True)
+    _check_metric_map("min_share", s.min_share, problems, positive=True)
+    if isinstance(s.min_share, Mapping):
+        for key, v in s.min_share.items():
+            if _is_number(v) and v >= 1:
+                problems.append(
+                    f"setting 'min_share.{key}' is a fraction of the world total and must be < 1, "
+                    f"got {v!r} (0.0005 means 0.05 %)"
+                )
+    _check_metric_map("metric_weights", s.metric_weights, problems, positive=False)
+    if not isinstance(s.metrics, tuple) or any(m not in METRICS for m in s.metrics):
+        problems.append(
+            f"setting 'metrics' must list metrics among {', '.join(METRICS)}, got {s.metrics!r}"
+        )
+    if not isinstance(s.years, Mapping):
+        problems.append(f"setting 'years' must be a table of metric = [first, last], got {s.years!r}")
+    else:
+        for key, window in s.years.items():
+            if key not in METRICS:
+                problems.append(f"setting 'years' names unknown metric '{key}'")
+                continue
+            ok = (
+                isinstance(window, tuple | list)
+                and len(window) == 2
+                and all(isinstance(y, int) and not isinstance(y, bool) for y in window)
+                and window[0] <= window[1]
+            )
+            if not ok:
+                problems.append(
+                    f"setting 'years.{key}' must be [first, last] years with first <= last, "
+                    f"got {window!r}"
+                )
+    for name, lo in (("window_years", 1), ("top", 1), ("name_max_places", 1), ("workers", 0)):
+        v = getattr(s, name)
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            problems.append(f"setting '{name}' must be a whole number >= {lo}, got {v!r}")
+    for name in ("economy_min_share", "name_min_share"):
+        v = getattr(s, name)
+        if not _is_number(v) or not 0 <= v <= 1:
+            problems.append(f"setting '{name}' must be a fraction in [0, 1], got {v!r}")
+    return problems
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build validated :class:`Settings` from an optional TOML file and keyword overrides.
+
+    Parameters
+    ----------
+    path
+        A TOML file whose top-level keys are :class:`Settings` fields (tables for the
+        per-metric settings, e.g. ``[min_share] patents = 0.0005``).
+    **overrides
+        Settings given on the command line or in code; ``None`` values are ignored.
+
+    Raises
+    ------
+    SettingsError
+        Naming the file and every unknown key or invalid value.
+    """
+    values: dict[str, Any] = {}
+    where = ""
+    if path is not None:
+        p = Path(path)
+        where = f"{p}: "
+        if not p.is_file():
+            raise SettingsError(f"settings file {p} does not exist or is not a file")
+        try:
+            values = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{p}: not valid TOML ({exc}); fix the syntax") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SettingsError(
+            f"{where}unknown setting(s) {', '.join(unknown)}; known settings are "
+            f"{', '.join(sorted(known))}"
+        )
+    if "metrics" in values and isinstance(values["metrics"], list | tuple):
+        values["metrics"] = tuple(values["metrics"])
+    if isinstance(values.get("years"), Mapping):
+        values["years"] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values["years"].items()
+        }
+    try:
+        return Settings(**values)
+    except SettingsError as exc:
+        raise SettingsError(f"{where}{exc}") from None
