@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from innoclusters._version import __version__
 from innoclusters.config import METRICS, Settings, load_settings
 from innoclusters.errors import InnoclustersError, InputError, SettingsError
 from innoclusters.result import CLUSTER_COLUMNS, RunResult
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CLUSTER_COLUMNS",

@@ -141,7 +141,9 @@ def _problems(s: Settings) -> list[str]:
     if not _is_number(s.eps_km) or not 0 < s.eps_km <= 2000:
         problems.append(f"setting 'eps_km' must be a number in (0, 2000] km, got {s.eps_km!r}")
     if not _is_number(s.rounding) or not 0 < s.rounding <= 1:
-        problems.append(f"setting 'rounding' must be a number in (0, 1] degrees, got {s.rounding!r}")
+        problems.append(
+            f"setting 'rounding' must be a number in (0, 1] degrees, got {s.rounding!r}"
+        )
     _check_metric_map("min_weight", s.min_weight, problems, positive=True)
     _check_metric_map("min_share", s.min_share, problems, positive=True)
     if isinstance(s.min_share, Mapping):
@@ -157,7 +159,9 @@ def _problems(s: Settings) -> list[str]:
             f"setting 'metrics' must list metrics among {', '.join(METRICS)}, got {s.metrics!r}"
         )
     if not isinstance(s.years, Mapping):
-        problems.append(f"setting 'years' must be a table of metric = [first, last], got {s.years!r}")
+        problems.append(
+            f"setting 'years' must be a table of metric = [first, last], got {s.years!r}"
+        )
     else:
         for key, window in s.years.items():
             if key not in METRICS:

@@ -1,0 +1,317 @@
+"""Areas: metric clusters merged across metrics into clusters with a footprint.
+
+Each metric is clustered on its own with :func:`innoclusters.density.weighted_dbscan`
+(``eps_km`` shared, core density per metric). Metric clusters are then merged into areas:
+
+* **Overlap.** Two metric clusters of *different* metrics overlap when a member location
+  (core or border) of one lies within ``eps_km`` great-circle distance (inclusive) of a
+  member location of the other. Equivalently, their footprints -- the union of discs of
+  radius ``eps_km / 2`` around their members -- intersect. Overlap is a property of the two
+  sets of locations only, so merging does not depend on the order of the input.
+* **Areas** are the connected components of the overlap graph: a patents cluster and a
+  publications cluster that overlap form one area, and so does a chain of them. Clusters of
+  the same metric are never merged directly (DBSCAN already separated them).
+* **Membership.** A location that is a member of a metric cluster belongs to that cluster's
+  area. Any other location (noise of its metric) belongs to the area whose nearest member
+  location lies within ``eps_km / 2``, i.e. inside the footprint; otherwise to no area.
+  So a cluster found on patents also counts the publications and deals inside it.
+* **Footprint.** The union of discs of radius ``eps_km / 2`` around the members, drawn in a
+  local equirectangular projection around the area's centre (member locations are first
+  snapped to a grid of ``eps_km / 8`` to keep polygons small) and simplified to 1/20 of
+  ``eps_km``. The polygon is for maps and population; membership is computed exactly.
+* **Identity.** ``cluster_id`` is built from the coordinates of the area's most active
+  location (``C+35.69+139.69``), so it does not depend on input order and stays the same
+  across runs while the area's peak stays put.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from innoclusters.config import Settings
+from innoclusters.density import weighted_dbscan
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "area_centres",
+    "assign_areas",
+    "cluster_metrics",
+    "footprints",
+    "unit_vectors",
+]
+
+#: Mean Earth radius (IUGG), as used by scikit-learn's haversine examples.
+EARTH_RADIUS_KM = 6371.0088
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """3-D unit vectors of latitude/longitude in degrees, shape ``(n, 3)``."""
+    la = np.radians(np.asarray(lat, dtype=float))
+    lo = np.radians(np.asarray(lon, dtype=float))
+    c = np.cos(la)
+    return np.column_stack((c * np.cos(lo), c * np.sin(lo), np.sin(la)))
+
+
+def _chord(km: float) -> float:
+    """Chord length on the unit sphere of a great-circle distance in km."""
+    return 2.0 * math.sin(min(km / EARTH_RADIUS_KM, math.pi) / 2.0)
+
+
+def cluster_metrics(
+    locations: pd.DataFrame,
+    *,
+    settings: Settings,
+    totals: Mapping[str, float],
+    metrics: Sequence[str],
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Run the density kernel on each metric's locations.
+
+    Parameters
+    ----------
+    locations
+        The locations table (``metric, lat, lon, weight, ...``).
+    settings
+        Supplies ``eps_km`` and the density per metric.
+    totals
+        World total weight per metric (the base of ``min_share``).
+    metrics
+        Metrics to cluster; locations of other metrics get no cluster.
+
+    Returns
+    -------
+    locations : pandas.DataFrame
+        A copy with ``metric_cluster`` (int, -1 for noise) and ``core`` (bool).
+    densities : dict
+        The absolute ``min_weight`` used per metric.
+    """
+    out = locations.copy()
+    labels = np.full(len(out), -1, dtype=np.int64)
+    core = np.zeros(len(out), dtype=bool)
+    densities: dict[str, float] = {}
+    metric_col = out["metric"].to_numpy()
+    for metric in metrics:
+        idx = np.flatnonzero(metric_col == metric)
+        if not len(idx):
+            continue
+        min_weight = settings.density_for(metric, totals.get(metric, 0.0))
+        densities[metric] = min_weight
+        if min_weight <= 0:
+            continue
+        sub = out.iloc[idx]
+        lab, cor = weighted_dbscan(
+            sub["lat"].to_numpy(dtype=float),
+            sub["lon"].to_numpy(dtype=float),
+            sub["weight"].to_numpy(dtype=float),
+            eps_km=settings.eps_km,
+            min_weight=min_weight,
+        )
+        labels[idx] = lab
+        core[idx] = cor
+    out["metric_cluster"] = labels
+    out["core"] = core
+    return out, densities
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _overlapping_pairs(
+    keys: list[tuple[str, int]], groups: list[np.ndarray], xyz: np.ndarray, chord: float
+) -> list[tuple[int, int]]:
+    """Pairs of metric clusters of different metrics with members within ``chord``."""
+    lo = np.array([xyz[g].min(axis=0) for g in groups]) - chord
+    hi = np.array([xyz[g].max(axis=0) for g in groups]) + chord
+    pairs: list[tuple[int, int]] = []
+    trees: dict[int, cKDTree] = {}
+    for i in range(len(groups)):
+        # Bounding boxes (grown by the radius) must intersect for members to be near.
+        near = np.flatnonzero(np.all((lo <= hi[i]) & (hi >= lo[i]), axis=1))
+        for j in near[near > i]:
+            if keys[i][0] == keys[j][0]:
+                continue
+            a, b = (i, j) if len(groups[i]) >= len(groups[j]) else (j, i)
+            if a not in trees:
+                trees[a] = cKDTree(xyz[groups[a]])
+            dist, _ = trees[a].query(xyz[groups[b]], k=1, distance_upper_bound=chord * (1 + 1e-12))
+            if np.isfinite(dist).any():
+                pairs.append((i, int(j)))
+    return pairs
+
+
+def _activity(
+    locations: pd.DataFrame, totals: Mapping[str, float], settings: Settings
+) -> np.ndarray:
+    """Each location's contribution to a score: share in percent times the metric weight."""
+    scale = {m: (100.0 * settings.weight_of(m) / t if t > 0 else 0.0) for m, t in totals.items()}
+    factor = locations["metric"].map(scale).fillna(0.0).to_numpy(dtype=float)
+    return locations["weight"].to_numpy(dtype=float) * factor
+
+
+def _format_id(lat: float, lon: float, decimals: int) -> str:
+    return f"C{lat:+.{decimals}f}{lon:+.{decimals}f}"
+
+
+def assign_areas(
+    locations: pd.DataFrame,
+    *,
+    settings: Settings,
+    totals: Mapping[str, float],
+) -> pd.DataFrame:
+    """Merge overlapping metric clusters into areas and assign every location to one or none.
+
+    Parameters
+    ----------
+    locations
+        Output of :func:`cluster_metrics` (``metric_cluster`` and ``core`` columns).
+    settings
+        Supplies ``eps_km``, ``rounding`` and the metric weights.
+    totals
+        World total weight per metric, for the activity that picks each area's peak.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``cluster_id`` (str, ``None`` outside every area) and ``activity``
+        (the location's contribution to its area's score).
+    """
+    out = locations.copy()
+    n = len(out)
+    xyz = unit_vectors(out["lat"].to_numpy(), out["lon"].to_numpy())
+    labels = out["metric_cluster"].to_numpy(dtype=np.int64)
+    metric = out["metric"].to_numpy()
+    member = np.flatnonzero(labels >= 0)
+    activity = _activity(out, totals, settings)
+    out["activity"] = activity
+    area_index = np.full(n, -1, dtype=np.int64)
+    if len(member):
+        key_frame = pd.DataFrame({"metric": metric[member], "label": labels[member]})
+        codes, uniques = pd.factorize(
+            key_frame["metric"].astype(str) + "\x00" + key_frame["label"].astype(str)
+        )
+        keys = [(str(u).split("\x00")[0], int(str(u).split("\x00")[1])) for u in uniques]
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
+        groups = [member[order[bounds[k] : bounds[k + 1]]] for k in range(len(keys))]
+        parent = list(range(len(keys)))
+        for i, j in _overlapping_pairs(keys, groups, xyz, _chord(settings.eps_km)):
+            ri, rj = _find(parent, i), _find(parent, j)
+            if ri != rj:
+                parent[max(ri, rj)] = min(ri, rj)
+        roots = np.array([_find(parent, k) for k in range(len(keys))])
+        area_index[member] = roots[codes]
+        # Noise locations join the area of the nearest member within eps/2.
+        noise = np.flatnonzero(labels < 0)
+        if len(noise):
+            tree = cKDTree(xyz[member])
+            dist, nearest = tree.query(
+                xyz[noise], k=1, distance_upper_bound=_chord(settings.eps_km / 2) * (1 + 1e-12)
+            )
+            hit = np.isfinite(dist)
+            area_index[noise[hit]] = area_index[member[nearest[hit]]]
+    # Name areas after their peak location (most activity; ties by lat, lon).
+    ids: list[str | None] = [None] * n
+    decimals = max(2, math.ceil(-math.log10(settings.rounding)))
+    in_area = np.flatnonzero(area_index >= 0)
+    if len(in_area):
+        frame = pd.DataFrame(
+            {
+                "area": area_index[in_area],
+                "activity": activity[in_area],
+                "lat": out["lat"].to_numpy()[in_area],
+                "lon": out["lon"].to_numpy()[in_area],
+            }
+        )
+        peak = frame.sort_values(
+            ["area", "activity", "lat", "lon"], ascending=[True, False, True, True]
+        ).drop_duplicates("area")
+        name_of = {
+            int(a): _format_id(float(la), float(lo), decimals)
+            for a, la, lo in zip(peak["area"], peak["lat"], peak["lon"], strict=True)
+        }
+        for i in in_area.tolist():
+            ids[i] = name_of[int(area_index[i])]
+    out["cluster_id"] = pd.Series(ids, index=out.index, dtype="object")
+    return out
+
+
+def _local_xy(
+    lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    kx = 111.32 * max(math.cos(math.radians(lat0)), 0.01)
+    dlon = (lon - lon0 + 180.0) % 360.0 - 180.0
+    return dlon * kx, (lat - lat0) * 110.574, kx
+
+
+def footprints(areas: pd.DataFrame, *, eps_km: float) -> dict[str, shapely.Geometry]:
+    """Footprint polygon of each area, in longitude/latitude.
+
+    Parameters
+    ----------
+    areas
+        Member locations of the areas: ``cluster_id, lat, lon`` and the area centre as
+        ``centre_lat, centre_lon``.
+    eps_km
+        The DBSCAN radius; discs of ``eps_km / 2`` are drawn around members.
+
+    Returns
+    -------
+    dict
+        ``cluster_id -> Polygon or MultiPolygon``; longitudes are unwrapped around the
+        centre, so an area crossing the antimeridian may pass 180 or -180.
+    """
+    result: dict[str, shapely.Geometry] = {}
+    radius = eps_km / 2.0
+    snap = eps_km / 8.0
+    for cid, grp in areas.groupby("cluster_id", sort=True):
+        lat0 = float(grp["centre_lat"].iloc[0])
+        lon0 = float(grp["centre_lon"].iloc[0])
+        x, y, kx = _local_xy(grp["lat"].to_numpy(), grp["lon"].to_numpy(), lat0, lon0)
+        cells = np.unique(np.column_stack((np.round(x / snap), np.round(y / snap))), axis=0)
+        pts = shapely.points(cells * snap)
+        shape = shapely.union_all(shapely.buffer(pts, radius, quad_segs=4))
+        shape = shapely.simplify(shape, eps_km / 20.0)
+
+        def back(
+            coords: np.ndarray, kx: float = kx, lat0: float = lat0, lon0: float = lon0
+        ) -> np.ndarray:
+            return np.column_stack((lon0 + coords[:, 0] / kx, lat0 + coords[:, 1] / 110.574))
+
+        shape = shapely.transform(shape, back)
+        result[str(cid)] = shapely.clip_by_rect(shape, -540.0, -90.0, 540.0, 90.0)
+    return result
+
+
+def area_centres(locations: pd.DataFrame) -> pd.DataFrame:
+    """Activity-weighted centre of each area, on the sphere.
+
+    Parameters
+    ----------
+    locations
+        Output of :func:`assign_areas`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cluster_id`` (sorted), columns ``centre_lat, centre_lon``.
+    """
+    inside = locations[locations["cluster_id"].notna()]
+    xyz = unit_vectors(inside["lat"].to_numpy(), inside["lon"].to_numpy())
+    w = inside["activity"].to_numpy(dtype=float)
+    w = np.where(w > 0, w, 1e-12)
+    frame = pd.DataFrame(xyz * w[:, None], columns=["x", "y", "z"])
+    frame["cluster_id"] = inside["cluster_id"].to_numpy()
+    s = frame.groupby("cluster_id", sort=True)[["x", "y", "z"]].sum()
+    norm = np.sqrt((s**2).sum(axis=1))
+    lat = np.degrees(np.arcsin(np.clip(s["z"] / norm, -1.0, 1.0)))
+    lon = np.degrees(np.arctan2(s["y"], s["x"]))
+    return pd.DataFrame({"centre_lat": lat, "centre_lon": lon}, index=s.index)

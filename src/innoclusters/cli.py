@@ -1,0 +1,114 @@
+"""The ``innoclusters`` command: a thin layer that parses, calls the library, and prints.
+
+User errors (:class:`~innoclusters.errors.InnoclustersError`) print one ``Error: ...`` line
+on stderr and exit with status 2; anything else is a bug (status 1).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from innoclusters.errors import InnoclustersError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="innoclusters",
+    help="Find and rank science-and-technology innovation clusters (GII-style).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+#: Options that take one or more paths: ``--patents a.csv b.csv`` means
+#: ``--patents a.csv --patents b.csv``.
+MULTI_PATH_OPTIONS = ("--patents", "--publications", "--vc")
+
+
+def fail(message: str) -> None:
+    """Print ``Error: message`` on stderr and exit with status 2."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def guarded(func: Callable[[], T]) -> T:
+    """Call ``func``; turn a user error into ``Error: ...`` and exit status 2."""
+    try:
+        return func()
+    except InnoclustersError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from exc
+
+
+def _split_multi(argv: Sequence[str]) -> list[str]:
+    """Expand ``--patents a b`` into ``--patents a --patents b`` (shell globs give lists)."""
+    out: list[str] = []
+    current: str | None = None
+    for arg in argv:
+        if arg in MULTI_PATH_OPTIONS:
+            current = arg
+            out.append(arg)
+            continue
+        if arg.startswith("-"):
+            current = None
+            out.append(arg)
+            continue
+        if current is not None and out and out[-1] != current:
+            out.append(current)
+        out.append(arg)
+    return out
+
+
+@app.command()
+def run(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    patents: Annotated[
+        list[Path] | None, typer.Option(help="Patent records (CSV, Parquet, JSON Lines).")
+    ] = None,
+    publications: Annotated[
+        list[Path] | None, typer.Option(help="Publication records (CSV, Parquet, JSON Lines).")
+    ] = None,
+    vc: Annotated[list[Path] | None, typer.Option(help="Venture-capital deal records.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Settings file (TOML).")
+    ] = None,
+    eps_km: Annotated[
+        float | None, typer.Option(help="DBSCAN radius in km (overrides the config).")
+    ] = None,
+    rounding: Annotated[float | None, typer.Option(help="Coordinate rounding in degrees.")] = None,
+    top: Annotated[int | None, typer.Option(help="Size of the headline ranking.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Cluster and rank the given records and write the output folder."""
+    from innoclusters.config import load_settings
+    from innoclusters.pipeline import run as run_pipeline
+    from innoclusters.publish import write_outputs
+
+    def job() -> Any:
+        settings = load_settings(config, eps_km=eps_km, rounding=rounding, top=top)
+        sources = {"patents": patents or [], "publications": publications or [], "vc": vc or []}
+        result = run_pipeline(sources, settings, progress=not quiet)
+        write_outputs(result, out)
+        return result
+
+    result = guarded(job)
+    if not quiet:
+        rows = result.manifest["rows"]
+        typer.echo(
+            f"{len(result.clusters)} clusters from {rows['accepted']:,} records "
+            f"({rows['rejected']:,} rejected); output in {out}",
+            err=True,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``innoclusters`` console script."""
+    args = _split_multi(sys.argv[1:] if argv is None else argv)
+    app(args=args, prog_name="innoclusters")

@@ -1,0 +1,237 @@
+"""The main job: records -> locations -> metric clusters -> areas -> ranking.
+
+:func:`run` chains the stages, times them, and returns a :class:`~innoclusters.RunResult`;
+:func:`innoclusters.publish.write_outputs` writes it to an output folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from innoclusters._version import __version__
+from innoclusters.areas import area_centres, assign_areas, cluster_metrics, footprints
+from innoclusters.config import METRICS, Settings
+from innoclusters.errors import SettingsError
+from innoclusters.locations import build_locations, edition_windows
+from innoclusters.ranking import rank_clusters
+from innoclusters.records import RecordSet, read_records
+from innoclusters.result import RunResult
+
+__all__ = ["cluster_locations", "run"]
+
+
+class _Stages:
+    """Times the stages and shows them on stderr (Rich) unless quiet."""
+
+    def __init__(self, progress: bool) -> None:
+        self.timings: dict[str, float] = {}
+        self._console = None
+        if progress:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+
+    @contextlib.contextmanager
+    def stage(self, name: str, label: str) -> Iterator[None]:
+        start = time.perf_counter()
+        if self._console is None:
+            yield
+        else:
+            with self._console.status(f"{label}..."):
+                yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        if self._console is not None:
+            self._console.print(f"[green]✓[/] {label} ({self.timings[name]:.1f} s)")
+
+
+def _versions() -> dict[str, str]:
+    import duckdb
+    import numba
+    import shapely
+
+    return {
+        "innoclusters": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "duckdb": duckdb.__version__,
+        "numba": numba.__version__,
+        "shapely": shapely.__version__,
+    }
+
+
+def cluster_locations(
+    locations: pd.DataFrame,
+    *,
+    settings: Settings,
+    totals: Mapping[str, float],
+    metrics: Sequence[str],
+) -> tuple[pd.DataFrame, Any, dict[str, float]]:
+    """Cluster, merge and rank prepared locations (the stages after :func:`build_locations`).
+
+    Parameters
+    ----------
+    locations
+        The locations table (``metric, lat, lon, weight, records, country, city``).
+    settings
+        The run's settings.
+    totals
+        World total weight per metric.
+    metrics
+        The ranking metrics.
+
+    Returns
+    -------
+    located : pandas.DataFrame
+        Locations with ``metric_cluster``, ``core``, ``cluster_id`` and ``activity``.
+    clusters : geopandas.GeoDataFrame
+        Ranked clusters with footprints.
+    densities : dict
+        Absolute core density used per metric.
+    """
+    import geopandas
+
+    clustered, densities = cluster_metrics(
+        locations, settings=settings, totals=totals, metrics=metrics
+    )
+    located = assign_areas(clustered, settings=settings, totals=totals)
+    centres = area_centres(located)
+    table = rank_clusters(
+        located, totals=totals, metrics=metrics, settings=settings, centres=centres
+    )
+    members = located[(located["metric_cluster"] >= 0) & located["cluster_id"].notna()]
+    members = members.join(centres, on="cluster_id")
+    shapes = footprints(members, eps_km=settings.eps_km)
+    clusters = geopandas.GeoDataFrame(
+        table, geometry=[shapes[c] for c in table["cluster_id"]], crs="EPSG:4326"
+    )
+    return located, clusters, densities
+
+
+def run(
+    sources: Mapping[str, Sequence[str | Path]],
+    settings: Settings | None = None,
+    *,
+    synthetic: bool = False,
+    progress: bool = False,
+) -> RunResult:
+    """Run the whole pipeline on the records of each metric.
+
+    Parameters
+    ----------
+    sources
+        Input files per metric (``patents``, ``publications``, ``vc``): CSV, Parquet or
+        JSON Lines with the records columns of DESIGN.md.
+    settings
+        Settings of the run (defaults when ``None``).
+    synthetic
+        Mark every output as made from synthetic data.
+    progress
+        Show stage progress on stderr.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    InputError, SettingsError
+        On unusable input files or settings (one-line messages).
+
+    Examples
+    --------
+    >>> import innoclusters  # doctest: +SKIP
+    >>> result = innoclusters.run({"patents": ["pct.csv"]})  # doctest: +SKIP
+    >>> result.clusters[["rank", "name", "score"]].head()  # doctest: +SKIP
+    """
+    settings = settings or Settings()
+    stages = _Stages(progress)
+    with stages.stage("records", "Reading and validating records"):
+        records = read_records(sources)
+    present = records.metrics()
+    metrics = settings.metrics or present
+    missing = [m for m in metrics if m not in present]
+    if missing:
+        raise SettingsError(
+            f"setting 'metrics' names {', '.join(missing)} but no accepted records of "
+            f"{'it' if len(missing) == 1 else 'them'} were read; pass files for them or drop them"
+        )
+    if not metrics:
+        raise SettingsError("no accepted records in any input file; see rejects.csv")
+    metrics = tuple(m for m in METRICS if m in metrics)
+    windows = edition_windows(records, settings)
+    with stages.stage("locations", "Rounding locations"):
+        locations, counts = build_locations(records, rounding=settings.rounding, windows=windows)
+    totals = {m: float(counts[m]["weight_in_window"]) for m in metrics}
+    with stages.stage("clusters", "Clustering and ranking"):
+        located, clusters, densities = cluster_locations(
+            locations, settings=settings, totals=totals, metrics=metrics
+        )
+    rejects = records.rejects()
+    manifest = _manifest(
+        records=records,
+        settings=settings,
+        metrics=metrics,
+        counts=counts,
+        totals=totals,
+        densities=densities,
+        n_clusters=len(clusters),
+        timings=stages.timings,
+        synthetic=synthetic,
+    )
+    return RunResult(
+        settings=settings,
+        metrics=metrics,
+        clusters=clusters,
+        locations=located,
+        totals=totals,
+        rejects=rejects,
+        manifest=manifest,
+    )
+
+
+def _manifest(
+    *,
+    records: RecordSet,
+    settings: Settings,
+    metrics: Sequence[str],
+    counts: Mapping[str, Any],
+    totals: Mapping[str, float],
+    densities: Mapping[str, float],
+    n_clusters: int,
+    timings: Mapping[str, float],
+    synthetic: bool,
+) -> dict[str, Any]:
+    files = [f.to_dict() for f in records.files]
+    read = sum(f["rows_read"] for f in files)
+    accepted = sum(f["rows_accepted"] for f in files)
+    rejected = sum(f["rows_rejected"] for f in files)
+    manifest: dict[str, Any] = {
+        "tool": "innoclusters",
+        "synthetic": synthetic,
+        "settings": settings.to_dict(),
+        "metrics": list(metrics),
+        "inputs": files,
+        "rows": {"read": read, "accepted": accepted, "rejected": rejected},
+        "documents": records.documents(),
+        "windows": dict(counts),
+        "totals": dict(totals),
+        "min_weight_used": dict(densities),
+        "clusters": {"found": n_clusters, "top": min(settings.top, n_clusters)},
+        "geocoding": records.geocoding,
+        "timings_s": dict(timings),
+        "versions": _versions(),
+    }
+    if synthetic:
+        manifest["notice"] = (
+            "SYNTHETIC DATA: made by innoclusters' demo generator; not real activity."
+        )
+    return manifest

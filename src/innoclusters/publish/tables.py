@@ -1,0 +1,120 @@
+"""Tables: ``clusters.csv``, ``locations.parquet``, ``rejects.csv`` and ``manifest.json``.
+
+Numbers are written with fixed decimals so that the same inputs and settings give
+byte-identical files, whatever the row order of the input or the thread count.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from innoclusters.publish._atomic import atomic_path, atomic_write_text
+from innoclusters.result import CLUSTER_COLUMNS, RunResult
+
+__all__ = [
+    "SYNTHETIC_NOTICE",
+    "clusters_csv_text",
+    "write_clusters_csv",
+    "write_locations",
+    "write_manifest",
+    "write_rejects",
+]
+
+#: First line of every CSV made from synthetic data (read with ``comment="#"``).
+SYNTHETIC_NOTICE = "# SYNTHETIC DATA: made by the innoclusters demo generator, not real activity"
+
+_DECIMALS: dict[str, int] = {
+    "patents": 3,
+    "publications": 3,
+    "vc": 3,
+    "patents_share": 4,
+    "publications_share": 4,
+    "vc_share": 4,
+    "score": 4,
+    "population": 0,
+    "intensity": 3,
+    "lat": 4,
+    "lon": 4,
+}
+
+
+def _fmt(values: pd.Series, decimals: int) -> list[str]:
+    arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    return ["" if not np.isfinite(v) else f"{v:.{decimals}f}" for v in arr]
+
+
+def clusters_csv_text(clusters: pd.DataFrame, *, synthetic: bool = False) -> str:
+    """The text of ``clusters.csv``: :data:`CLUSTER_COLUMNS` first, later columns after.
+
+    Parameters
+    ----------
+    clusters
+        Ranked clusters (a geometry column, if any, is left out).
+    synthetic
+        Start with :data:`SYNTHETIC_NOTICE`.
+    """
+    extra = [
+        c
+        for c in clusters.columns
+        if c not in CLUSTER_COLUMNS and c != "geometry" and not c.startswith("_")
+    ]
+    frame = pd.DataFrame(index=clusters.index)
+    for col in [*CLUSTER_COLUMNS, *extra]:
+        values = clusters[col]
+        if col in _DECIMALS:
+            frame[col] = _fmt(values, _DECIMALS[col])
+        elif pd.api.types.is_float_dtype(values):
+            frame[col] = _fmt(values, 4)
+        else:
+            frame[col] = values.astype("object").where(values.notna(), "")
+    body = frame.to_csv(index=False, lineterminator="\n")
+    return (SYNTHETIC_NOTICE + "\n" + body) if synthetic else body
+
+
+def write_clusters_csv(result: RunResult, path: str | Path) -> Path:
+    """Write ``clusters.csv`` atomically."""
+    atomic_write_text(path, clusters_csv_text(result.clusters, synthetic=_synthetic(result)))
+    return Path(path)
+
+
+def write_locations(result: RunResult, path: str | Path) -> Path:
+    """Write every location with its metric cluster and area to Parquet, atomically."""
+    with atomic_path(path) as tmp:
+        result.locations.reset_index(drop=True).to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def write_rejects(result: RunResult, path: str | Path) -> Path:
+    """Write the rejected rows (file, line, metric, doc_id, reason) atomically."""
+    text = result.rejects.to_csv(index=False, lineterminator="\n")
+    if _synthetic(result):
+        text = SYNTHETIC_NOTICE + "\n" + text
+    atomic_write_text(path, text)
+    return Path(path)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_manifest(result: RunResult, path: str | Path) -> Path:
+    """Write ``manifest.json`` (settings, inputs, counts, totals, timings) atomically."""
+    atomic_write_text(path, json.dumps(result.manifest, indent=2, default=_default) + "\n")
+    return Path(path)
+
+
+def _synthetic(result: RunResult) -> bool:
+    return bool(result.manifest.get("synthetic"))
