@@ -66,6 +66,26 @@ def _split_multi(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from innoclusters._version import __version__
+
+        typer.echo(f"innoclusters {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Find and rank science-and-technology innovation clusters (GII-style)."""
+
+
 @app.command()
 def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],

@@ -222,7 +222,7 @@ def _load_file(
         )
     bad = 0
     if fmt in ("csv", "tsv"):
-        bad = int(con.execute(f"SELECT count(*) FROM _bad_{index}").fetchone()[0])  # type: ignore[index]
+        bad = int(con.execute(f"SELECT count(DISTINCT line) FROM _bad_{index}").fetchone()[0])  # type: ignore[index]
     return fmt, bad
 
 
@@ -368,8 +368,9 @@ def read_records(
             bad_lines = np.zeros(0, dtype=np.int64)
             if fmt in ("csv", "tsv") and n_bad:
                 malformed = con.execute(
-                    f"""SELECT line, error_type, error_message FROM _bad_{index}
-                    ORDER BY line"""
+                    f"""SELECT line, first(error_type ORDER BY column_idx) AS error_type,
+                      first(error_message ORDER BY column_idx) AS error_message
+                    FROM _bad_{index} GROUP BY line ORDER BY line"""
                 ).df()
                 bad_lines = malformed["line"].to_numpy(dtype=np.int64)
                 mal = pd.DataFrame(

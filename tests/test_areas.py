@@ -1,0 +1,140 @@
+"""Areas: merging metric clusters by overlap, membership of noise, ids, footprints."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from innoclusters.areas import EARTH_RADIUS_KM, assign_areas, cluster_metrics
+from innoclusters.config import Settings
+from innoclusters.pipeline import cluster_locations
+
+KM_PER_DEG = math.pi / 180 * EARTH_RADIUS_KM  # along the equator
+
+
+def line(metric: str, start_km: float, n: int, weight: float, step_km: float = 1.0) -> list:
+    return [
+        (metric, 0.0, (start_km + i * step_km) / KM_PER_DEG, weight, 1, "KE", f"{metric}-town")
+        for i in range(n)
+    ]
+
+
+def frame(rows: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        rows, columns=["metric", "lat", "lon", "weight", "records", "country", "city"]
+    )
+
+
+SETTINGS = Settings(eps_km=13.0, min_weight={"patents": 4.0, "publications": 4.0, "vc": 4.0})
+
+
+def areas_of(locations: pd.DataFrame, settings: Settings = SETTINGS) -> pd.DataFrame:
+    totals = locations.groupby("metric")["weight"].sum().to_dict()
+    clustered, _ = cluster_metrics(
+        locations, settings=settings, totals=totals, metrics=["patents", "publications", "vc"]
+    )
+    return assign_areas(clustered, settings=settings, totals=totals)
+
+
+@pytest.mark.parametrize(("gap_km", "merged"), [(12.0, True), (12.99, True), (14.0, False)])
+def test_clusters_of_different_metrics_merge_when_members_are_within_eps(
+    gap_km: float, merged: bool
+) -> None:
+    # patents members at 0..4 km, publications members from 4 + gap km on.
+    rows = line("patents", 0.0, 5, 2.0) + line("publications", 4.0 + gap_km, 5, 2.0)
+    located = areas_of(frame(rows))
+    assert (located["metric_cluster"] >= 0).all()
+    assert located["cluster_id"].nunique() == (1 if merged else 2)
+
+
+def test_clusters_of_one_metric_are_not_merged_by_overlap() -> None:
+    # Cores at 0-2 km and 11-13 km; light border points at 5 and 8 km are within eps of
+    # each other (so the footprints touch) but not core: DBSCAN keeps two clusters, and
+    # merging, which only joins clusters of different metrics, keeps two areas.
+    rows = line("patents", 0.0, 3, 2.0) + line("patents", 11.0, 3, 2.0)
+    rows += line("patents", 5.0, 1, 0.5) + line("patents", 8.0, 1, 0.5)
+    located = areas_of(frame(rows), Settings(eps_km=3.0, min_weight={"patents": 4.0}))
+    assert not located.loc[located["weight"] == 0.5, "core"].any()
+    assert (located["metric_cluster"] >= 0).all()
+    assert located["cluster_id"].nunique() == 2
+
+
+def test_a_chain_across_metrics_forms_one_area() -> None:
+    rows = (
+        line("patents", 0.0, 5, 2.0)
+        + line("publications", 15.0, 5, 2.0)
+        + line("vc", 30.0, 5, 2.0)
+        + line("patents", 45.0, 5, 2.0)
+    )
+    located = areas_of(frame(rows))
+    assert located["cluster_id"].nunique() == 1
+    clusters = located.groupby(["metric", "metric_cluster"]).size()
+    assert len(clusters) == 4  # four metric clusters, one area
+
+
+def test_noise_inside_the_footprint_counts_for_the_area() -> None:
+    rows = line("patents", 0.0, 5, 2.0)
+    # vc noise 6 km beyond the last member (inside eps/2 = 6.5 km) and 7 km beyond it.
+    rows += [("vc", 0.0, 10.0 / KM_PER_DEG, 1.0, 1, "KE", "x")]
+    rows += [("vc", 0.0, -7.0 / KM_PER_DEG, 1.0, 1, "KE", "y")]
+    located = areas_of(frame(rows))
+    vc = located[located["metric"] == "vc"].set_index("city")
+    assert (vc["metric_cluster"] == -1).all()
+    assert vc.loc["x", "cluster_id"] == located["cluster_id"].iloc[0]
+    assert vc.loc["y", "cluster_id"] is None
+
+
+def test_merging_and_ids_do_not_depend_on_row_order() -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    for metric in ("patents", "publications", "vc"):
+        for cx in (0.0, 40.0, 90.0):
+            for _ in range(30):
+                km = cx + rng.normal(0, 3)
+                rows.append(
+                    (
+                        metric,
+                        round(rng.normal(0, 0.02), 2),
+                        round(km / KM_PER_DEG, 2),
+                        float(rng.integers(1, 4)) / 4,
+                        1,
+                        "KE",
+                        "t",
+                    )
+                )
+    base = frame(rows).drop_duplicates(["metric", "lat", "lon"])
+    base = base.sort_values(["metric", "lat", "lon"]).reset_index(drop=True)
+    expected = areas_of(base).set_index(["metric", "lat", "lon"])["cluster_id"]
+    for seed in range(3):
+        shuffled = base.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        got = areas_of(shuffled).set_index(["metric", "lat", "lon"])["cluster_id"]
+        pd.testing.assert_series_equal(got.sort_index(), expected.sort_index())
+
+
+def test_cluster_id_is_the_peak_location() -> None:
+    rows = line("patents", 0.0, 5, 2.0)
+    rows[2] = ("patents", 0.0, 2.0 / KM_PER_DEG, 9.0, 1, "KE", "peak")
+    located = areas_of(frame(rows))
+    lon = 2.0 / KM_PER_DEG
+    assert set(located["cluster_id"]) == {f"C+0.00+{lon:.2f}"}
+
+
+def test_footprint_covers_members_and_crosses_the_antimeridian_unwrapped() -> None:
+    rows = [("patents", 10.0, lon, 2.0, 1, "FJ", "t") for lon in (179.97, 179.99, -179.99, -179.97)]
+    locations = frame(rows)
+    totals = {"patents": 8.0}
+    located, clusters, _ = cluster_locations(
+        locations, settings=SETTINGS, totals=totals, metrics=["patents"]
+    )
+    assert len(clusters) == 1
+    shape = clusters.geometry.iloc[0]
+    minx, _, maxx, _ = shape.bounds
+    assert maxx - minx < 1.0  # not smeared across the globe
+    centre_lon = clusters["lon"].iloc[0]
+    for lon in (179.97, -179.97):
+        unwrapped = lon if abs(lon - centre_lon) < 180 else lon - math.copysign(360, lon)
+        assert shape.contains(shapely.Point(unwrapped, 10.0))

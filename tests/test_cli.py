@@ -1,0 +1,115 @@
+"""The command line: exit codes, one-line errors, help texts, the run command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer.main
+
+from innoclusters.cli import _split_multi, app
+from innoclusters.result import CLUSTER_COLUMNS
+
+Writer = Callable[..., dict[str, list[Path]]]
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a child process."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", "from innoclusters.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_every_command_has_help_text() -> None:
+    group = typer.main.get_command(app)
+    commands = group.commands  # type: ignore[attr-defined]
+    assert "run" in commands
+    for name, command in commands.items():
+        assert command.help and command.help.strip(), f"command '{name}' has no help text"
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"option {param.name} of '{name}' has no help text"
+
+
+def test_multi_path_options_are_expanded() -> None:
+    argv = ["run", "--patents", "a.csv", "b.csv", "--vc", "c.csv", "--out", "o", "x"]
+    assert _split_multi(argv) == [
+        "run",
+        "--patents",
+        "a.csv",
+        "--patents",
+        "b.csv",
+        "--vc",
+        "c.csv",
+        "--out",
+        "o",
+        "x",
+    ]
+
+
+def test_run_writes_the_output_folder(write_world: Writer, tmp_path: Path) -> None:
+    sources = write_world()
+    config = tmp_path / "s.toml"
+    config.write_text("[min_weight]\npatents = 8\npublications = 20\nvc = 4\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = cli(
+        "run",
+        "--patents",
+        *map(str, sources["patents"]),
+        "--publications",
+        *map(str, sources["publications"]),
+        "--vc",
+        *map(str, sources["vc"]),
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert proc.returncode == 0, proc.stderr
+    csv = pd.read_csv(out / "clusters.csv")
+    assert list(csv.columns[: len(CLUSTER_COLUMNS)]) == list(CLUSTER_COLUMNS)
+    assert len(csv) == 4
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("doc_id,lat,lon\na,1,2\n", "missing column(s) year"),
+        ("doc_id;year;lat;lon\na;2020;1;2\n", "separated by semicolons"),
+    ],
+)
+def test_bad_input_exits_2_with_one_error_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(content, encoding="utf-8")
+    proc = cli("run", "--patents", str(path), "--out", str(tmp_path / "o"), "--quiet")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "o" / "clusters.csv").exists()
+
+
+def test_directory_and_bad_settings_exit_2(tmp_path: Path) -> None:
+    proc = cli("run", "--patents", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "is a directory" in proc.stderr
+    good = tmp_path / "p.csv"
+    good.write_text("doc_id,year,lat,lon,country\na,2020,1,2,FR\n", encoding="utf-8")
+    proc = cli("run", "--patents", str(good), "--eps-km", "-3", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "Error: setting 'eps_km' must be a number in (0, 2000] km, got -3.0"
+    )

@@ -1,0 +1,94 @@
+"""End to end: figures on the toy world, conservation, determinism under shuffling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from innoclusters.config import Settings
+from innoclusters.pipeline import run
+from innoclusters.publish import write_outputs
+from innoclusters.publish.tables import clusters_csv_text
+from innoclusters.result import CLUSTER_COLUMNS
+from tests.conftest import TOY_DENSITY, toy_world
+
+Writer = Callable[..., dict[str, list[Path]]]
+SETTINGS = Settings(min_weight=TOY_DENSITY, years={m: (2018, 2023) for m in TOY_DENSITY})
+
+
+def test_toy_world_clusters_and_figures(write_world: Writer) -> None:
+    result = run(write_world(), SETTINGS)
+    clusters = result.clusters
+    # Tokyo, Shenzhen + Hong Kong (one cross-border area), Boston, Basel.
+    assert len(clusters) == 4
+    names = list(clusters["name"])
+    assert names[0] == "Tokyo"
+    assert "Shenzhen–Hong Kong" in names
+    sz = clusters[clusters["name"] == "Shenzhen–Hong Kong"].iloc[0]
+    assert sz["economies"] == "CN/HK"
+    # Counts are documents: every toy document sits wholly in one city.
+    world = toy_world()
+    for metric, frame in world.items():
+        docs = frame.assign(city=frame["city"].fillna(""))
+        per_city = docs.drop_duplicates("doc_id").groupby("city").size()
+        tokyo = clusters.loc[clusters["name"] == "Tokyo", metric].iloc[0]
+        assert tokyo == pytest.approx(per_city["Tokyo"])
+        total = docs["doc_id"].nunique()
+        assert result.totals[metric] == pytest.approx(total)
+        share = clusters.loc[clusters["name"] == "Tokyo", f"{metric}_share"].iloc[0]
+        assert share == pytest.approx(100 * per_city["Tokyo"] / total)
+    assert (clusters["score"].diff().dropna() <= 0).all()
+
+
+def test_conservation_of_weights_and_rows(write_world: Writer) -> None:
+    sources = write_world()
+    result = run(sources, SETTINGS)
+    loc = result.locations
+    for metric, frame in toy_world().items():
+        weight = loc.loc[loc["metric"] == metric, "weight"].sum()
+        assert weight == pytest.approx(frame["doc_id"].nunique(), rel=1e-12)
+        assert result.clusters[f"{metric}_share"].sum() <= 100.0 + 1e-9
+    rows = result.manifest["rows"]
+    assert rows["read"] == rows["accepted"] + rows["rejected"]
+    assert rows["read"] == sum(len(f) for f in toy_world().values())
+
+
+def test_same_inputs_give_byte_identical_csv_even_shuffled(write_world: Writer) -> None:
+    first = clusters_csv_text(run(write_world(sub="a"), SETTINGS).clusters)
+    again = clusters_csv_text(run(write_world(sub="b"), SETTINGS).clusters)
+    shuffled = clusters_csv_text(run(write_world(shuffle=7, sub="c"), SETTINGS).clusters)
+    assert first == again == shuffled
+    assert first.splitlines()[0] == ",".join(CLUSTER_COLUMNS)
+
+
+def test_default_window_is_the_latest_five_years(write_world: Writer) -> None:
+    result = run(write_world(), Settings(min_weight=TOY_DENSITY))
+    windows = result.manifest["windows"]
+    assert windows["patents"]["window"] == [2019, 2023]
+    left_out = windows["patents"]["records_outside_window"]
+    frame = toy_world()["patents"]
+    assert left_out == int((frame["year"] < 2019).sum())
+    assert left_out > 0
+
+
+def test_output_folder(write_world: Writer, tmp_path: Path) -> None:
+    result = run(write_world(), SETTINGS)
+    out = tmp_path / "out"
+    write_outputs(result, out)
+    csv = pd.read_csv(out / "clusters.csv")
+    assert list(csv.columns[: len(CLUSTER_COLUMNS)]) == list(CLUSTER_COLUMNS)
+    assert len(csv) == len(result.clusters)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows"]["read"] == result.manifest["rows"]["read"]
+    assert manifest["settings"]["min_weight"] == TOY_DENSITY
+    assert {f["metric"] for f in manifest["inputs"]} == {"patents", "publications", "vc"}
+    assert all(len(f["sha256"]) == 64 for f in manifest["inputs"])
+    assert set(manifest["timings_s"]) >= {"records", "locations", "clusters", "publish"}
+    loc = pd.read_parquet(out / "locations.parquet")
+    assert {"metric_cluster", "core", "cluster_id"} <= set(loc.columns)
+    assert set(loc["cluster_id"].dropna()) == set(csv["cluster_id"])
+    assert not list(out.glob(".*.tmp"))  # no temporary files left behind

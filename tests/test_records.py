@@ -1,0 +1,188 @@
+"""Records: validation, rejects with file and line, fractional counting, formats."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from innoclusters.errors import InputError
+from innoclusters.records import read_records
+
+HEADER = "doc_id,year,lat,lon,country,weight\n"
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_valid_rows_are_accepted_with_typed_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", HEADER + "a,2020,35.5,139.5,jp,\nb,2021,-33.9,151.2,AU,0.5\n")
+    rs = read_records({"patents": [path]})
+    frame = rs.frame()
+    assert list(frame["doc_id"]) == ["a", "b"]
+    assert list(frame["year"]) == [2020, 2021]
+    assert list(frame["country"]) == ["JP", "AU"]  # upper-cased
+    assert list(frame["weight"]) == [1.0, 0.5]  # explicit weight kept
+    assert rs.files[0].rows_read == 2 and rs.files[0].rows_accepted == 2
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (",2020,1,2,FR,", "missing doc_id"),
+        ("a,,1,2,FR,", "missing year"),
+        ("a,20x0,1,2,FR,", "year '20x0' is not a whole number"),
+        ("a,2020.5,1,2,FR,", "year '2020.5' is not a whole number"),
+        ("a,1850,1,2,FR,", "year 1850 outside 1900-2100"),
+        ("a,2020,nan,2,FR,", "lat 'nan' is not a number"),
+        ("a,2020,1,inf,FR,", "lon 'inf' is not a number"),
+        ("a,2020,91,2,FR,", "lat 91 outside -90..90"),
+        ("a,2020,1,-180.5,FR,", "lon -180.5 outside -180..180"),
+        ("a,2020,1,,FR,", "missing lon"),
+        ("a,2020,,,FR,", "missing lat/lon and city"),
+        ("a,2020,1,2,FR,-0.5", "weight -0.5 is negative"),
+        ("a,2020,1,2,FR,abc", "weight 'abc' is not a number"),
+        ("a,2020,1,2,QQ,", "country 'QQ' is not an ISO 3166-1 alpha-2 code"),
+    ],
+)
+def test_bad_rows_are_rejected_with_line_and_reason(tmp_path: Path, row: str, reason: str) -> None:
+    path = write(tmp_path, "p.csv", HEADER + "ok,2020,1,2,FR,\n" + row + "\n")
+    rs = read_records({"patents": [path]})
+    rejects = rs.rejects()
+    assert list(rejects["reason"]) == [reason]
+    assert list(rejects["line"]) == [3]  # header is line 1, the good row line 2
+    assert list(rejects["file"]) == [str(path)]
+    stats = rs.files[0]
+    assert (stats.rows_read, stats.rows_accepted, stats.rows_rejected) == (2, 1, 1)
+
+
+def test_every_problem_of_a_row_is_listed(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", HEADER + ",1800,100,2,QQ,\n")
+    reason = read_records({"patents": [path]}).rejects()["reason"].iloc[0]
+    assert reason == (
+        "missing doc_id; year 1800 outside 1900-2100; lat 100 outside -90..90; "
+        "country 'QQ' is not an ISO 3166-1 alpha-2 code"
+    )
+
+
+def test_malformed_and_non_utf8_rows_are_rejected_with_their_lines(tmp_path: Path) -> None:
+    body = (
+        HEADER.encode()
+        + b"a,2020,1,2,FR,\n"  # line 2
+        + b"b,2020,1\n"  # line 3: too few columns
+        + b"c,2020,1,2,F\xffR,\n"  # line 4: not UTF-8
+        + b"d,2020,1,2,FR,,9\n"  # line 5: too many columns
+        + b"e,2020,1,200,FR,\n"  # line 6: out of range
+        + b"f,2021,3,4,DE,\n"  # line 7
+    )
+    path = write(tmp_path, "p.csv", body)
+    rs = read_records({"patents": [path]})
+    rejects = rs.rejects()
+    assert list(rejects["line"]) == [3, 4, 5, 6]
+    assert rejects["reason"].iloc[1] == "not UTF-8 text; save the file as UTF-8"
+    assert rejects["reason"].iloc[0].startswith("malformed row")
+    assert rejects["reason"].iloc[3] == "lon 200 outside -180..180"
+    assert sorted(rs.frame()["doc_id"]) == ["a", "f"]
+    lines = dict(zip(rs.frame()["doc_id"], rs.frame()["line"], strict=True))
+    assert lines == {"a": 2, "f": 7}
+    stats = rs.files[0]
+    assert stats.rows_read == 6 and stats.rows_accepted == 2 and stats.rows_rejected == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", "", "the file is empty"),
+        ("nocols.csv", "doc_id,lat,lon\na,1,2\n", "missing column(s) year for patents"),
+        ("semi.csv", "doc_id;year;lat;lon\na;2020;1;2\n", "separated by semicolons"),
+        ("data.xlsx", "x", "unknown file type '.xlsx'"),
+        ("broken.parquet", "not parquet", "cannot be read as PARQUET"),
+    ],
+)
+def test_unusable_files_raise_one_clear_error(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    path = write(tmp_path, name, content)
+    with pytest.raises(InputError) as info:
+        read_records({"patents": [path]})
+    text = str(info.value)
+    assert message in text
+    assert str(path) in text
+    assert "\n" not in text
+
+
+def test_directory_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="is a directory"):
+        read_records({"patents": [tmp_path]})
+    with pytest.raises(InputError, match="no such file"):
+        read_records({"patents": [tmp_path / "nope.csv"]})
+
+
+def test_fractional_counting_shares_one_among_accepted_rows(tmp_path: Path) -> None:
+    text = (
+        "doc_id,year,lat,lon\n"
+        "A,2020,1,1\nA,2020,1,2\nA,2020,1,3\n"  # three addresses: 1/3 each
+        "B,2020,1,1\nB,2020,99,2\n"  # one rejected: the other gets 1
+        "C,2020,95,1\n"  # all rejected: counts 0
+    )
+    path = write(tmp_path, "p.csv", text)
+    frame = read_records({"patents": [path]}, geocode=False).frame()
+    by_doc = frame.groupby("doc_id")["weight"].agg(["sum", "count"])
+    assert by_doc.loc["A", "count"] == 3
+    assert math.isclose(by_doc.loc["A", "sum"], 1.0)
+    assert by_doc.loc["B", "sum"] == 1.0
+    assert "C" not in by_doc.index
+    assert math.isclose(frame["weight"].sum(), 2.0)
+
+
+def test_documents_span_files_of_one_metric(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.csv", "doc_id,year,lat,lon\nX,2020,1,1\n")
+    b = write(tmp_path, "b.csv", "doc_id,year,lat,lon\nX,2020,2,2\n")
+    frame = read_records({"patents": [a, b]}, geocode=False).frame()
+    assert list(frame["weight"]) == [0.5, 0.5]
+
+
+def test_parquet_and_json_lines(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["a", "b", "c"],
+            "year": [2020, 2021, 2022],
+            "lat": [1.0, float("nan"), 3.0],
+            "lon": [1.0, 2.0, 3.0],
+            "country": ["FR", "DE", None],
+        }
+    )
+    pq = tmp_path / "p.parquet"
+    frame.to_parquet(pq)
+    js = tmp_path / "p.jsonl"
+    frame.to_json(js, orient="records", lines=True)
+    for path in (pq, js):
+        rs = read_records({"publications": [path]}, geocode=False)
+        assert sorted(rs.frame()["doc_id"]) == ["a", "c"]
+        rejects = rs.rejects()
+        assert list(rejects["line"]) == [2]
+        assert rejects["reason"].iloc[0] in ("missing lat", "lat 'nan' is not a number")
+
+
+def test_metric_column_must_match(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "p.csv", "metric,doc_id,year,lat,lon\npatents,a,2020,1,1\nvc,b,2020,1,1\n"
+    )
+    rejects = read_records({"patents": [path]}, geocode=False).rejects()
+    assert list(rejects["reason"]) == ["metric 'vc' in a patents file"]
+
+
+def test_input_files_are_described(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", HEADER + "a,2020,1,2,FR,\n")
+    stats = read_records({"vc": [path]}).files[0]
+    assert stats.metric == "vc" and stats.format == "csv"
+    assert stats.size_bytes == path.stat().st_size
+    assert len(stats.sha256) == 64
