@@ -127,7 +127,7 @@ def test_footprint_covers_members_and_crosses_the_antimeridian_unwrapped() -> No
     rows = [("patents", 10.0, lon, 2.0, 1, "FJ", "t") for lon in (179.97, 179.99, -179.99, -179.97)]
     locations = frame(rows)
     totals = {"patents": 8.0}
-    located, clusters, _ = cluster_locations(
+    _, clusters, _ = cluster_locations(
         locations, settings=SETTINGS, totals=totals, metrics=["patents"]
     )
     assert len(clusters) == 1
