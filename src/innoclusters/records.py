@@ -181,28 +181,32 @@ def _txt(col: str, have: set[str]) -> str:
     return f"nullif(trim(CAST(\"{col}\" AS VARCHAR)), '')"
 
 
-def _load_file(
-    con: duckdb.DuckDBPyConnection, path: Path, metric: str, index: int
-) -> tuple[str, int]:
-    """Stage one file into table ``_raw_{index}``; return its format and malformed-row count."""
-    fmt = _format_of(path)
+_READ_HINT = {
+    "csv": "check it is a comma-separated UTF-8 text file with a header row",
+    "tsv": "check it is a tab-separated UTF-8 text file with a header row",
+    "parquet": "check it is a valid Parquet file",
+    "jsonl": "check it has one JSON object per line",
+}
+
+
+def _execute(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> Any:
+    """Run a query that reads ``path``; a read failure becomes a one-line InputError."""
     try:
-        con.execute(f"CREATE TEMP TABLE _raw_{index} AS {_scan_sql(path, fmt, index)}")
+        return con.execute(sql)
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = {
-            "csv": "check it is a comma-separated UTF-8 text file with a header row",
-            "tsv": "check it is a tab-separated UTF-8 text file with a header row",
-            "parquet": "check it is a valid Parquet file",
-            "jsonl": "check it has one JSON object per line",
-        }[fmt]
-        raise InputError(f"{path}: cannot be read as {fmt.upper()} ({first}); {hint}") from None
-    have = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [f"_raw_{index}"]
-        ).fetchall()
-    }
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise InputError(
+            f"{path}: cannot be read as {fmt.upper()} ({first}); {_READ_HINT[fmt]}"
+        ) from None
+
+
+def _columns(
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, index: int, metric: str
+) -> set[str]:
+    """Columns of one file; raise when a required one is missing."""
+    described = _execute(con, f"DESCRIBE {_scan_sql(path, fmt, index)}", path, fmt).fetchall()
+    have = {str(r[0]) for r in described}
     missing = [c for c in ("doc_id", "year") if c not in have]
     if not ({"lat", "lon"} <= have or "city" in have):
         missing += [c for c in ("lat", "lon") if c not in have]
@@ -213,20 +217,16 @@ def _load_file(
         if fmt == "csv" and len(only) == 1:
             for sep, sname in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
                 if sep in only[0]:
-                    hint = (
-                        f"the header looks separated by {sname}; save the file comma-separated"
-                        + (" or name it .tsv" if sep == "\t" else "")
-                    )
+                    hint = f"the header looks separated by {sname}; save the file comma-separated"
+                    if sep == "\t":
+                        hint += " or name it .tsv"
         raise InputError(
             f"{path}: missing column(s) {', '.join(missing)} for {metric} (found: {found}); {hint}"
         )
-    bad = 0
-    if fmt in ("csv", "tsv"):
-        bad = int(con.execute(f"SELECT count(DISTINCT line) FROM _bad_{index}").fetchone()[0])  # type: ignore[index]
-    return fmt, bad
+    return have
 
 
-def _validate_sql(index: int, metric: str, have: set[str], path: str) -> str:
+def _validate_sql(scan: str, metric: str, have: set[str], path: str) -> str:
     """SQL selecting every staged row with typed columns and a ``reason`` (NULL when valid)."""
     lat = _NUM.format(c='"lat"') if "lat" in have else "CAST(NULL AS DOUBLE)"
     lon = _NUM.format(c='"lon"') if "lon" in have else "CAST(NULL AS DOUBLE)"
@@ -253,7 +253,7 @@ def _validate_sql(index: int, metric: str, have: set[str], path: str) -> str:
         {_txt("city", have)} AS city, {_txt("region", have)} AS region,
         {_txt("org", have)} AS org, {_txt("field", have)} AS field,
         {metric_check} AS metric_problem
-      FROM _raw_{index}
+      FROM ({scan})
     )
     SELECT t.*, '{m}' AS metric, concat_ws('; ',
       metric_problem,
@@ -346,17 +346,20 @@ def read_records(
         for raw_path in sources.get(metric, ()):
             path = Path(raw_path)
             _check_file(path)
-            fmt, n_bad = _load_file(con, path, metric, index)
-            have = {
-                r[0]
-                for r in con.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ?",
-                    [f"_raw_{index}"],
-                ).fetchall()
-            }
-            con.execute(
-                f"CREATE TEMP TABLE _val_{index} AS {_validate_sql(index, metric, have, str(path))}"
+            fmt = _format_of(path)
+            have = _columns(con, path, fmt, index, metric)
+            scan = _scan_sql(path, fmt, index)
+            _execute(
+                con,
+                f"CREATE TEMP TABLE _val_{index} AS {_validate_sql(scan, metric, have, str(path))}",
+                path,
+                fmt,
             )
+            n_bad = 0
+            if fmt in ("csv", "tsv"):
+                n_bad = int(
+                    con.execute(f"SELECT count(DISTINCT line) FROM _bad_{index}").fetchone()[0]  # type: ignore[index]
+                )
             con.execute(
                 f"""INSERT INTO _staged SELECT metric, doc_id, CAST(year_num AS INTEGER), lat, lon,
                 country, weight, city, region, org, field, file, _row,
@@ -406,7 +409,7 @@ def read_records(
             # Fix the staged lines of accepted rows too (they were parsed-row numbers).
             if len(bad_lines):
                 _fix_lines(con, str(path), bad_lines)
-            n_read_ok = int(con.execute(f"SELECT count(*) FROM _raw_{index}").fetchone()[0])  # type: ignore[index]
+            n_read_ok = int(con.execute(f"SELECT count(*) FROM _val_{index}").fetchone()[0])  # type: ignore[index]
             n_rej = len(bad_rows) + n_bad
             files.append(
                 FileStats(
@@ -420,7 +423,6 @@ def read_records(
                     rows_rejected=n_rej,
                 )
             )
-            con.execute(f"DROP TABLE _raw_{index}")
             con.execute(f"DROP TABLE _val_{index}")
             index += 1
     geocoding: dict[str, Any] = {}
