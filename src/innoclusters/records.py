@@ -171,22 +171,16 @@ def _scan_sql(path: Path, fmt: str, index: int) -> str:
     )
 
 
-_NUM = "TRY_CAST(trim(CAST({c} AS VARCHAR)) AS DOUBLE)"
-
-
-def _txt(col: str, have: set[str]) -> str:
-    """SQL for a column as trimmed text, NULL when absent or blank."""
-    if col not in have:
-        return "CAST(NULL AS VARCHAR)"
-    return f"nullif(trim(CAST(\"{col}\" AS VARCHAR)), '')"
-
-
 _READ_HINT = {
     "csv": "check it is a comma-separated UTF-8 text file with a header row",
     "tsv": "check it is a tab-separated UTF-8 text file with a header row",
     "parquet": "check it is a valid Parquet file",
     "jsonl": "check it has one JSON object per line",
 }
+
+_STAGED_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year INTEGER, lat DOUBLE, lon DOUBLE,
+    country VARCHAR, weight DOUBLE, city VARCHAR, region VARCHAR, org VARCHAR, field VARCHAR,
+    file_id INTEGER, line BIGINT, reason VARCHAR"""
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> Any:
@@ -203,15 +197,15 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> 
 
 def _columns(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: str, index: int, metric: str
-) -> set[str]:
-    """Columns of one file; raise when a required one is missing."""
+) -> dict[str, str]:
+    """Column types of one file; raise when a required column is missing."""
     described = _execute(con, f"DESCRIBE {_scan_sql(path, fmt, index)}", path, fmt).fetchall()
-    have = {str(r[0]) for r in described}
+    have = {str(r[0]): str(r[1]) for r in described}
     missing = [c for c in ("doc_id", "year") if c not in have]
-    if not ({"lat", "lon"} <= have or "city" in have):
+    if not ({"lat", "lon"} <= have.keys() or "city" in have):
         missing += [c for c in ("lat", "lon") if c not in have]
     if missing:
-        found = ", ".join(sorted(have - {"_row"})) or "none"
+        found = ", ".join(sorted(set(have) - {"_row"})) or "none"
         hint = "add them to the header"
         only = [c for c in have if c != "_row"]
         if fmt == "csv" and len(only) == 1:
@@ -226,71 +220,80 @@ def _columns(
     return have
 
 
-def _validate_sql(scan: str, metric: str, have: set[str], path: str) -> str:
-    """SQL selecting every staged row with typed columns and a ``reason`` (NULL when valid)."""
-    lat = _NUM.format(c='"lat"') if "lat" in have else "CAST(NULL AS DOUBLE)"
-    lon = _NUM.format(c='"lon"') if "lon" in have else "CAST(NULL AS DOUBLE)"
-    weight = _NUM.format(c='"weight"') if "weight" in have else "CAST(NULL AS DOUBLE)"
+def _text(col: str, types: Mapping[str, str]) -> str:
+    """SQL for a column as trimmed text, NULL when absent or blank."""
+    if col not in types:
+        return "CAST(NULL AS VARCHAR)"
+    return f"nullif(trim(CAST(\"{col}\" AS VARCHAR)), '')"
+
+
+def _number(col: str, types: Mapping[str, str]) -> tuple[str, str, str]:
+    """SQL for a numeric column: (value as DOUBLE, is-missing test, text for messages)."""
+    if col not in types:
+        return "CAST(NULL AS DOUBLE)", "true", "''"
+    if types[col].upper() in ("VARCHAR", "JSON"):
+        text = f'trim(CAST("{col}" AS VARCHAR))'
+        return f"TRY_CAST({text} AS DOUBLE)", f"nullif({text}, '') IS NULL", text
+    return f'TRY_CAST("{col}" AS DOUBLE)', f'"{col}" IS NULL', f'CAST("{col}" AS VARCHAR)'
+
+
+def _validate_sql(
+    scan: str, metric: str, types: Mapping[str, str], file_id: int, header_lines: int
+) -> str:
+    """SQL giving every row of a file typed columns and a ``reason`` ('' when valid)."""
+    year, year_missing, year_txt = _number("year", types)
+    lat, lat_missing, lat_txt = _number("lat", types)
+    lon, lon_missing, lon_txt = _number("lon", types)
+    weight, weight_missing, weight_txt = _number("weight", types)
     lo, hi = YEAR_RANGE
     m = metric.replace("'", "''")
-    metric_check = (
-        f"CASE WHEN {_txt('metric', have)} IS NOT NULL AND lower({_txt('metric', have)}) <> '{m}' "
-        f"THEN 'metric ''' || {_txt('metric', have)} || ''' in a {m} file' END"
-        if "metric" in have
-        else "NULL"
-    )
-    weight_txt = _txt("weight", have)
+    metric_txt = _text("metric", types)
+    doc_txt = _text("doc_id", types)
+    country = f"upper({_text('country', types)})"
+    city = _text("city", types)
+    reason = f"""concat_ws('; ',
+      CASE WHEN {metric_txt} IS NOT NULL AND lower({metric_txt}) <> '{m}'
+        THEN 'metric ''' || {metric_txt} || ''' in a {m} file' END,
+      CASE WHEN {doc_txt} IS NULL THEN 'missing doc_id' END,
+      CASE WHEN {year_missing} THEN 'missing year'
+           WHEN {year} IS NULL OR NOT isfinite({year}) OR {year} <> floor({year})
+             THEN 'year ''' || {year_txt} || ''' is not a whole number'
+           WHEN {year} < {lo} OR {year} > {hi}
+             THEN 'year ' || {year_txt} || ' outside {lo}-{hi}' END,
+      CASE WHEN {lat_missing} AND {lon_missing} THEN
+             CASE WHEN {city} IS NULL THEN 'missing lat/lon and city' END
+           WHEN {lat_missing} THEN 'missing lat'
+           WHEN {lat} IS NULL OR NOT isfinite({lat})
+             THEN 'lat ''' || {lat_txt} || ''' is not a number'
+           WHEN {lat} < -90 OR {lat} > 90 THEN 'lat ' || {lat_txt} || ' outside -90..90' END,
+      CASE WHEN {lat_missing} AND {lon_missing} THEN NULL
+           WHEN {lon_missing} THEN 'missing lon'
+           WHEN {lon} IS NULL OR NOT isfinite({lon})
+             THEN 'lon ''' || {lon_txt} || ''' is not a number'
+           WHEN {lon} < -180 OR {lon} > 180 THEN 'lon ' || {lon_txt} || ' outside -180..180' END,
+      CASE WHEN NOT ({weight_missing}) AND ({weight} IS NULL OR NOT isfinite({weight}))
+             THEN 'weight ''' || {weight_txt} || ''' is not a number'
+           WHEN {weight} < 0 THEN 'weight ' || {weight_txt} || ' is negative' END,
+      CASE WHEN {country} IS NOT NULL AND {country} NOT IN (SELECT code FROM _iso2)
+             THEN 'country ''' || {country} || ''' is not an ISO 3166-1 alpha-2 code' END
+    )"""
     return f"""
-    WITH t AS (
-      SELECT _row,
-        {_txt("doc_id", have)} AS doc_id,
-        {_txt("year", have)} AS year_txt,
-        {_NUM.format(c='"year"')} AS year_num,
-        {_txt("lat", have)} AS lat_txt, {lat} AS lat,
-        {_txt("lon", have)} AS lon_txt, {lon} AS lon,
-        upper({_txt("country", have)}) AS country,
-        {weight_txt} AS weight_txt, {weight} AS weight,
-        {_txt("city", have)} AS city, {_txt("region", have)} AS region,
-        {_txt("org", have)} AS org, {_txt("field", have)} AS field,
-        {metric_check} AS metric_problem
-      FROM ({scan})
-    )
-    SELECT t.*, '{m}' AS metric, concat_ws('; ',
-      metric_problem,
-      CASE WHEN doc_id IS NULL THEN 'missing doc_id' END,
-      CASE WHEN year_txt IS NULL THEN 'missing year'
-           WHEN year_num IS NULL OR NOT isfinite(year_num) OR year_num <> floor(year_num)
-             THEN 'year ''' || year_txt || ''' is not a whole number'
-           WHEN year_num < {lo} OR year_num > {hi}
-             THEN 'year ' || year_txt || ' outside {lo}-{hi}' END,
-      CASE WHEN lat_txt IS NULL AND lon_txt IS NULL THEN
-             CASE WHEN city IS NULL THEN 'missing lat/lon and city' END
-           WHEN lat_txt IS NULL THEN 'missing lat'
-           WHEN lat IS NULL OR NOT isfinite(lat) THEN 'lat ''' || lat_txt || ''' is not a number'
-           WHEN lat < -90 OR lat > 90 THEN 'lat ' || lat_txt || ' outside -90..90' END,
-      CASE WHEN lat_txt IS NULL AND lon_txt IS NULL THEN NULL
-           WHEN lon_txt IS NULL THEN 'missing lon'
-           WHEN lon IS NULL OR NOT isfinite(lon) THEN 'lon ''' || lon_txt || ''' is not a number'
-           WHEN lon < -180 OR lon > 180 THEN 'lon ' || lon_txt || ' outside -180..180' END,
-      CASE WHEN weight_txt IS NOT NULL AND (weight IS NULL OR NOT isfinite(weight))
-             THEN 'weight ''' || weight_txt || ''' is not a number'
-           WHEN weight < 0 THEN 'weight ' || weight_txt || ' is negative' END,
-      CASE WHEN country IS NOT NULL AND country NOT IN (SELECT code FROM _iso2)
-             THEN 'country ''' || country || ''' is not an ISO 3166-1 alpha-2 code' END
-    ) AS reason, '{path.replace("'", "''")}' AS file
-    FROM t
+    SELECT '{m}' AS metric, {doc_txt} AS doc_id,
+      CASE WHEN {year} BETWEEN {lo} AND {hi} AND {year} = floor({year})
+        THEN CAST({year} AS INTEGER) END AS year,
+      {lat} AS lat, {lon} AS lon, {country} AS country,
+      CASE WHEN {weight_missing} THEN NULL ELSE {weight} END AS weight,
+      {city} AS city, {_text("region", types)} AS region, {_text("org", types)} AS org,
+      {_text("field", types)} AS field, {file_id} AS file_id, _row + {header_lines} AS line,
+      {reason} AS reason
+    FROM ({scan})
     """
 
 
-def _line_of(rows: np.ndarray, bad_lines: np.ndarray, fmt: str) -> np.ndarray:
-    """Map 1-based parsed row numbers to file lines, skipping malformed CSV lines."""
-    if fmt == "parquet" or fmt == "jsonl":
-        return rows
-    # Row r (1-based among parsed rows) sits on line r + 1 (header) + the malformed lines
-    # before it. The j-th malformed line (0-based j) at line b_j has b_j - 2 - j parsed rows
-    # before it.
-    before = np.sort(bad_lines) - 2 - np.arange(len(bad_lines))
-    return rows + 1 + np.searchsorted(before, rows - 1, side="right")
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    con.register("_frame", frame)
+    con.execute(f"INSERT INTO {table} SELECT * FROM _frame")
+    con.unregister("_frame")
 
 
 def read_records(
@@ -331,106 +334,113 @@ def read_records(
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _iso2 AS SELECT unnest(?::VARCHAR[]) AS code", [_ISO2]
     )
-    con.execute(
-        """CREATE OR REPLACE TABLE _staged (metric VARCHAR, doc_id VARCHAR, year INTEGER,
-        lat DOUBLE, lon DOUBLE, country VARCHAR, weight DOUBLE, city VARCHAR, region VARCHAR,
-        org VARCHAR, field VARCHAR, file VARCHAR, line BIGINT, needs_place BOOLEAN)"""
-    )
+    con.execute(f"CREATE OR REPLACE TABLE _staged ({_STAGED_SCHEMA})")
     con.execute(
         """CREATE OR REPLACE TABLE rejects (file VARCHAR, line BIGINT, metric VARCHAR,
         doc_id VARCHAR, reason VARCHAR)"""
     )
-    files: list[FileStats] = []
-    index = 0
+    paths: list[Path] = []
+    formats: list[str] = []
+    metrics: list[str] = []
     for metric in METRICS:
         for raw_path in sources.get(metric, ()):
             path = Path(raw_path)
             _check_file(path)
+            if path in paths:
+                raise InputError(f"{path}: passed twice; pass each file once")
             fmt = _format_of(path)
-            have = _columns(con, path, fmt, index, metric)
+            index = len(paths)
+            types = _columns(con, path, fmt, index, metric)
             scan = _scan_sql(path, fmt, index)
-            _execute(
-                con,
-                f"CREATE TEMP TABLE _val_{index} AS {_validate_sql(scan, metric, have, str(path))}",
-                path,
-                fmt,
-            )
-            n_bad = 0
+            header = int(fmt in ("csv", "tsv"))
+            query = _validate_sql(scan, metric, types, index, header)
+            _execute(con, f"INSERT INTO _staged {query}", path, fmt)
+            paths.append(path)
+            formats.append(fmt)
+            metrics.append(metric)
             if fmt in ("csv", "tsv"):
-                n_bad = int(
-                    con.execute(f"SELECT count(DISTINCT line) FROM _bad_{index}").fetchone()[0]  # type: ignore[index]
-                )
-            con.execute(
-                f"""INSERT INTO _staged SELECT metric, doc_id, CAST(year_num AS INTEGER), lat, lon,
-                country, weight, city, region, org, field, file, _row,
-                lat IS NULL AND lon IS NULL FROM _val_{index} WHERE reason = ''"""
-            )
-            bad_rows = con.execute(
-                f"SELECT _row, doc_id, reason FROM _val_{index} WHERE reason <> '' ORDER BY _row"
-            ).df()
-            bad_lines = np.zeros(0, dtype=np.int64)
-            if fmt in ("csv", "tsv") and n_bad:
-                malformed = con.execute(
-                    f"""SELECT line, first(error_type ORDER BY column_idx) AS error_type,
-                      first(error_message ORDER BY column_idx) AS error_message
-                    FROM _bad_{index} GROUP BY line ORDER BY line"""
-                ).df()
-                bad_lines = malformed["line"].to_numpy(dtype=np.int64)
-                mal = pd.DataFrame(
-                    {
-                        "file": str(path),
-                        "line": malformed["line"].astype("int64"),
-                        "metric": metric,
-                        "doc_id": None,
-                        "reason": [
-                            _malformed_reason(t, msg)
-                            for t, msg in zip(
-                                malformed["error_type"], malformed["error_message"], strict=True
-                            )
-                        ],
-                    }
-                )
-                con.register("_mal", mal)
-                con.execute("INSERT INTO rejects SELECT * FROM _mal")
-                con.unregister("_mal")
-            if len(bad_rows):
-                rej = pd.DataFrame(
-                    {
-                        "file": str(path),
-                        "line": _line_of(bad_rows["_row"].to_numpy(dtype=np.int64), bad_lines, fmt),
-                        "metric": metric,
-                        "doc_id": bad_rows["doc_id"],
-                        "reason": bad_rows["reason"],
-                    }
-                )
-                con.register("_rej", rej)
-                con.execute("INSERT INTO rejects SELECT * FROM _rej")
-                con.unregister("_rej")
-            # Fix the staged lines of accepted rows too (they were parsed-row numbers).
-            if len(bad_lines):
-                _fix_lines(con, str(path), bad_lines)
-            n_read_ok = int(con.execute(f"SELECT count(*) FROM _val_{index}").fetchone()[0])  # type: ignore[index]
-            n_rej = len(bad_rows) + n_bad
-            files.append(
-                FileStats(
-                    path=str(path),
-                    metric=metric,
-                    format=fmt,
-                    size_bytes=path.stat().st_size,
-                    sha256=_sha256(path),
-                    rows_read=n_read_ok + n_bad,
-                    rows_accepted=n_read_ok - len(bad_rows),
-                    rows_rejected=n_rej,
-                )
-            )
-            con.execute(f"DROP TABLE _val_{index}")
-            index += 1
-    geocoding: dict[str, Any] = {}
-    if geocode:
-        geocoding = _geocode_staged(con)
+                _malformed_rows(con, path, metric, index)
+    _collect_rejects(con, paths)
+    geocoding = _geocode_staged(con, paths) if geocode else {}
     _finish(con)
-    _recount(con, files)
-    return RecordSet(connection=con, files=files, geocoding=geocoding)
+    return RecordSet(
+        connection=con, files=_file_stats(con, paths, formats, metrics), geocoding=geocoding
+    )
+
+
+def _malformed_rows(con: duckdb.DuckDBPyConnection, path: Path, metric: str, index: int) -> int:
+    """List the CSV rows DuckDB could not parse in the rejects; fix the others' lines."""
+    bad = con.execute(
+        f"""SELECT line, first(error_type ORDER BY column_idx) AS error_type,
+          first(error_message ORDER BY column_idx) AS error_message
+        FROM _bad_{index} GROUP BY line ORDER BY line"""
+    ).df()
+    if not len(bad):
+        return 0
+    _insert_frame(
+        con,
+        "rejects",
+        pd.DataFrame(
+            {
+                "file": str(path),
+                "line": bad["line"].astype("int64"),
+                "metric": metric,
+                "doc_id": None,
+                "reason": [
+                    _malformed_reason(t, msg)
+                    for t, msg in zip(bad["error_type"], bad["error_message"], strict=True)
+                ],
+            }
+        ),
+    )
+    before = bad["line"].to_numpy(dtype=np.int64) - 2 - np.arange(len(bad))
+    con.register("_shift", pd.DataFrame({"b": before}))
+    con.execute(
+        """UPDATE _staged SET line = line + (SELECT count(*) FROM _shift WHERE b <= line - 2)
+        WHERE file_id = ?""",
+        [index],
+    )
+    con.unregister("_shift")
+    return len(bad)
+
+
+def _collect_rejects(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> None:
+    """Move rows that failed validation from the staging table into the rejects."""
+    names = pd.DataFrame({"file_id": range(len(paths)), "file": [str(p) for p in paths]})
+    con.register("_names", names)
+    con.execute(
+        """INSERT INTO rejects SELECT n.file, s.line, s.metric, s.doc_id, s.reason
+        FROM _staged AS s JOIN _names AS n USING (file_id) WHERE s.reason <> ''"""
+    )
+    con.unregister("_names")
+    con.execute("DELETE FROM _staged WHERE reason <> ''")
+
+
+def _file_stats(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[Path],
+    formats: Sequence[str],
+    metrics: Sequence[str],
+) -> list[FileStats]:
+    accepted = dict(con.execute("SELECT file_id, count(*) FROM records GROUP BY ALL").fetchall())
+    rejected = dict(con.execute("SELECT file, count(*) FROM rejects GROUP BY ALL").fetchall())
+    stats = []
+    for i, (path, fmt) in enumerate(zip(paths, formats, strict=True)):
+        n_ok = int(accepted.get(i, 0))
+        n_rej = int(rejected.get(str(path), 0))
+        stats.append(
+            FileStats(
+                path=str(path),
+                metric=metrics[i],
+                format=fmt,
+                size_bytes=path.stat().st_size,
+                sha256=_sha256(path),
+                rows_read=n_ok + n_rej,
+                rows_accepted=n_ok,
+                rows_rejected=n_rej,
+            )
+        )
+    return stats
 
 
 def _malformed_reason(error_type: str, message: str) -> str:
@@ -440,27 +450,22 @@ def _malformed_reason(error_type: str, message: str) -> str:
     return f"malformed row: {str(message).splitlines()[0]}"
 
 
-def _fix_lines(con: duckdb.DuckDBPyConnection, file: str, bad_lines: np.ndarray) -> None:
-    before = np.sort(bad_lines) - 2 - np.arange(len(bad_lines))
-    shift = pd.DataFrame({"b": before})
-    con.register("_shift", shift)
-    con.execute(
-        """UPDATE _staged SET line = line + 1 + (SELECT count(*) FROM _shift WHERE b <= line - 1)
-        WHERE file = ?""",
-        [file],
-    )
-    con.unregister("_shift")
+_NEEDS_PLACE = "lat IS NULL AND lon IS NULL"
 
 
-def _geocode_staged(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Place rows without coordinates and give a country to rows without one."""
+def _geocode_staged(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> dict[str, Any]:
+    """Place rows without coordinates and give a country to rows without one.
+
+    Geocoding works on unique ``(city, region, country)`` triples; a row whose place is
+    not found moves to the rejects with the reason ``place not found: ...``.
+    """
     stats: dict[str, Any] = {}
     todo = con.execute(
-        """SELECT city, region, country, metric, count(*) AS rows FROM _staged
-        WHERE needs_place GROUP BY ALL"""
+        f"""SELECT city, region, country, metric, count(*) AS rows FROM _staged
+        WHERE {_NEEDS_PLACE} GROUP BY ALL"""
     ).df()
     n_no_country = con.execute(
-        "SELECT count(*) FROM _staged WHERE country IS NULL AND NOT needs_place"
+        f"SELECT count(*) FROM _staged WHERE country IS NULL AND NOT ({_NEEDS_PLACE})"
     ).fetchone()[0]  # type: ignore[index]
     if not len(todo) and not n_no_country:
         return stats
@@ -470,33 +475,40 @@ def _geocode_staged(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         uniq = todo[["city", "region", "country"]].drop_duplicates().reset_index(drop=True)
         found = places.geocode_places(uniq)
         placed = pd.concat([uniq, found.add_prefix("g_")], axis=1)
+        names = pd.DataFrame({"file_id": range(len(paths)), "file": [str(p) for p in paths]})
         con.register("_placed", placed)
+        con.register("_names", names)
+        join = """s.city = p.city AND s.region IS NOT DISTINCT FROM p.region
+              AND s.country IS NOT DISTINCT FROM p.country"""
         con.execute(
-            """UPDATE _staged AS s SET lat = p.g_lat, lon = p.g_lon,
+            f"""INSERT INTO rejects SELECT n.file, s.line, s.metric, s.doc_id, p.g_reason
+            FROM _staged AS s JOIN _placed AS p ON {join} JOIN _names AS n USING (file_id)
+            WHERE s.lat IS NULL AND s.lon IS NULL AND p.g_reason IS NOT NULL"""
+        )
+        con.execute(
+            f"""UPDATE _staged AS s SET lat = p.g_lat, lon = p.g_lon,
             country = coalesce(s.country, p.g_country)
             FROM _placed AS p
-            WHERE s.needs_place AND p.g_reason IS NULL AND s.city = p.city
-              AND s.region IS NOT DISTINCT FROM p.region
-              AND s.country IS NOT DISTINCT FROM p.country"""
+            WHERE s.lat IS NULL AND s.lon IS NULL AND p.g_reason IS NULL AND {join}"""
         )
-        con.execute(
-            """INSERT INTO rejects SELECT s.file, s.line, s.metric, s.doc_id, p.g_reason
-            FROM _staged AS s JOIN _placed AS p ON s.city = p.city
-              AND s.region IS NOT DISTINCT FROM p.region
-              AND s.country IS NOT DISTINCT FROM p.country
-            WHERE s.needs_place AND p.g_reason IS NOT NULL"""
-        )
-        con.execute("DELETE FROM _staged WHERE needs_place AND lat IS NULL")
+        con.execute(f"DELETE FROM _staged WHERE {_NEEDS_PLACE}")
         con.unregister("_placed")
+        con.unregister("_names")
         merged = todo.merge(placed, on=["city", "region", "country"], how="left")
         for metric, grp in merged.groupby("metric"):
             total = int(grp["rows"].sum())
-            miss = grp[grp["g_reason"].notna()]
-            top = miss.groupby("g_reason")["rows"].sum().sort_values(ascending=False).head(10)
+            missed = int(grp.loc[grp["g_reason"].notna(), "rows"].sum())
+            top = (
+                grp[grp["g_reason"].notna()]
+                .groupby("g_reason")["rows"]
+                .sum()
+                .sort_values(ascending=False, kind="stable")
+                .head(10)
+            )
             stats[str(metric)] = {
                 "rows_to_geocode": total,
-                "rows_geocoded": total - int(miss["rows"].sum()),
-                "rate": (total - int(miss["rows"].sum())) / total if total else 1.0,
+                "rows_geocoded": total - missed,
+                "rate": (total - missed) / total if total else 1.0,
                 "top_unmatched": [
                     {"place": str(r).removeprefix("place not found: "), "rows": int(n)}
                     for r, n in top.items()
@@ -524,23 +536,7 @@ def _finish(con: duckdb.DuckDBPyConnection) -> None:
         """CREATE OR REPLACE TABLE records AS
         SELECT metric, doc_id, year, lat, lon, country,
           coalesce(weight, 1.0 / count(*) OVER (PARTITION BY metric, doc_id)) AS weight,
-          weight IS NULL AS fractional, city, region, org, field, file, line
+          city, region, org, field, file_id, line
         FROM _staged"""
     )
     con.execute("DROP TABLE _staged")
-
-
-def _recount(con: duckdb.DuckDBPyConnection, files: list[FileStats]) -> None:
-    """Move rows rejected after staging (geocoding) from accepted to rejected per file."""
-    late = dict(
-        con.execute(
-            """SELECT file, count(*) FROM rejects WHERE reason LIKE 'place not found:%'
-            GROUP BY file"""
-        ).fetchall()
-    )
-    for i, f in enumerate(files):
-        n = int(late.get(f.path, 0))
-        if n:
-            files[i] = dataclasses.replace(
-                f, rows_accepted=f.rows_accepted - n, rows_rejected=f.rows_rejected + n
-            )
