@@ -104,17 +104,24 @@ def build_locations(
     )
     # The antimeridian: -180 and 180 are one meridian.
     con.execute("UPDATE _inwin SET lon = -180.0 WHERE lon >= 180.0")
+    # One pass over the records: weight per location, country and city; then the small
+    # aggregate gives the totals and the dominant country and city of each location.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _parts AS
+        SELECT metric, lat, lon, country, city, sum(w) AS w, count(*) AS n
+        FROM _inwin GROUP BY ALL"""
+    )
     locations = con.execute(
         """WITH base AS (
-             SELECT metric, lat, lon, CAST(sum(w) AS DOUBLE) AS weight, count(*) AS records
-             FROM _inwin GROUP BY metric, lat, lon),
+             SELECT metric, lat, lon, CAST(sum(w) AS DOUBLE) AS weight, sum(n) AS records
+             FROM _parts GROUP BY metric, lat, lon),
            cc AS (
              SELECT metric, lat, lon, first(country ORDER BY cw DESC, country) AS country
-             FROM (SELECT metric, lat, lon, country, sum(w) AS cw FROM _inwin
+             FROM (SELECT metric, lat, lon, country, sum(w) AS cw FROM _parts
                    WHERE country IS NOT NULL GROUP BY ALL) GROUP BY ALL),
            ct AS (
              SELECT metric, lat, lon, first(city ORDER BY cw DESC, city) AS city
-             FROM (SELECT metric, lat, lon, city, sum(w) AS cw FROM _inwin
+             FROM (SELECT metric, lat, lon, city, sum(w) AS cw FROM _parts
                    WHERE city IS NOT NULL GROUP BY ALL) GROUP BY ALL)
         SELECT b.metric, b.lat, b.lon, b.weight, b.records, cc.country, ct.city
         FROM base AS b
@@ -122,24 +129,23 @@ def build_locations(
         LEFT JOIN ct USING (metric, lat, lon)
         ORDER BY b.metric, b.lat, b.lon"""
     ).df()
+    con.execute("DROP TABLE _parts")
     counts_rows = con.execute(
         """SELECT r.metric, count(*) AS rows,
           count(*) FILTER (WHERE r.year BETWEEN w.first AND w.last) AS in_window,
           CAST(sum(CAST(r.weight AS DECIMAL(38, 18)))
-            FILTER (WHERE r.year BETWEEN w.first AND w.last) AS DOUBLE) AS weight_in_window,
-          count(DISTINCT r.doc_id) FILTER (WHERE r.year BETWEEN w.first AND w.last) AS documents
+            FILTER (WHERE r.year BETWEEN w.first AND w.last) AS DOUBLE) AS weight_in_window
         FROM records AS r JOIN _win AS w ON r.metric = w.metric GROUP BY r.metric"""
     ).fetchall()
     con.execute("DROP TABLE _inwin")
     con.unregister("_win")
     counts: dict[str, Any] = {}
-    for metric, rows, in_window, weight, docs in counts_rows:
+    for metric, rows, in_window, weight in counts_rows:
         counts[str(metric)] = {
             "window": list(windows[metric]),
             "records": int(rows),
             "records_in_window": int(in_window),
             "records_outside_window": int(rows) - int(in_window),
-            "documents_in_window": int(docs),
             "weight_in_window": float(weight or 0.0),
         }
     locations["records"] = locations["records"].astype("int64")

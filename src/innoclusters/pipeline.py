@@ -221,7 +221,6 @@ def _manifest(
         "metrics": list(metrics),
         "inputs": files,
         "rows": {"read": read, "accepted": accepted, "rejected": rejected},
-        "documents": records.documents(),
         "windows": dict(counts),
         "totals": dict(totals),
         "min_weight_used": dict(densities),

@@ -105,13 +105,6 @@ class RecordSet:
         """The rejected rows, by file and line."""
         return self.connection.execute("SELECT * FROM rejects ORDER BY file, line").df()
 
-    def documents(self) -> dict[str, int]:
-        """Number of distinct accepted documents per metric."""
-        rows = self.connection.execute(
-            "SELECT metric, count(DISTINCT doc_id) FROM records GROUP BY metric"
-        ).fetchall()
-        return {str(m): int(n) for m, n in rows}
-
     def metrics(self) -> tuple[str, ...]:
         """Metrics with at least one accepted record, in output order."""
         present = {
