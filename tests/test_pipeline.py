@@ -92,3 +92,10 @@ def test_output_folder(write_world: Writer, tmp_path: Path) -> None:
     assert {"metric_cluster", "core", "cluster_id"} <= set(loc.columns)
     assert set(loc["cluster_id"].dropna()) == set(csv["cluster_id"])
     assert not list(out.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_thread_count_does_not_change_the_result(write_world: Writer) -> None:
+    sources = write_world()
+    one = clusters_csv_text(run(sources, SETTINGS.replace(workers=1)).clusters)
+    two = clusters_csv_text(run(sources, SETTINGS.replace(workers=2)).clusters)
+    assert one == two

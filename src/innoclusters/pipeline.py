@@ -52,6 +52,25 @@ class _Stages:
             self._console.print(f"[green]✓[/] {label} ({self.timings[name]:.1f} s)")
 
 
+def _connection(workers: int) -> Any:
+    """A DuckDB connection that spills to a temporary folder; ``workers`` threads if > 0."""
+    import atexit
+    import shutil
+    import tempfile
+
+    import duckdb
+
+    spill = tempfile.mkdtemp(prefix="innoclusters-")
+    atexit.register(shutil.rmtree, spill, True)
+    config: dict[str, Any] = {"temp_directory": spill}
+    if workers > 0:
+        config["threads"] = workers
+        import numba
+
+        numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined,unused-ignore]
+    return duckdb.connect(config=config)
+
+
 def _versions() -> dict[str, str]:
     import duckdb
     import numba
@@ -155,7 +174,7 @@ def run(
     settings = settings or Settings()
     stages = _Stages(progress)
     with stages.stage("records", "Reading and validating records"):
-        records = read_records(sources)
+        records = read_records(sources, connection=_connection(settings.workers))
     present = records.metrics()
     metrics = settings.metrics or present
     missing = [m for m in metrics if m not in present]
