@@ -16,7 +16,14 @@ from typing import Any
 
 from innoclusters.errors import SettingsError
 
-__all__ = ["DEFAULT_MIN_SHARE", "METRICS", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_EDITION_OFFSETS",
+    "DEFAULT_MIN_SHARE",
+    "METRICS",
+    "Settings",
+    "load_settings",
+    "parse_method",
+]
 
 #: The three metrics of the GII cluster method, in output order.
 METRICS: tuple[str, ...] = ("patents", "publications", "vc")
@@ -25,6 +32,15 @@ METRICS: tuple[str, ...] = ("patents", "publications", "vc")
 #: (see docs/calibration.md). A location is core when the weight within ``eps_km`` reaches
 #: ``min_share`` times the metric's world total.
 DEFAULT_MIN_SHARE: Mapping[str, float] = {"patents": 0.0005, "publications": 0.0005, "vc": 0.0005}
+
+#: The GII's year window of edition ``Y`` per metric, as offsets ``(first, last)`` from ``Y``:
+#: patents ``Y-5..Y-1``, publications ``Y-6..Y-2``, venture-capital deals ``Y-5..Y-1``
+#: (GII 2024: PCT 2019-2023, articles 2018-2022). See docs/editions.md.
+DEFAULT_EDITION_OFFSETS: Mapping[str, tuple[int, int]] = {
+    "patents": (-5, -1),
+    "publications": (-6, -2),
+    "vc": (-5, -1),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +68,19 @@ class Settings:
         ``window_years`` years present in their data.
     window_years
         Length of the default window.
+    edition
+        Edition year ``Y``: metrics not named in ``years`` use the window ``Y + offset``
+        of ``edition_offsets`` (the GII's by default) instead of the latest years in the data.
+    edition_offsets
+        Window of an edition per metric as offsets ``(first, last)`` from the edition year;
+        metrics not named use :data:`DEFAULT_EDITION_OFFSETS`.
     top
         Size of the headline ranking.
+    emerging
+        Number of clusters ranked just below ``top`` listed as emerging clusters (0: none).
+    also_method
+        A second method ranking the same areas, as ``metric = weight`` (e.g. patents and
+        publications weighing 1, the GII's method up to 2024); empty for none.
     economy_min_share
         An economy is listed for a cluster when it holds at least this fraction of the
         cluster's activity (the largest economy is always listed).
@@ -74,7 +101,11 @@ class Settings:
     metric_weights: Mapping[str, float] = dataclasses.field(default_factory=dict)
     years: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     window_years: int = 5
+    edition: int | None = None
+    edition_offsets: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     top: int = 100
+    emerging: int = 0
+    also_method: Mapping[str, float] = dataclasses.field(default_factory=dict)
     economy_min_share: float = 0.1
     name_max_places: int = 3
     name_min_share: float = 0.1
@@ -110,6 +141,9 @@ class Settings:
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
+        out["edition_offsets_effective"] = {
+            m: list(self.edition_offsets.get(m, DEFAULT_EDITION_OFFSETS[m])) for m in METRICS
+        }
         out["min_share_effective"] = {
             m: self.min_share.get(m, DEFAULT_MIN_SHARE[m])
             for m in METRICS
@@ -178,7 +212,21 @@ def _problems(s: Settings) -> list[str]:
                     f"setting 'years.{key}' must be [first, last] years with first <= last, "
                     f"got {window!r}"
                 )
-    for name, lo in (("window_years", 1), ("top", 1), ("name_max_places", 1), ("workers", 0)):
+    _check_editions(s, problems)
+    _check_metric_map("also_method", s.also_method, problems, positive=False)
+    if (
+        isinstance(s.also_method, Mapping)
+        and s.also_method
+        and not any(_is_number(v) and v > 0 for v in s.also_method.values())
+    ):
+        problems.append("setting 'also_method' needs at least one metric with a weight > 0")
+    for name, lo in (
+        ("window_years", 1),
+        ("top", 1),
+        ("emerging", 0),
+        ("name_max_places", 1),
+        ("workers", 0),
+    ):
         v = getattr(s, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < lo:
             problems.append(f"setting '{name}' must be a whole number >= {lo}, got {v!r}")
@@ -187,6 +235,71 @@ def _problems(s: Settings) -> list[str]:
         if not _is_number(v) or not 0 <= v <= 1:
             problems.append(f"setting '{name}' must be a fraction in [0, 1], got {v!r}")
     return problems
+
+
+def _check_editions(s: Settings, problems: list[str]) -> None:
+    edition = s.edition
+    if edition is not None and (
+        not isinstance(edition, int) or isinstance(edition, bool) or not 1900 <= edition <= 2100
+    ):
+        problems.append(f"setting 'edition' must be a year in 1900-2100, got {edition!r}")
+    if not isinstance(s.edition_offsets, Mapping):
+        problems.append(
+            "setting 'edition_offsets' must be a table of metric = [first, last] offsets, "
+            f"got {s.edition_offsets!r}"
+        )
+        return
+    for key, pair in s.edition_offsets.items():
+        if key not in METRICS:
+            problems.append(f"setting 'edition_offsets' names unknown metric '{key}'")
+        elif not (
+            isinstance(pair, tuple | list)
+            and len(pair) == 2
+            and all(isinstance(y, int) and not isinstance(y, bool) for y in pair)
+            and pair[0] <= pair[1]
+        ):
+            problems.append(
+                f"setting 'edition_offsets.{key}' must be [first, last] whole-year offsets "
+                f"with first <= last (the GII's patents window is [-5, -1]), got {pair!r}"
+            )
+
+
+def parse_method(text: str) -> dict[str, float]:
+    """Parse a method given as text: ``"patents,publications"`` or ``"patents=2,vc=1"``.
+
+    Parameters
+    ----------
+    text
+        Comma-separated metric names, each optionally ``=weight`` (1 when omitted).
+
+    Returns
+    -------
+    dict
+        ``metric -> weight``.
+
+    Raises
+    ------
+    SettingsError
+        When a part is not ``metric`` or ``metric=number``.
+    """
+    method: dict[str, float] = {}
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        name, _, weight = part.partition("=")
+        name = name.strip().lower()
+        try:
+            method[name] = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise SettingsError(
+                f"setting 'also_method': '{part}' is not metric or metric=weight; "
+                "write e.g. patents,publications or patents=2,vc=1"
+            ) from None
+    if not method:
+        raise SettingsError(
+            "setting 'also_method' is empty; write e.g. patents,publications or patents=2,vc=1"
+        )
+    return method
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -226,6 +339,12 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         )
     if "metrics" in values and isinstance(values["metrics"], list | tuple):
         values["metrics"] = tuple(values["metrics"])
+    if isinstance(values.get("also_method"), str):
+        values["also_method"] = parse_method(values["also_method"])
+    if isinstance(values.get("edition_offsets"), Mapping):
+        values["edition_offsets"] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values["edition_offsets"].items()
+        }
     if isinstance(values.get("years"), Mapping):
         values["years"] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in values["years"].items()
