@@ -194,11 +194,11 @@ def assign_areas(
     out["activity"] = activity
     area_index = np.full(n, -1, dtype=np.int64)
     if len(member):
-        key_frame = pd.DataFrame({"metric": metric[member], "label": labels[member]})
-        codes, uniques = pd.factorize(
-            key_frame["metric"].astype(str) + "\x00" + key_frame["label"].astype(str)
-        )
-        keys = [(str(u).split("\x00")[0], int(str(u).split("\x00")[1])) for u in uniques]
+        metric_codes, metric_names = pd.factorize(metric[member], sort=True)
+        span = int(labels.max()) + 1
+        combined = metric_codes.astype(np.int64) * span + labels[member]
+        uniques, codes = np.unique(combined, return_inverse=True)
+        keys = [(str(metric_names[u // span]), int(u % span)) for u in uniques]
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
         groups = [member[order[bounds[k] : bounds[k + 1]]] for k in range(len(keys))]
