@@ -23,7 +23,7 @@ def hand_clusters() -> geopandas.GeoDataFrame:
     rows = [
         # rank, id, name, economies, pat, pub, vc, population, names
         (1, "C0001", "Tokyo–Yokohama", "JP", 120.5, 300.25, 10.0, 37_000_000.0, "Japan"),
-        (2, "C0002", INJECTION, "US;CA", 40.0, 90.5, 20.0, np.nan, "United States; Canada"),
+        (2, "C0002", INJECTION, "US/CA", 40.0, 90.5, 20.0, np.nan, "United States/Canada"),
         (3, "C0003", "Suva & Labasa", "FJ", 5.0, 30.0, 0.0, 400_000.0, "Fiji"),
         (4, "C0004", "Apia \"West\" 'Side'", "WS", 2.5, 10.0, np.nan, np.nan, "Samoa"),
     ]
