@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from innoclusters.config import Settings
+from innoclusters.editions import resolve_windows
 from innoclusters.records import RecordSet
 
 __all__ = ["LOCATION_COLUMNS", "build_locations", "edition_windows"]
@@ -31,34 +32,29 @@ LOCATION_COLUMNS: tuple[str, ...] = (
 
 
 def edition_windows(records: RecordSet, settings: Settings) -> dict[str, tuple[int, int]]:
-    """Year window of each metric present: the setting, else the latest ``window_years`` years.
+    """Year window of each metric present: ``years``, else the ``edition``'s, else the latest.
+
+    See :func:`innoclusters.editions.resolve_windows` for the order of precedence.
 
     Parameters
     ----------
     records
         The accepted records.
     settings
-        Supplies ``years`` and ``window_years``.
+        Supplies ``years``, ``edition``, ``edition_offsets`` and ``window_years``.
 
     Returns
     -------
     dict
         ``metric -> (first, last)`` inclusive.
     """
-    latest = dict(
-        records.connection.execute(
-            "SELECT metric, max(year) FROM records GROUP BY metric"
+    spans = {
+        str(m): (int(lo), int(hi))
+        for m, lo, hi in records.connection.execute(
+            "SELECT metric, min(year), max(year) FROM records GROUP BY metric"
         ).fetchall()
-    )
-    windows: dict[str, tuple[int, int]] = {}
-    for metric in records.metrics():
-        if metric in settings.years:
-            first, last = settings.years[metric]
-            windows[metric] = (int(first), int(last))
-        else:
-            last = int(latest[metric])
-            windows[metric] = (last - settings.window_years + 1, last)
-    return windows
+    }
+    return resolve_windows(spans, settings, metrics=records.metrics())
 
 
 def _decimals(rounding: float) -> int:
