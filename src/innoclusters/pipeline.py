@@ -18,9 +18,11 @@ import pandas as pd
 
 from innoclusters._version import __version__
 from innoclusters.areas import area_centres, assign_areas, cluster_metrics, footprints
+from innoclusters.compare import RunView, add_comparisons, read_run
 from innoclusters.config import METRICS, Settings
 from innoclusters.errors import SettingsError
 from innoclusters.locations import build_locations, edition_windows
+from innoclusters.profiles import cluster_profiles
 from innoclusters.ranking import rank_clusters
 from innoclusters.records import RecordSet, read_records
 from innoclusters.result import RunResult
@@ -141,6 +143,7 @@ def run(
     *,
     synthetic: bool = False,
     progress: bool = False,
+    previous: str | Path | RunView | None = None,
 ) -> RunResult:
     """Run the whole pipeline on the records of each metric.
 
@@ -155,10 +158,16 @@ def run(
         Mark every output as made from synthetic data.
     progress
         Show stage progress on stderr.
+    previous
+        An earlier run's output folder (or :func:`~innoclusters.compare.read_run` of it) to
+        compare with: adds ``previous_rank``, ``rank_change`` and growth to the clusters and
+        ``extras["comparison"]`` (see :mod:`innoclusters.compare`).
 
     Returns
     -------
     RunResult
+        ``extras`` holds ``profiles`` (:mod:`innoclusters.profiles`) and, when asked for,
+        ``comparison``, ``method_comparison`` and ``emerging``.
 
     Raises
     ------
@@ -172,6 +181,7 @@ def run(
     >>> result.clusters[["rank", "name", "score"]].head()  # doctest: +SKIP
     """
     settings = settings or Settings()
+    prev = read_run(previous) if isinstance(previous, str | Path) else previous
     stages = _Stages(progress)
     with stages.stage("records", "Reading and validating records"):
         records = read_records(sources, connection=_connection(settings.workers))
@@ -194,6 +204,14 @@ def run(
         located, clusters, densities = cluster_locations(
             locations, settings=settings, totals=totals, metrics=metrics
         )
+    with stages.stage("profiles", "Profiling clusters"):
+        profiles = cluster_profiles(
+            records,
+            located,
+            rounding=settings.rounding,
+            windows=windows,
+            cluster_order=clusters["cluster_id"],
+        )
     rejects = records.rejects()
     manifest = _manifest(
         records=records,
@@ -206,7 +224,7 @@ def run(
         timings=stages.timings,
         synthetic=synthetic,
     )
-    return RunResult(
+    result = RunResult(
         settings=settings,
         metrics=metrics,
         clusters=clusters,
@@ -214,7 +232,13 @@ def run(
         totals=totals,
         rejects=rejects,
         manifest=manifest,
+        extras={"profiles": profiles},
     )
+    if prev is not None or settings.also_method or settings.emerging:
+        with stages.stage("compare", "Comparing"):
+            result = add_comparisons(result, prev)
+        result.manifest["timings_s"]["compare"] = stages.timings["compare"]
+    return result
 
 
 def _manifest(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from innoclusters.compare import write_comparison
 from innoclusters.publish.tables import (
     write_clusters_csv,
     write_locations,
@@ -44,6 +45,7 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
         write_rejects(result, out / "rejects.csv"),
     ]
     written += _optional_writers(result, out)
+    written += write_comparison(result, out)
     result.manifest.setdefault("timings_s", {})["publish"] = round(time.perf_counter() - start, 3)
     result.manifest["outputs"] = sorted(p.name for p in [*written, out / "manifest.json"])
     written.append(write_manifest(result, out / "manifest.json"))
