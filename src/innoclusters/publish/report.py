@@ -49,7 +49,7 @@ __all__ = ["MAX_NOISE_POINTS", "noise_cells", "render_report", "safe_json", "wri
 MAX_NOISE_POINTS = 4000
 
 #: Grid sizes (degrees) tried, finest first, to aggregate noise for display.
-_NOISE_GRID_DEG = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+_NOISE_GRID_DEG = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 #: Coordinate decimals of footprints on the page (1e-3 degree is about 100 m).
 _MAP_DECIMALS = 3
