@@ -104,6 +104,29 @@ def run(
     ] = None,
     rounding: Annotated[float | None, typer.Option(help="Coordinate rounding in degrees.")] = None,
     top: Annotated[int | None, typer.Option(help="Size of the headline ranking.")] = None,
+    edition: Annotated[
+        int | None,
+        typer.Option(
+            help="Edition year Y: GII windows (patents and VC Y-5..Y-1, publications Y-6..Y-2)."
+        ),
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder of an earlier run to compare with (rank changes, entrants, "
+            "exits, growth)."
+        ),
+    ] = None,
+    also_method: Annotated[
+        str | None,
+        typer.Option(
+            help="Also rank the same areas by another method, e.g. 'patents,publications' or "
+            "'patents=2,vc=1'."
+        ),
+    ] = None,
+    emerging: Annotated[
+        int | None, typer.Option(help="List this many clusters ranked just below the top.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Cluster and rank the given records and write the output folder."""
@@ -112,9 +135,17 @@ def run(
     from innoclusters.publish import write_outputs
 
     def job() -> Any:
-        settings = load_settings(config, eps_km=eps_km, rounding=rounding, top=top)
+        settings = load_settings(
+            config,
+            eps_km=eps_km,
+            rounding=rounding,
+            top=top,
+            edition=edition,
+            also_method=also_method,
+            emerging=emerging,
+        )
         sources = {"patents": patents or [], "publications": publications or [], "vc": vc or []}
-        result = run_pipeline(sources, settings, progress=not quiet)
+        result = run_pipeline(sources, settings, progress=not quiet, previous=previous)
         write_outputs(result, out)
         return result
 
@@ -126,6 +157,55 @@ def run(
             f"({rows['rejected']:,} rejected); output in {out}",
             err=True,
         )
+
+
+@app.command()
+def compare(
+    run_a: Annotated[
+        Path, typer.Argument(metavar="RUN_A", help="Output folder of the earlier run.")
+    ],
+    run_b: Annotated[Path, typer.Argument(metavar="RUN_B", help="Output folder of the later run.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the comparison tables.")],
+    top: Annotated[
+        int | None, typer.Option(help="Size of the headline ranking (default: RUN_B's).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
+) -> None:
+    """Compare two runs: rank changes, entrants, exits, economies, top 10s, growth."""
+    from innoclusters.compare import compare_runs, read_run, write_comparison
+
+    def job() -> Any:
+        previous, current = read_run(run_a), read_run(run_b)
+        comparison = compare_runs(current, previous, top=top)
+        synthetic = bool(current.manifest.get("synthetic") or previous.manifest.get("synthetic"))
+        write_comparison(comparison, out, synthetic=synthetic)
+        return comparison
+
+    comparison = guarded(job)
+    if not quiet:
+        for line in comparison.summary():
+            typer.echo(line, err=True)
+        typer.echo(f"Comparison tables in {out}", err=True)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("demo-output"),
+    scale: Annotated[
+        float | None,
+        typer.Option(help="Size of the synthetic world (1 is a real five-year world volume)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same files.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Build the SYNTHETIC demo world and run the whole pipeline on it."""
+    from rich.console import Console
+
+    from innoclusters.demo import DEFAULT_SCALE, print_summary, run_demo
+
+    chosen = DEFAULT_SCALE if scale is None else scale
+    result = guarded(lambda: run_demo(out, scale=chosen, seed=seed, quiet=quiet))
+    print_summary(result, Console(), out_dir=out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
