@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from innoclusters._version import __version__
 from innoclusters.config import METRICS, Settings, load_settings
+from innoclusters.density import weighted_dbscan
 from innoclusters.errors import InnoclustersError, InputError, SettingsError
 from innoclusters.result import CLUSTER_COLUMNS, RunResult
 
@@ -17,4 +18,5 @@ __all__ = [
     "SettingsError",
     "__version__",
     "load_settings",
+    "weighted_dbscan",
 ]

@@ -1,0 +1,786 @@
+"""Exact weighted DBSCAN on the sphere: the density kernel of the method.
+
+:func:`weighted_dbscan` finds the density clusters of one metric's locations.
+
+Definition
+----------
+Two locations are *neighbours* when their great-circle distance is at most ``eps_km``
+(inclusive). A location is *core* when the total weight of its neighbours (itself included)
+is at least ``min_weight``. Clusters are the connected components of core locations, two
+cores being connected when they are neighbours. A non-core location with a core neighbour is
+a *border* location of a cluster; any other location is *noise* (label ``-1``).
+
+This is exactly scikit-learn's ``DBSCAN(eps=eps_km / 6371.0088, min_samples=min_weight,
+metric="haversine")`` fitted on ``np.radians(np.c_[lat, lon])`` with ``sample_weight=weight``
+(scikit-learn is the test oracle, never used here): same core mask, same partition of core
+locations, and every border location in the cluster of a core neighbour.
+
+How it agrees with scikit-learn at the boundary
+-----------------------------------------------
+scikit-learn decides "within ``eps``" for each pair with the reduced haversine distance::
+
+    rdist = sin(0.5 * dlat) ** 2 + cos(lat1) * cos(lat2) * sin(0.5 * dlon) ** 2
+    rdist <= sin(0.5 * eps) ** 2
+
+(in radians, ``eps = eps_km / 6371.0088``). This module makes every decision with that very
+expression, evaluated in the same order with the same C library functions, whenever a pair is
+close to the boundary, so that pairs exactly at ``eps`` (common with coordinates rounded to
+0.01 degree) are decided as scikit-learn decides them. Everywhere else a cheaper test on
+3-D unit vectors decides: the chord between two points is a monotone function of their
+great-circle distance, and a pair whose chord is farther than ``1e-13 + 1e-10 * chord(eps)``
+from ``chord(eps)`` is decided by the chord alone (a margin about a hundred times the
+rounding error of either formula).
+
+Determinism
+-----------
+Results do not depend on the order of the input rows nor on the number of threads:
+
+* Points are sorted into a canonical order (by grid cell, then latitude, longitude and
+  weight) inside the kernel. Every weight sum is taken in that order, so a location whose
+  neighbours add up to exactly ``min_weight`` is decided the same way however the rows are
+  shuffled. With weights that add up exactly (integers, dyadic fractions) the sums are the
+  exact sums.
+* Clusters are numbered ``0..k-1`` by their smallest core location in (latitude, longitude,
+  weight) order, so cluster 0 is the cluster with the southernmost core (ties: westernmost).
+* A border location within ``eps_km`` of cores of several clusters joins the cluster of its
+  nearest core (by 3-D chord distance, a monotone function of great-circle distance); ties
+  go to the lowest label. scikit-learn instead gives it to whichever cluster reaches it first,
+  so only core locations are compared label for label with the oracle.
+
+Method
+------
+The fastest exact DBSCAN algorithms (grid-based, e.g. Gan & Tao 2015; Wang, Gu & Shun 2020)
+put points in a uniform grid whose cells are small enough that any two points of one cell
+are neighbours. Here the grid is 3-D, over unit vectors, with cell side
+``chord(eps) / sqrt(3)``, so there is no special case at the antimeridian or the poles:
+
+1. a cell whose own weight reaches ``min_weight`` makes all its points core with no distance
+   test; a cell whose whole neighbourhood (the 5 x 5 x 5 cells around it) weighs less than
+   ``min_weight`` has no core; only the other points sum their neighbours' weights, stopping
+   as soon as the sum reaches ``min_weight``;
+2. cells holding cores are joined with union-find; two neighbouring cells are joined at the
+   first pair of their cores found within ``eps``;
+3. border points look for their nearest core in the neighbouring cells.
+
+Neighbour lists are never stored: memory is linear in the number of locations. The loops are
+compiled with Numba; steps 1 and 3 run in parallel over cells.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from innoclusters.errors import InputError, SettingsError
+
+__all__ = ["EARTH_RADIUS_KM", "weighted_dbscan"]
+
+#: Mean Earth radius in km (IUGG), the one scikit-learn's haversine examples use.
+EARTH_RADIUS_KM = 6371.0088
+
+#: Smallest and largest ``eps_km`` accepted: 1 metre, and half the Earth's circumference
+#: (beyond it every pair of locations would be neighbours).
+MIN_EPS_KM = 1e-3
+MAX_EPS_KM = math.pi * EARTH_RADIUS_KM
+
+# Margin (in chord units on the unit sphere) around chord(eps) inside which a pair is decided
+# by scikit-learn's haversine expression rather than by the chord; both formulas err by
+# less than about 1e-15 there.
+_TOL_ABS = 1e-13
+_TOL_REL = 1e-10
+
+# Bound on the relative rounding error of a float sum of m non-negative terms, per term
+# (2u / (1 - mu) with u = 2**-53, generously rounded up).
+_SUM_ERR_PER_TERM = 4.5e-16
+
+
+def weighted_dbscan(
+    lat: Any,
+    lon: Any,
+    weight: Any,
+    *,
+    eps_km: float,
+    min_weight: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact weighted DBSCAN of locations on the sphere.
+
+    Parameters
+    ----------
+    lat, lon
+        Coordinates in degrees (latitude in [-90, 90], longitude in [-180, 180]), one per
+        location. Converted to float64; never modified.
+    weight
+        Non-negative weight of each location (e.g. the fractional count of documents there).
+        A location of weight ``k`` counts like ``k`` locations of weight 1 at the same place.
+    eps_km
+        Neighbourhood radius in great-circle kilometres on a sphere of radius
+        :data:`EARTH_RADIUS_KM`, inclusive. Between 0.001 (1 m) and half the Earth's
+        circumference.
+    min_weight
+        A location is core when the total weight within ``eps_km`` of it, its own included,
+        is at least ``min_weight`` (> 0).
+
+    Returns
+    -------
+    labels : numpy.ndarray of int64
+        Cluster of each location, aligned with the input: ``0..k-1`` numbered by each
+        cluster's smallest core location in (latitude, longitude, weight) order, ``-1`` for
+        noise.
+    core : numpy.ndarray of bool
+        Whether each location is core.
+
+    Raises
+    ------
+    SettingsError
+        If ``eps_km`` or ``min_weight`` is not a finite number in range.
+    InputError
+        If the arrays are not one-dimensional of equal length, or hold coordinates out of
+        range, non-finite values or negative weights.
+
+    Notes
+    -----
+    The result equals scikit-learn's ``DBSCAN(eps=eps_km / 6371.0088,
+    min_samples=min_weight, metric="haversine").fit(np.radians(np.c_[lat, lon]),
+    sample_weight=weight)`` in its core mask and its partition of core locations, up to the
+    numbering of clusters, including pairs exactly at ``eps``. A border location reachable
+    from several clusters joins the cluster of its nearest core (ties: the lowest label).
+    Weight sums are taken in a canonical order of the locations, so shuffling the input
+    only permutes the output. See the module docstring for the method.
+
+    Examples
+    --------
+    Three locations 1.1 km apart along a meridian and one far away:
+
+    >>> labels, core = weighted_dbscan(
+    ...     [48.00, 48.01, 48.02, 10.0], [2.0, 2.0, 2.0, 2.0], [1.0, 1.0, 1.0, 5.0],
+    ...     eps_km=1.2, min_weight=3,
+    ... )
+    >>> labels.tolist(), core.tolist()
+    ([1, 1, 1, 0], [False, True, False, True])
+    """
+    eps_rad, min_w = _check_settings(eps_km, min_weight)
+    lat_a, lon_a, w_a = _check_inputs(lat, lon, weight)
+    n = lat_a.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+
+    # The same radians, and the same threshold, as the scikit-learn call in the docstring.
+    lat_r = np.radians(lat_a)
+    lon_r = np.radians(lon_a)
+    half = math.sin(0.5 * eps_rad)
+    r_red = half * half
+    chord = 2.0 * abs(half)
+    tol = _TOL_ABS + _TOL_REL * chord
+    lo2 = (chord - tol) ** 2
+    hi2 = (chord + tol) ** 2
+    # Any two points of one cell are within chord - tol of each other (with room for the
+    # rounding of the cell index), so cells never need a distance test inside themselves.
+    side = (chord - tol) / math.sqrt(3.0) * (1.0 - 1e-9) - 1e-15
+    reach = math.floor((chord + tol) / side) + 1
+
+    x, y, z, coslat = _unit_vectors(lat_r, lon_r)
+    ix = np.floor(x / side).astype(np.int64)
+    iy = np.floor(y / side).astype(np.int64)
+    iz = np.floor(z / side).astype(np.int64)
+    order = np.lexsort((w_a, lon_a, lat_a, iz, iy, ix))
+
+    labels_s, core_s = _dbscan_sorted(
+        ix[order],
+        iy[order],
+        iz[order],
+        lat_a[order],
+        lon_a[order],
+        lat_r[order],
+        lon_r[order],
+        coslat[order],
+        w_a[order],
+        x[order],
+        y[order],
+        z[order],
+        side,
+        reach,
+        lo2,
+        hi2,
+        r_red,
+        min_w,
+    )
+    labels = np.empty(n, dtype=np.int64)
+    core = np.empty(n, dtype=bool)
+    labels[order] = labels_s
+    core[order] = core_s
+    return labels, core
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_settings(eps_km: Any, min_weight: Any) -> tuple[float, float]:
+    """Validate ``eps_km`` and ``min_weight``; return eps in radians and ``min_weight``."""
+    problems: list[str] = []
+    eps = _as_real(eps_km)
+    if eps is None or not MIN_EPS_KM <= eps <= MAX_EPS_KM:
+        problems.append(
+            f"eps_km must be a number of km between {MIN_EPS_KM} (1 metre) and "
+            f"{MAX_EPS_KM:.1f} (half the Earth's circumference), got {eps_km!r}"
+        )
+    mw = _as_real(min_weight)
+    if mw is None or not mw > 0:
+        problems.append(f"min_weight must be a finite number > 0, got {min_weight!r}")
+    if problems:
+        raise SettingsError("; ".join(problems))
+    assert eps is not None and mw is not None
+    return eps / EARTH_RADIUS_KM, mw
+
+
+def _as_real(value: Any) -> float | None:
+    """``value`` as a finite float, or None if it is not a finite real number."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate the three arrays; return them as float64 arrays (copies where converted)."""
+    arrays: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    for name, values in (("lat", lat), ("lon", lon), ("weight", weight)):
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{name} must be an array of numbers ({exc})")
+            continue
+        if arr.ndim != 1:
+            problems.append(f"{name} must be one-dimensional, got shape {arr.shape}")
+            continue
+        arrays[name] = arr
+    if problems:
+        raise InputError("; ".join(problems))
+    lengths = {name: arr.shape[0] for name, arr in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name} has {k}" for name, k in lengths.items())
+        raise InputError(f"lat, lon and weight must have the same length; {shown}")
+    lat_a, lon_a, w_a = arrays["lat"], arrays["lon"], arrays["weight"]
+    for name, arr, bad, need in (
+        ("lat", lat_a, ~(np.abs(lat_a) <= 90.0), "finite degrees in [-90, 90]"),
+        ("lon", lon_a, ~(np.abs(lon_a) <= 180.0), "finite degrees in [-180, 180]"),
+        ("weight", w_a, ~((w_a >= 0.0) & (w_a < np.inf)), "finite and >= 0"),
+    ):
+        idx = np.flatnonzero(bad)
+        if len(idx):
+            first = ", ".join(f"index {i}: {arr[i]!r}" for i in idx[:3].tolist())
+            more = f" and {len(idx) - 3} more" if len(idx) > 3 else ""
+            problems.append(f"{name} must be {need}; {len(idx)} value(s) are not ({first}{more})")
+    if problems:
+        raise InputError("; ".join(problems))
+    # Make sure the kernel works on contiguous float64 arrays it owns or only reads.
+    return (
+        np.ascontiguousarray(lat_a),
+        np.ascontiguousarray(lon_a),
+        np.ascontiguousarray(w_a),
+    )
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+@njit(cache=True, parallel=True)
+def _unit_vectors(
+    lat_r: np.ndarray, lon_r: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """3-D unit vectors and ``cos(lat)`` (from the C library, as scikit-learn computes it)."""
+    n = lat_r.shape[0]
+    x = np.empty(n)
+    y = np.empty(n)
+    z = np.empty(n)
+    coslat = np.empty(n)
+    for i in prange(n):
+        c = math.cos(lat_r[i])
+        coslat[i] = c
+        x[i] = c * math.cos(lon_r[i])
+        y[i] = c * math.sin(lon_r[i])
+        z[i] = math.sin(lat_r[i])
+    return x, y, z, coslat
+
+
+@njit(cache=True, inline="always")
+def _within(
+    i: int,
+    j: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    lat_r: np.ndarray,
+    lon_r: np.ndarray,
+    coslat: np.ndarray,
+    d2: float,
+    lo2: float,
+    hi2: float,
+    r_red: float,
+) -> bool:  # pragma: no cover - compiled
+    """Whether points ``i`` and ``j`` (squared chord ``d2`` apart) are within eps.
+
+    Far from the boundary the chord decides; near it, scikit-learn's reduced haversine
+    distance, written exactly as in ``sklearn.metrics._dist_metrics.HaversineDistance``.
+    """
+    if d2 < lo2:
+        return True
+    if d2 > hi2:
+        return False
+    sin_0 = math.sin(0.5 * (lat_r[i] - lat_r[j]))
+    sin_1 = math.sin(0.5 * (lon_r[i] - lon_r[j]))
+    return sin_0 * sin_0 + coslat[i] * coslat[j] * sin_1 * sin_1 <= r_red
+
+
+@njit(cache=True, inline="always")
+def _box_gap2(
+    px: float, py: float, pz: float, bx: int, by: int, bz: int, side: float
+) -> float:  # pragma: no cover - compiled
+    """Squared distance from a point to grid cell ``(bx, by, bz)``, slightly underestimated.
+
+    Used only to skip cells that are out of reach; the slack covers the rounding of the
+    cell index.
+    """
+    return _gap2(px, bx * side, side) + _gap2(py, by * side, side) + _gap2(pz, bz * side, side)
+
+
+@njit(cache=True, inline="always")
+def _gap2(v: float, lo: float, side: float) -> float:  # pragma: no cover - compiled
+    """Squared distance from ``v`` to ``[lo, lo + side]``, less a slack of 1e-12."""
+    d = lo - v if v < lo else v - (lo + side)
+    d -= 1e-12
+    return d * d if d > 0.0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _lower_bound(
+    cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, lo: int, tx: int, ty: int, tz: int
+) -> int:  # pragma: no cover - compiled
+    """First cell index >= ``lo`` whose key ``(cx, cy, cz)`` is >= ``(tx, ty, tz)``."""
+    hi = cx.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        a = cx[mid]
+        if a < tx or (a == tx and (cy[mid] < ty or (cy[mid] == ty and cz[mid] < tz))):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _neighbour_columns(
+    c: int,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    cz: np.ndarray,
+    reach: int,
+    col_lo: np.ndarray,
+    col_hi: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """Fill ``col_lo/col_hi`` with the runs of cells around cell ``c``; return their count.
+
+    The neighbourhood is the block of ``(2 reach + 1) ** 3`` cells centred on ``c``; cells
+    sharing ``(cx, cy)`` are consecutive in key order, so each of the ``(2 reach + 1) ** 2``
+    columns is one run of cells, and the runs come in increasing key order.
+    """
+    m = 0
+    start = 0
+    ncells = cx.shape[0]
+    for dx in range(-reach, reach + 1):
+        tx = cx[c] + dx
+        for dy in range(-reach, reach + 1):
+            ty = cy[c] + dy
+            lo = _lower_bound(cx, cy, cz, start, tx, ty, cz[c] - reach)
+            hi = lo
+            while hi < ncells and cx[hi] == tx and cy[hi] == ty and cz[hi] <= cz[c] + reach:
+                hi += 1
+            start = hi
+            if hi > lo:
+                col_lo[m] = lo
+                col_hi[m] = hi
+                m += 1
+    return m
+
+
+@njit(cache=True)
+def _cells(
+    ix: np.ndarray, iy: np.ndarray, iz: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Runs of points sharing a cell: starts (with the end appended), keys and weights.
+
+    Cell weights are summed in point order, a canonical order.
+    """
+    n = ix.shape[0]
+    ncells = 0
+    for i in range(n):
+        if i == 0 or ix[i] != ix[i - 1] or iy[i] != iy[i - 1] or iz[i] != iz[i - 1]:
+            ncells += 1
+    start = np.empty(ncells + 1, dtype=np.int64)
+    cx = np.empty(ncells, dtype=np.int64)
+    cy = np.empty(ncells, dtype=np.int64)
+    cz = np.empty(ncells, dtype=np.int64)
+    cw = np.zeros(ncells)
+    c = -1
+    for i in range(n):
+        if i == 0 or ix[i] != ix[i - 1] or iy[i] != iy[i - 1] or iz[i] != iz[i - 1]:
+            c += 1
+            start[c] = i
+            cx[c] = ix[i]
+            cy[c] = iy[i]
+            cz[c] = iz[i]
+        cw[c] += w[i]
+    start[ncells] = n
+    return start, cx, cy, cz, cw
+
+
+@njit(cache=True, parallel=True)
+def _core_mask(
+    start: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    cz: np.ndarray,
+    cw: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    lat_r: np.ndarray,
+    lon_r: np.ndarray,
+    coslat: np.ndarray,
+    w: np.ndarray,
+    side: float,
+    reach: int,
+    lo2: float,
+    hi2: float,
+    r_red: float,
+    min_weight: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Core flag of every point (points in canonical order).
+
+    The weight within eps of a point is summed over its neighbours in point order; since
+    weights are non-negative, that float sum is at least the (same-order) sum of any subset,
+    which justifies both shortcuts: a cell heavy enough by itself, and a light neighbourhood.
+    """
+    ncells = cx.shape[0]
+    n = x.shape[0]
+    ncols = (2 * reach + 1) ** 2
+    core = np.zeros(n, dtype=np.bool_)
+    for c in prange(ncells):
+        a = start[c]
+        b = start[c + 1]
+        if cw[c] >= min_weight:
+            for p in range(a, b):
+                core[p] = True
+            continue
+        col_lo = np.empty(ncols, dtype=np.int64)
+        col_hi = np.empty(ncols, dtype=np.int64)
+        m = _neighbour_columns(c, cx, cy, cz, reach, col_lo, col_hi)
+        bound = 0.0
+        for k in range(m):
+            for c2 in range(col_lo[k], col_hi[k]):
+                bound += cw[c2]
+        terms = start[col_hi[m - 1]] - start[col_lo[0]] + 2
+        if bound * (1.0 + _SUM_ERR_PER_TERM * terms) < min_weight:
+            continue
+        for p in range(a, b):
+            total = 0.0
+            for k in range(m):
+                for c2 in range(col_lo[k], col_hi[k]):
+                    if c2 == c:
+                        for q in range(a, b):
+                            total += w[q]
+                        continue
+                    if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
+                        continue
+                    for q in range(start[c2], start[c2 + 1]):
+                        dx = x[p] - x[q]
+                        dy = y[p] - y[q]
+                        dz = z[p] - z[q]
+                        d2 = dx * dx + dy * dy + dz * dz
+                        if _within(p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red):
+                            total += w[q]
+                if total >= min_weight:
+                    break
+            core[p] = total >= min_weight
+    return core
+
+
+@njit(cache=True)
+def _find(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
+    """Root of ``i`` in the union-find forest, halving the path on the way."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(cache=True)
+def _link_cells(
+    start: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    cz: np.ndarray,
+    has_core: np.ndarray,
+    core: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    lat_r: np.ndarray,
+    lon_r: np.ndarray,
+    coslat: np.ndarray,
+    side: float,
+    reach: int,
+    lo2: float,
+    hi2: float,
+    r_red: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Union-find over cells holding cores; return each cell's root.
+
+    The components (not the roots) are what matters, and they are unique.
+    """
+    ncells = cx.shape[0]
+    ncols = (2 * reach + 1) ** 2
+    parent = np.arange(ncells)
+    col_lo = np.empty(ncols, dtype=np.int64)
+    col_hi = np.empty(ncols, dtype=np.int64)
+    for c in range(ncells):
+        if not has_core[c]:
+            continue
+        m = _neighbour_columns(c, cx, cy, cz, reach, col_lo, col_hi)
+        for k in range(m):
+            for c2 in range(max(col_lo[k], c + 1), col_hi[k]):
+                if not has_core[c2]:
+                    continue
+                r1 = _find(parent, c)
+                r2 = _find(parent, c2)
+                if r1 == r2:
+                    continue
+                linked = False
+                for p in range(start[c], start[c + 1]):
+                    if not core[p]:
+                        continue
+                    if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
+                        continue
+                    for q in range(start[c2], start[c2 + 1]):
+                        if not core[q]:
+                            continue
+                        dx = x[p] - x[q]
+                        dy = y[p] - y[q]
+                        dz = z[p] - z[q]
+                        d2 = dx * dx + dy * dy + dz * dz
+                        if _within(p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red):
+                            linked = True
+                            break
+                    if linked:
+                        break
+                if linked:
+                    if r1 < r2:
+                        parent[r2] = r1
+                    else:
+                        parent[r1] = r2
+    for c in range(ncells):
+        parent[c] = _find(parent, c)
+    return parent
+
+
+@njit(cache=True)
+def _cluster_heads(
+    start: np.ndarray,
+    root: np.ndarray,
+    has_core: np.ndarray,
+    core: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    w: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Per cell: if it is a root, its cluster's smallest core point in (lat, lon, w) order.
+
+    Other cells get -1. Two distinct core points never tie: equal (lat, lon, w) means the
+    same place, hence the same cluster.
+    """
+    ncells = root.shape[0]
+    head = np.full(ncells, -1, dtype=np.int64)
+    for c in range(ncells):
+        if not has_core[c]:
+            continue
+        r = root[c]
+        for p in range(start[c], start[c + 1]):
+            if not core[p]:
+                continue
+            f = head[r]
+            if (
+                f < 0
+                or lat[p] < lat[f]
+                or (lat[p] == lat[f] and (lon[p] < lon[f] or (lon[p] == lon[f] and w[p] < w[f])))
+            ):
+                head[r] = p
+    return head
+
+
+@njit(cache=True, parallel=True)
+def _label_points(
+    start: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    cz: np.ndarray,
+    cell_label: np.ndarray,
+    core: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    lat_r: np.ndarray,
+    lon_r: np.ndarray,
+    coslat: np.ndarray,
+    side: float,
+    reach: int,
+    lo2: float,
+    hi2: float,
+    r_red: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Label of every point: its cell's cluster if core, else its nearest core's cluster.
+
+    Nearest is by squared chord (computed in float64), ties to the lowest label; a point with
+    no core within eps is noise.
+    """
+    ncells = cx.shape[0]
+    n = x.shape[0]
+    ncols = (2 * reach + 1) ** 2
+    labels = np.full(n, -1, dtype=np.int64)
+    for c in prange(ncells):
+        a = start[c]
+        b = start[c + 1]
+        all_core = True
+        for p in range(a, b):
+            if core[p]:
+                labels[p] = cell_label[c]
+            else:
+                all_core = False
+        if all_core:
+            continue
+        col_lo = np.empty(ncols, dtype=np.int64)
+        col_hi = np.empty(ncols, dtype=np.int64)
+        m = _neighbour_columns(c, cx, cy, cz, reach, col_lo, col_hi)
+        for p in range(a, b):
+            if core[p]:
+                continue
+            best_d2 = np.inf
+            best = -1
+            for k in range(m):
+                for c2 in range(col_lo[k], col_hi[k]):
+                    lab = cell_label[c2]
+                    if lab < 0:
+                        continue
+                    if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
+                        continue
+                    for q in range(start[c2], start[c2 + 1]):
+                        if not core[q]:
+                            continue
+                        dx = x[p] - x[q]
+                        dy = y[p] - y[q]
+                        dz = z[p] - z[q]
+                        d2 = dx * dx + dy * dy + dz * dz
+                        if d2 > best_d2 or (d2 == best_d2 and lab >= best):
+                            continue
+                        if c2 == c or _within(
+                            p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red
+                        ):
+                            best_d2 = d2
+                            best = lab
+            labels[p] = best
+    return labels
+
+
+def _dbscan_sorted(
+    ix: np.ndarray,
+    iy: np.ndarray,
+    iz: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    lat_r: np.ndarray,
+    lon_r: np.ndarray,
+    coslat: np.ndarray,
+    w: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    side: float,
+    reach: int,
+    lo2: float,
+    hi2: float,
+    r_red: float,
+    min_weight: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """DBSCAN of points already sorted by (cell, lat, lon, weight); labels and core mask."""
+    start, cx, cy, cz, cw = _cells(ix, iy, iz, w)
+    core = _core_mask(
+        start,
+        cx,
+        cy,
+        cz,
+        cw,
+        x,
+        y,
+        z,
+        lat_r,
+        lon_r,
+        coslat,
+        w,
+        side,
+        reach,
+        lo2,
+        hi2,
+        r_red,
+        min_weight,
+    )
+    has_core = np.logical_or.reduceat(core, start[:-1])
+    root = _link_cells(
+        start,
+        cx,
+        cy,
+        cz,
+        has_core,
+        core,
+        x,
+        y,
+        z,
+        lat_r,
+        lon_r,
+        coslat,
+        side,
+        reach,
+        lo2,
+        hi2,
+        r_red,
+    )
+    head = _cluster_heads(start, root, has_core, core, lat, lon, w)
+    roots = np.flatnonzero(head >= 0)
+    heads = head[roots]
+    label_of_root = np.full(len(root), -1, dtype=np.int64)
+    label_of_root[roots] = np.argsort(np.lexsort((w[heads], lon[heads], lat[heads])))
+    cell_label = np.where(has_core, label_of_root[root], -1)
+    labels = _label_points(
+        start,
+        cx,
+        cy,
+        cz,
+        cell_label,
+        core,
+        x,
+        y,
+        z,
+        lat_r,
+        lon_r,
+        coslat,
+        side,
+        reach,
+        lo2,
+        hi2,
+        r_red,
+    )
+    return labels, core
