@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks, run by hand (``python -m benchmarks.<name>``)."""
