@@ -89,6 +89,12 @@ class Settings:
     name_min_share
         A place joins a cluster's name when it holds at least this fraction of the cluster's
         activity (the most active place always does).
+    name_max_km
+        A gazetteer place can name a cluster when it lies within this many km of one of the
+        cluster's locations (docs/places.md).
+    name_min_population_ratio
+        A place can name a cluster only when its population is at least this fraction of
+        the most populous such place (so suburbs do not name a metropolis).
     workers
         Threads for the parallel stages; 0 means all cores. Results do not depend on it.
     """
@@ -109,6 +115,8 @@ class Settings:
     economy_min_share: float = 0.1
     name_max_places: int = 3
     name_min_share: float = 0.1
+    name_max_km: float = 10.0
+    name_min_population_ratio: float = 0.15
     workers: int = 0
 
     def __post_init__(self) -> None:
@@ -230,10 +238,14 @@ def _problems(s: Settings) -> list[str]:
         v = getattr(s, name)
         if not isinstance(v, int) or isinstance(v, bool) or v < lo:
             problems.append(f"setting '{name}' must be a whole number >= {lo}, got {v!r}")
-    for name in ("economy_min_share", "name_min_share"):
+    for name in ("economy_min_share", "name_min_share", "name_min_population_ratio"):
         v = getattr(s, name)
         if not _is_number(v) or not 0 <= v <= 1:
             problems.append(f"setting '{name}' must be a fraction in [0, 1], got {v!r}")
+    if not _is_number(s.name_max_km) or not 0 < s.name_max_km <= 500:
+        problems.append(
+            f"setting 'name_max_km' must be a number in (0, 500] km, got {s.name_max_km!r}"
+        )
     return problems
 
 
