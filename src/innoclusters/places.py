@@ -584,32 +584,43 @@ def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
     no_country["c_country"] = no_country["c_country"].replace("", None)
     con.register("_cc", no_country)
 
-    replaced = {lat_c: "lat", lon_c: "lon", country_c: "country"}
+    place_c, place_id_c, reason_c = col("place"), col("place_id"), col("reason")
+    keep_place = f"s.{place_c}" if place_c else "NULL"
+    keep_id = f"TRY_CAST(s.{place_id_c} AS BIGINT)" if place_id_c else "NULL"
     new_cols = {
         "lat": "coalesce(k.k_lat, p.g_lat)",
         "lon": "coalesce(k.k_lon, p.g_lon)",
-        "country": "CASE WHEN k.k_country IS NOT NULL THEN s."
-        + (country_c or "NULL")
-        + " ELSE coalesce(p.g_country, c.c_country) END",
+        "country": f"CASE WHEN k.k_country IS NOT NULL THEN s.{country_c} "
+        "ELSE coalesce(p.g_country, c.c_country) END",
+        "place": f"coalesce(p.g_place, {keep_place})",
+        "place_id": f"coalesce(CAST(p.g_place_id AS BIGINT), {keep_id})",
+        "reason": "p.g_reason",
+    }
+    replaced = {
+        q: name
+        for q, name in (
+            (lat_c, "lat"),
+            (lon_c, "lon"),
+            (country_c, "country"),
+            (place_c, "place"),
+            (place_id_c, "place_id"),
+            (reason_c, "reason"),
+        )
+        if q
     }
     select: list[str] = []
     for c in columns[1:]:
         q = f'"{c}"'
-        if q in replaced:
-            select.append(f"{new_cols[replaced[q]]} AS {q}")
-        elif c.lower() in ("place", "place_id", "reason"):
-            continue
-        else:
-            select.append(f"s.{q}")
-    for name in ("lat", "lon", "country"):
+        select.append(f"{new_cols[replaced[q]]} AS {q}" if q in replaced else f"s.{q}")
+    for name in ("lat", "lon", "country", "place", "place_id", "reason"):
         if col(name) is None:
             select.append(f"{new_cols[name]} AS {name}")
-    select += ["p.g_place AS place", "p.g_place_id AS place_id", "p.g_reason AS reason"]
+    needs_k = "k.k_lat IS NULL OR k.k_lon IS NULL"
     query = f"""SELECT {", ".join(select)} FROM src AS s JOIN keyed AS k USING (_row)
-        LEFT JOIN _placed AS p ON ({needs}) AND k.k_city IS NOT DISTINCT FROM p.city
+        LEFT JOIN _placed AS p ON ({needs_k}) AND k.k_city IS NOT DISTINCT FROM p.city
           AND k.k_region IS NOT DISTINCT FROM p.region
           AND k.k_country IS NOT DISTINCT FROM p.country
-        LEFT JOIN _cc AS c ON NOT ({needs}) AND k.k_lat = c.k_lat AND k.k_lon = c.k_lon
+        LEFT JOIN _cc AS c ON NOT ({needs_k}) AND k.k_lat = c.k_lat AND k.k_lon = c.k_lon
         ORDER BY s._row"""
     options = {
         "csv": "FORMAT csv, HEADER true",
@@ -619,10 +630,9 @@ def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
     try:
         with atomic_path(dst) as tmp:
             con.execute(f"COPY ({query}) TO '{_sql_path(tmp)}' ({options})")
-    except OSError as exc:
-        raise InputError(
-            f"{dst}: cannot write it ({exc.strerror or exc}); check the folder"
-        ) from None
+    except (OSError, duckdb.IOException) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        raise InputError(f"{dst}: cannot write it ({detail}); check the folder") from None
 
     rows = int(con.execute("SELECT count(*) FROM keyed").fetchone()[0])  # type: ignore[index]
     to_geocode = int(todo["n"].sum()) if len(todo) else 0
