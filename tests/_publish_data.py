@@ -152,7 +152,7 @@ def hand_result(*, synthetic: bool = True, profiles: bool = True) -> RunResult:
                 "metric": ["patents", "patents", "publications", "patents"],
                 "kind": ["org", "field", "org", "org"],
                 "value": ["Canon Inc.", "Optics", INJECTION, "Acme & Sons"],
-                "share": [12.5, 30.0, 50.0, 25.0],
+                "share": [0.125, 0.3, 0.5, 0.25],
             }
         )
     return RunResult(

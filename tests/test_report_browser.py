@@ -142,6 +142,7 @@ def test_clicking_a_row_opens_its_card(hand_page: Loaded) -> None:
     text = card.text_content() or ""
     assert "37,000,000" in text and "JP (Japan)" in text
     assert "Canon Inc." in text  # profile panel from result.extras["profiles"]
+    assert "12.5" in text  # its share, a fraction in the data, shown in percent
     assert page.locator("#ranking-table tbody tr.selected").get_attribute("data-index") == "0"
     page.locator("#card .close").click()
     assert not card.is_visible()
@@ -182,3 +183,35 @@ def test_clicking_a_shape_on_the_map_opens_its_card(hand_page: Loaded) -> None:
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_timeout(300)
     assert page.locator("#card h3").text_content() == "#1 Tokyo–Yokohama"
+
+
+@pytest.fixture(scope="module")
+def demo_page(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from innoclusters.demo import run_demo
+
+    folder = tmp_path_factory.mktemp("demo_report")
+    result = run_demo(folder, scale=0.005, seed=3, quiet=True)
+    path = write_report(result, folder / "report_test.html")
+    loaded = Loaded(browser, path)
+    yield result, loaded
+    loaded.page.close()
+
+
+def test_demo_report_in_the_browser(demo_page: Any, tmp_path: Path) -> None:
+    result, loaded = demo_page
+    clusters = result.clusters
+    n = len(clusters)
+    assert n > 20
+    shapes = int(clusters.geometry.notna().sum() - clusters.geometry.is_empty.sum())
+    top = min(result.settings.top, n)
+    _check_page(loaded, n_clusters=n, shapes=shapes, top=top, shot=tmp_path / "demo_report.png")
+    assert loaded.page.locator("#synthetic-banner").is_visible()
+    # click the third row: its card names that cluster
+    third = clusters.iloc[2]
+    loaded.page.locator("#ranking-table tbody tr[data-index='2']").click()
+    assert loaded.page.locator("#card h3").text_content() == f"#{third['rank']} {third['name']}"
+    # sort by score ascending: the last cluster of the top list comes first
+    loaded.page.locator("#ranking-table th[data-col='score']").click()
+    first = _names_in_table(loaded)[0]
+    assert first == clusters.iloc[:top].sort_values("score", kind="mergesort")["name"].iloc[0]
+    assert loaded.errors == [] and loaded.blocked == []

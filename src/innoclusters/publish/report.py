@@ -246,12 +246,24 @@ def _footprints(clusters: pd.DataFrame) -> dict[str, Any]:
 
 
 def _profiles(result: RunResult, ids: set[str]) -> dict[str, list[dict[str, Any]]] | None:
+    """Top 3 organisations and fields per cluster and metric, from ``extras["profiles"]``.
+
+    ``share`` there is a fraction of the cluster's count of the metric; the card shows it
+    in percent.
+    """
     profiles = result.extras.get("profiles") if result.extras else None
     needed = {"cluster_id", "metric", "kind", "value", "share"}
     if not isinstance(profiles, pd.DataFrame) or not needed <= set(profiles.columns):
         return None
-    out: dict[str, list[dict[str, Any]]] = {}
     frame = profiles[profiles["cluster_id"].astype(str).isin(ids)]
+    if "rank" in frame.columns:
+        rank = pd.to_numeric(frame["rank"], errors="coerce")
+        frame = frame[rank.notna() & (rank <= 3)].assign(_r=rank)
+    else:
+        frame = frame.assign(_r=-pd.to_numeric(frame["share"], errors="coerce"))
+    frame = frame.sort_values(["cluster_id", "metric", "kind", "_r"], kind="mergesort")
+    frame = frame.groupby(["cluster_id", "metric", "kind"], sort=False).head(3)
+    out: dict[str, list[dict[str, Any]]] = {}
     for row in frame.itertuples(index=False):
         out.setdefault(str(row.cluster_id), []).append(
             {

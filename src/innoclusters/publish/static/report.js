@@ -106,7 +106,7 @@
         tr.appendChild(el("td", p.metric));
         tr.appendChild(el("td", p.kind === "org" ? "organisation" : p.kind));
         tr.appendChild(el("td", p.value));
-        tr.appendChild(el("td", num(p.share, 1)));
+        tr.appendChild(el("td", p.share === null ? "" : num(100 * p.share, 1)));
         pt.appendChild(tr);
       });
       box.appendChild(pt);
