@@ -95,6 +95,10 @@ def _check_page(loaded: Loaded, *, n_clusters: int, shapes: int, top: int, shot:
     assert loaded.js(visible) == top
     # charts were drawn: one per metric plus economies
     assert loaded.js("document.querySelectorAll('#top10 .chart .main-svg').length") >= 1
+    # the map's drawing stays beside the card, not over it
+    svg = page.locator("#map .main-svg").first.bounding_box()
+    card = page.locator("#card").bounding_box()
+    assert svg is not None and card is not None and svg["x"] + svg["width"] <= card["x"] + 1
     page.screenshot(path=str(shot), full_page=False)
     assert shot.stat().st_size > 10_000
 
@@ -137,7 +141,7 @@ def test_clicking_a_row_opens_its_card(hand_page: Loaded) -> None:
     page = hand_page.page
     page.locator("#ranking-table tbody tr[data-index='0']").click()
     card = page.locator("#card")
-    assert card.is_visible()
+    assert card.locator("h3").is_visible()
     assert card.locator("h3").text_content() == "#1 Tokyo–Yokohama"
     text = card.text_content() or ""
     assert "37,000,000" in text and "JP (Japan)" in text
@@ -145,7 +149,8 @@ def test_clicking_a_row_opens_its_card(hand_page: Loaded) -> None:
     assert "12.5" in text  # its share, a fraction in the data, shown in percent
     assert page.locator("#ranking-table tbody tr.selected").get_attribute("data-index") == "0"
     page.locator("#card .close").click()
-    assert not card.is_visible()
+    assert card.locator("h3").count() == 0 and card.locator("#card-hint").is_visible()
+    assert page.locator("#ranking-table tbody tr.selected").count() == 0
 
 
 def test_sorting_and_searching_the_table(hand_page: Loaded) -> None:
@@ -172,8 +177,6 @@ def test_sorting_and_searching_the_table(hand_page: Loaded) -> None:
 
 def test_clicking_a_shape_on_the_map_opens_its_card(hand_page: Loaded) -> None:
     page = hand_page.page
-    if page.locator("#card").is_visible():
-        page.locator("#card .close").click()
     page.locator("#ranking-table tbody tr[data-index='0']").click()  # zooms onto Tokyo
     page.wait_for_timeout(300)
     page.locator("#card .close").click()

@@ -41,6 +41,14 @@
 
   // ---- card ---------------------------------------------------------------------------------
   var card = document.getElementById("card");
+  var cardHint = document.getElementById("card-hint");
+  function closeCard() {
+    card.replaceChildren(cardHint);
+    delete card.dataset.clusterId;
+    document.querySelectorAll("#ranking-table tbody tr.selected").forEach(function (r) {
+      r.classList.remove("selected");
+    });
+  }
   var shown = { rank: 1, cluster_id: 1, name: 1, economies: 1, economy_names: 1, score: 1,
     population: 1, intensity: 1, intensity_rank: 1, lat: 1, lon: 1 };
   meta.metrics.forEach(function (m) { shown[m] = 1; shown[m + "_share"] = 1; });
@@ -59,7 +67,7 @@
     var close = el("button", "×", "close");
     close.type = "button";
     close.setAttribute("aria-label", "Close card");
-    close.addEventListener("click", function () { card.hidden = true; });
+    close.addEventListener("click", closeCard);
     card.appendChild(close);
     card.appendChild(el("h3", "#" + c.rank + " " + c.name));
     var econ = c.economies || "";
@@ -112,7 +120,6 @@
       box.appendChild(pt);
       card.appendChild(box);
     }
-    card.hidden = false;
     card.dataset.clusterId = c.cluster_id;
     var rows = document.querySelectorAll("#ranking-table tbody tr.selected");
     rows.forEach(function (r) { r.classList.remove("selected"); });
