@@ -63,6 +63,7 @@ __all__ = [
     "ARTICLES_COVERAGE",
     "DEFAULT_SCALE",
     "DOCS_PER_CHUNK",
+    "MIN_CITY_POPULATION",
     "PATENT_FIELDS",
     "SCIENCE_FIELDS",
     "SYNTHETIC_NOTICE",
@@ -182,16 +183,16 @@ _SIGMA = 0.9
 #: ASCII city name. They make the familiar names show up at the top, as in GII rankings.
 _HUBS: Mapping[tuple[str, str], tuple[float, float, float]] = {
     ("US", "San Jose"): (25, 3, 20),
-    ("US", "San Francisco"): (8, 5, 40),
+    ("US", "San Francisco"): (8, 5, 80),
     ("US", "Palo Alto"): (40, 15, 40),
-    ("US", "Boston"): (6, 10, 15),
+    ("US", "Boston"): (15, 25, 25),
     ("US", "Cambridge"): (25, 30, 20),
     ("US", "Seattle"): (10, 4, 8),
     ("US", "San Diego"): (10, 5, 5),
     ("US", "Austin"): (5, 2, 6),
-    ("US", "New York City"): (1, 2, 3),
-    ("CN", "Shenzhen"): (10, 1, 3),
-    ("CN", "Beijing"): (3, 8, 5),
+    ("US", "New York City"): (0.6, 1.2, 0.25),
+    ("CN", "Shenzhen"): (12, 1, 4),
+    ("CN", "Beijing"): (4, 15, 6),
     ("CN", "Shanghai"): (0.5, 1, 1),
     ("CN", "Hangzhou"): (5, 2, 5),
     ("CN", "Nanjing"): (1.5, 4, 1),
@@ -238,6 +239,10 @@ _EXTRA_ADDRESSES: Mapping[str, tuple[float, float, int]] = {
     "patents": (1.6, 1.2, 25),
     "publications": (2.2, 1.1, 40),
 }
+
+#: Cities smaller than this get no activity (the world does not depend on how fine the
+#: gazetteer is).
+MIN_CITY_POPULATION = 15_000
 
 #: Nearby cities: up to this many within this distance.
 _NEAR_K = 8
@@ -383,7 +388,10 @@ class _World:
 
 def _build_world(totals: pd.DataFrame) -> _World:
     gaz = _gazetteer()
-    gaz = gaz[gaz["population"].fillna(0) > 0].copy()
+    keep = gaz["population"].fillna(0) >= MIN_CITY_POPULATION
+    if "parent" in gaz.columns:  # sections of a larger city (Brooklyn) would count it twice
+        keep &= gaz["parent"] < 0
+    gaz = gaz[keep].copy()
     listed = [c for c in totals["iso2"] if c != "ROW"]
     gaz["group"] = gaz["country"].where(gaz["country"].isin(listed), "ROW")
     groups = tuple(str(c) for c in totals["iso2"])
@@ -399,16 +407,19 @@ def _build_world(totals: pd.DataFrame) -> _World:
     lat = gaz["lat"].to_numpy(dtype=float)
     lon = gaz["lon"].to_numpy(dtype=float)
     country = gaz["country"].astype(str).to_numpy()
-    ascii_names = gaz["asciiname"].astype(str).to_numpy()
+    names = gaz["name"].astype(str).to_numpy()
+    keys = gaz["asciiname"].astype(str).str.lower().to_numpy()
     group_of = gaz["group_index"].to_numpy(dtype=np.int64)
     group_start = np.searchsorted(group_of, np.arange(len(groups)))
 
     boost = np.ones((len(gaz), 3))
-    hub_index = {key: i for i, key in enumerate(zip(country, ascii_names, strict=True))}
-    for key, factors in _HUBS.items():
-        i = hub_index.get(key)  # the most populous city of that name (sorted above)
-        if i is not None:
-            boost[i] = factors
+    hub_index: dict[tuple[str, str], int] = {}
+    for i, key in enumerate(zip(country, keys, strict=True)):
+        hub_index.setdefault(key, i)  # the most populous city of that name (sorted above)
+    for (code, name), factors in _HUBS.items():
+        hub = hub_index.get((code, name.lower()))
+        if hub is not None:
+            boost[hub] = factors
     common = _hash_normal(ids, 1)
     cum: dict[str, np.ndarray] = {}
     prop: dict[str, np.ndarray] = {}
@@ -441,28 +452,23 @@ def _build_world(totals: pd.DataFrame) -> _World:
         ("publications", _SCIENCE_FIELD_SHARES, 200),
     ):
         k = len(shares)
-        keys = ids[:, None] * 64 + np.arange(k)[None, :]
-        w = shares[None, :] * np.exp(1.0 * _hash_normal(keys, salt))
+        pairs = ids[:, None] * 64 + np.arange(k)[None, :]
+        w = shares[None, :] * np.exp(1.0 * _hash_normal(pairs, salt))
         c = np.cumsum(w, axis=1)
         field_cum[metric] = c / c[:, -1:]
 
-    names = gaz["name"].astype(str).to_numpy()
     countries = tuple(sorted(set(country.tolist())))
     country_index = {c: i for i, c in enumerate(countries)}
     org_names = {
         "patents": pa.array(
             [
                 f"{n} {theme} {_COMPANY_SUFFIX.get(c, 'Ltd')} (synthetic)"
-                for n, c in zip(ascii_names, country, strict=True)
+                for n, c in zip(names, country, strict=True)
                 for theme in _PATENT_ORG_THEMES
             ]
         ),
         "publications": pa.array(
-            [
-                form.format(city=n) + " (synthetic)"
-                for n in ascii_names
-                for form in _SCIENCE_ORG_FORMS
-            ]
+            [form.format(city=n) + " (synthetic)" for n in names for form in _SCIENCE_ORG_FORMS]
         ),
     }
     sigma_km = 1.5 + 2.5 * np.sqrt(pop / 1e6)
@@ -852,8 +858,9 @@ def print_summary(result: RunResult, console: Any, *, out_dir: str | Path | None
     table.add_column("rank", justify="right")
     table.add_column("name")
     table.add_column("economies")
+    short = {"patents": "PCT %", "publications": "articles %", "vc": "VC %"}
     for metric in result.metrics:
-        table.add_column(f"{metric} %", justify="right")
+        table.add_column(short.get(metric, f"{metric} %"), justify="right")
     table.add_column("score", justify="right")
     for _, row in clusters.head(10).iterrows():
         shares = [f"{float(row[f'{m}_share']):.2f}" for m in result.metrics]
