@@ -127,6 +127,13 @@ def run(
     emerging: Annotated[
         int | None, typer.Option(help="List this many clusters ranked just below the top.")
     ] = None,
+    population: Annotated[
+        Path | None,
+        typer.Option(
+            help="Population raster (GeoTIFF, e.g. GHS-POP or WorldPop) for the clusters' "
+            "population; by default it is estimated from the gazetteer's places."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Cluster and rank the given records and write the output folder."""
@@ -145,7 +152,9 @@ def run(
             emerging=emerging,
         )
         sources = {"patents": patents or [], "publications": publications or [], "vc": vc or []}
-        result = run_pipeline(sources, settings, progress=not quiet, previous=previous)
+        result = run_pipeline(
+            sources, settings, progress=not quiet, previous=previous, population=population
+        )
         write_outputs(result, out)
         return result
 
