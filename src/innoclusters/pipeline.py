@@ -95,6 +95,7 @@ def cluster_locations(
     settings: Settings,
     totals: Mapping[str, float],
     metrics: Sequence[str],
+    raster: str | Path | None = None,
 ) -> tuple[pd.DataFrame, Any, dict[str, float]]:
     """Cluster, merge and rank prepared locations (the stages after :func:`build_locations`).
 
@@ -108,6 +109,8 @@ def cluster_locations(
         World total weight per metric.
     metrics
         The ranking metrics.
+    raster
+        Optional population raster (GeoTIFF) for the clusters' population.
 
     Returns
     -------
@@ -131,10 +134,54 @@ def cluster_locations(
     members = located[(located["metric_cluster"] >= 0) & located["cluster_id"].notna()]
     members = members.join(centres, on="cluster_id")
     shapes = footprints(members, eps_km=settings.eps_km)
+    table = _add_places(table, located, shapes, settings=settings, metrics=metrics, raster=raster)
     clusters = geopandas.GeoDataFrame(
         table, geometry=[shapes[c] for c in table["cluster_id"]], crs="EPSG:4326"
     )
     return located, clusters, densities
+
+
+def _add_places(
+    table: pd.DataFrame,
+    located: pd.DataFrame,
+    shapes: Mapping[str, Any],
+    *,
+    settings: Settings,
+    metrics: Sequence[str],
+    raster: str | Path | None,
+) -> pd.DataFrame:
+    """Gazetteer names, economy display names, population and intensity (places stage).
+
+    A cluster whose footprint holds no gazetteer place keeps the name from the records'
+    ``city`` column (or its coordinate label) that :func:`rank_clusters` gave it.
+    """
+    import geopandas
+
+    from innoclusters import places
+    from innoclusters.ranking import unique_names
+
+    out = table.copy()
+    if len(out):
+        inside = located[located["cluster_id"].notna()]
+        names = places.name_areas(
+            inside,
+            max_places=settings.name_max_places,
+            min_share=settings.name_min_share,
+            max_km=settings.name_max_km,
+            min_population_ratio=settings.name_min_population_ratio,
+        )
+        gazetteer = out["cluster_id"].map(names)
+        labelled = gazetteer.str.contains("°", regex=False, na=True)
+        chosen = gazetteer.where(~labelled, out["name"])
+        out["name"] = unique_names(
+            pd.Series(chosen.to_numpy(), index=out["cluster_id"]),
+            pd.Series(out["economies"].to_numpy(), index=out["cluster_id"]),
+        ).to_numpy()
+        ids = pd.Index(out["cluster_id"], name="cluster_id")
+        feet = geopandas.GeoSeries([shapes[c] for c in ids], index=ids, crs="EPSG:4326")
+        out["population"] = places.area_population(feet, raster=raster).to_numpy()
+    out["economy_names"] = [places.economy_names(c) if c else "" for c in out["economies"]]
+    return places.add_intensity(out, metrics=metrics, top=settings.top)
 
 
 def run(
@@ -144,6 +191,7 @@ def run(
     synthetic: bool = False,
     progress: bool = False,
     previous: str | Path | RunView | None = None,
+    population: str | Path | None = None,
 ) -> RunResult:
     """Run the whole pipeline on the records of each metric.
 
@@ -162,6 +210,9 @@ def run(
         An earlier run's output folder (or :func:`~innoclusters.compare.read_run` of it) to
         compare with: adds ``previous_rank``, ``rank_change`` and growth to the clusters and
         ``extras["comparison"]`` (see :mod:`innoclusters.compare`).
+    population
+        A population raster (GeoTIFF, e.g. GHS-POP or WorldPop); by default the population
+        of a cluster is estimated from the gazetteer's places in its footprint.
 
     Returns
     -------
@@ -202,7 +253,7 @@ def run(
     totals = {m: float(counts[m]["weight_in_window"]) for m in metrics}
     with stages.stage("clusters", "Clustering and ranking"):
         located, clusters, densities = cluster_locations(
-            locations, settings=settings, totals=totals, metrics=metrics
+            locations, settings=settings, totals=totals, metrics=metrics, raster=population
         )
     with stages.stage("profiles", "Profiling clusters"):
         profiles = cluster_profiles(
@@ -224,6 +275,14 @@ def run(
         timings=stages.timings,
         synthetic=synthetic,
     )
+    manifest["population"] = {
+        "source": str(population) if population is not None else "gazetteer",
+        "method": (
+            "sum of the raster cells whose centre lies in the footprint"
+            if population is not None
+            else "sum of the gazetteer places (GeoNames, population >= 500) in the footprint"
+        ),
+    }
     result = RunResult(
         settings=settings,
         metrics=metrics,

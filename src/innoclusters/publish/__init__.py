@@ -54,6 +54,12 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
 
 def _optional_writers(result: RunResult, out: Path) -> list[Path]:
     from innoclusters.publish.geojson import write_geojson
+    from innoclusters.publish.report import write_report
+    from innoclusters.publish.xlsx import write_xlsx
 
     write_geojson(result.clusters, out / "clusters.geojson")
-    return [out / "clusters.geojson"]
+    return [
+        out / "clusters.geojson",
+        write_xlsx(result, out / "clusters.xlsx"),
+        write_report(result, out / "report.html"),
+    ]
