@@ -156,6 +156,9 @@ _COUNTRY_ALIASES: Mapping[str, str] = {
     "Vatican": "VA",
     "Swaziland": "SZ",
     "Burma": "MM",
+    "XK": "XK",
+    "XKX": "XK",
+    "Kosovo": "XK",
 }
 
 
@@ -835,6 +838,7 @@ _ECONOMY_DISPLAY: Mapping[str, str] = {
     "Democratic Republic of the Congo": "CD",
     "State of Palestine": "PS",
     "Holy See": "VA",
+    "Kosovo": "XK",
 }
 _DISPLAY_BY_CODE = {code: text for text, code in _ECONOMY_DISPLAY.items()}
 
