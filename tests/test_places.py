@@ -542,3 +542,23 @@ def test_manifest_style_stats_are_json_ready(places_csv: Path, tmp_path: Path) -
     stats = places.geocode_file(places_csv, tmp_path / "o.parquet")
     json.dumps(stats)
     assert 0.0 <= stats["rate"] <= 1.0 and stats["rate"] == pytest.approx(5 / 6)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from innoclusters.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_cli_geocode(places_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "placed.jsonl"
+    done = _cli("geocode", str(places_csv), str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == f"5 of 6 rows geocoded (83.3%); 7 rows written to {out}"
+    assert _read(out)["place"].tolist()[:2] == ["Cambridge", "Cambridge"]
+    bad = _cli("geocode", str(tmp_path / "nope.csv"), str(out))
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"Error: {tmp_path / 'nope.csv'}: no such file; check the path"
+    assert "Traceback" not in bad.stderr

@@ -217,6 +217,30 @@ def demo(
     print_summary(result, Console(), out_dir=out)
 
 
+@app.command()
+def geocode(
+    in_path: Annotated[
+        Path,
+        typer.Argument(metavar="IN", help="Places: CSV, Parquet or JSON Lines with a city column."),
+    ],
+    out_path: Annotated[
+        Path,
+        typer.Argument(metavar="OUT", help="Output file; .csv, .parquet, .jsonl or .ndjson."),
+    ],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
+) -> None:
+    """Add lat, lon, country and the matched place to every row of IN (offline)."""
+    from innoclusters.places import geocode_file
+
+    stats = guarded(lambda: geocode_file(in_path, out_path))
+    if not quiet:
+        typer.echo(
+            f"{stats['rows_geocoded']:,} of {stats['rows_to_geocode']:,} rows geocoded "
+            f"({stats['rate']:.1%}); {stats['rows']:,} rows written to {out_path}",
+            err=True,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``innoclusters`` console script."""
     args = _split_multi(sys.argv[1:] if argv is None else argv)
