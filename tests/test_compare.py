@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -414,3 +415,32 @@ def test_view_of_a_result_matches_the_folder(
     links, _ = match_clusters(view.locations, folder.locations)
     assert (links["cluster_id"] == links["previous_cluster_id"]).all()
     assert (links["shared"] == 1.0).all()
+
+
+def test_emerging_without_a_previous_run_and_written_files(tmp_path: Path) -> None:
+    from innoclusters.compare import emerging_clusters, write_comparison
+    from innoclusters.publish.tables import SYNTHETIC_NOTICE
+
+    clusters = pd.DataFrame(
+        {
+            "rank": [1, 2, 3, 4, 5],
+            "cluster_id": list("abcde"),
+            "name": list("ABCDE"),
+            "economies": ["US", "CN", "US", "DE", "JP"],
+            "score": [5.0, 4.0, 3.0, 2.0, 1.0],
+        }
+    )
+    emerging = emerging_clusters(clusters, top=2, count=2)
+    assert emerging["name"].tolist() == ["C", "D"]
+    assert emerging["previous_rank"].isna().all() and emerging["rank_change"].isna().all()
+    assert "patents_growth_pct" not in emerging.columns
+    assert emerging_clusters(clusters, top=4, count=10)["name"].tolist() == ["E"]
+
+    # The parts of a RunResult that write_comparison reads.
+    result = SimpleNamespace(manifest={"synthetic": True}, extras={"emerging": emerging})
+    written = write_comparison(result, tmp_path)  # type: ignore[arg-type]
+    assert written == [tmp_path / "emerging.csv"]
+    lines = (tmp_path / "emerging.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == SYNTHETIC_NOTICE
+    assert lines[1] == "rank,cluster_id,name,economies,score,previous_rank,rank_change"
+    assert lines[2] == "3,c,C,US,3.0000,,"
