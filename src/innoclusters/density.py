@@ -69,6 +69,7 @@ compiled with Numba; steps 1 and 3 run in parallel over cells.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -185,21 +186,30 @@ def weighted_dbscan(
     ix = np.floor(x / side).astype(np.int64)
     iy = np.floor(y / side).astype(np.int64)
     iz = np.floor(z / side).astype(np.int64)
-    order = np.lexsort((w_a, lon_a, lat_a, iz, iy, ix))
+    spans = [int(v.max() - v.min()) + 1 for v in (ix, iy, iz)]
+    if spans[0] * spans[1] * spans[2] < 2**62:
+        # One int64 key in the lexicographic order of (ix, iy, iz): a cheaper sort.
+        cell_key = ((ix - ix.min()) * spans[1] + (iy - iy.min())) * spans[2] + (iz - iz.min())
+        order = np.lexsort((w_a, lon_a, lat_a, cell_key))
+        del cell_key
+    else:
+        order = np.lexsort((w_a, lon_a, lat_a, iz, iy, ix))
 
+    ints, floats = _gather(order, (ix, iy, iz), (lat_a, lon_a, lat_r, lon_r, coslat, w_a, x, y, z))
+    del ix, iy, iz, lat_r, lon_r, coslat, x, y, z
     labels_s, core_s = _dbscan_sorted(
-        ix[order],
-        iy[order],
-        iz[order],
-        lat_a[order],
-        lon_a[order],
-        lat_r[order],
-        lon_r[order],
-        coslat[order],
-        w_a[order],
-        x[order],
-        y[order],
-        z[order],
+        ints[0],
+        ints[1],
+        ints[2],
+        floats[0],
+        floats[1],
+        floats[2],
+        floats[3],
+        floats[4],
+        floats[5],
+        floats[6],
+        floats[7],
+        floats[8],
         side,
         reach,
         lo2,
@@ -236,23 +246,22 @@ def _check_settings(eps_km: Any, min_weight: Any) -> tuple[float, float]:
 
 
 def _as_real(value: Any) -> float | None:
-    """``value`` as a finite float, or None if it is not a finite real number."""
-    if isinstance(value, bool | np.bool_):
+    """``value`` as a float if it is a finite real number (not a bool or a string)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
+    out = float(value)
     return out if math.isfinite(out) else None
 
 
 def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validate the three arrays; return them as float64 arrays (copies where converted)."""
+    """Validate the three arrays; return float64 copies of them."""
     arrays: dict[str, np.ndarray] = {}
     problems: list[str] = []
     for name, values in (("lat", lat), ("lon", lon), ("weight", weight)):
         try:
-            arr = np.asarray(values, dtype=np.float64)
+            # A private copy: the caller's arrays are never touched, and read-only or
+            # non-contiguous inputs do not make Numba compile more variants.
+            arr = np.array(values, dtype=np.float64, order="C", copy=True)
         except (TypeError, ValueError) as exc:
             problems.append(f"{name} must be an array of numbers ({exc})")
             continue
@@ -274,17 +283,12 @@ def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarr
     ):
         idx = np.flatnonzero(bad)
         if len(idx):
-            first = ", ".join(f"index {i}: {arr[i]!r}" for i in idx[:3].tolist())
+            first = ", ".join(f"index {i}: {float(arr[i])!r}" for i in idx[:3].tolist())
             more = f" and {len(idx) - 3} more" if len(idx) > 3 else ""
             problems.append(f"{name} must be {need}; {len(idx)} value(s) are not ({first}{more})")
     if problems:
         raise InputError("; ".join(problems))
-    # Make sure the kernel works on contiguous float64 arrays it owns or only reads.
-    return (
-        np.ascontiguousarray(lat_a),
-        np.ascontiguousarray(lon_a),
-        np.ascontiguousarray(w_a),
-    )
+    return lat_a, lon_a, w_a
 
 
 # --------------------------------------------------------------------------- kernel
@@ -307,6 +311,25 @@ def _unit_vectors(
         y[i] = c * math.sin(lon_r[i])
         z[i] = math.sin(lat_r[i])
     return x, y, z, coslat
+
+
+@njit(cache=True, parallel=True)
+def _gather(
+    order: np.ndarray, ints: tuple[np.ndarray, ...], floats: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Rows of ``ints`` and ``floats`` (stacked) permuted by ``order``, in one parallel pass."""
+    n = order.shape[0]
+    ni = len(ints)
+    nf = len(floats)
+    out_i = np.empty((ni, n), dtype=np.int64)
+    out_f = np.empty((nf, n), dtype=np.float64)
+    for i in prange(n):
+        o = order[i]
+        for k in range(ni):
+            out_i[k, i] = ints[k][o]
+        for k in range(nf):
+            out_f[k, i] = floats[k][o]
+    return out_i, out_f
 
 
 @njit(cache=True, inline="always")
@@ -348,6 +371,21 @@ def _box_gap2(
     cell index.
     """
     return _gap2(px, bx * side, side) + _gap2(py, by * side, side) + _gap2(pz, bz * side, side)
+
+
+@njit(cache=True, inline="always")
+def _box_far2(
+    px: float, py: float, pz: float, bx: int, by: int, bz: int, side: float
+) -> float:  # pragma: no cover - compiled
+    """Squared distance from a point to the farthest corner of a cell, overestimated."""
+    return _far2(px, bx * side, side) + _far2(py, by * side, side) + _far2(pz, bz * side, side)
+
+
+@njit(cache=True, inline="always")
+def _far2(v: float, lo: float, side: float) -> float:  # pragma: no cover - compiled
+    """Squared distance from ``v`` to the farther end of ``[lo, lo + side]``, plus 1e-12."""
+    d = max(abs(v - lo), abs(lo + side - v)) + 1e-12
+    return d * d
 
 
 @njit(cache=True, inline="always")
@@ -463,9 +501,12 @@ def _core_mask(
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Core flag of every point (points in canonical order).
 
-    The weight within eps of a point is summed over its neighbours in point order; since
-    weights are non-negative, that float sum is at least the (same-order) sum of any subset,
-    which justifies both shortcuts: a cell heavy enough by itself, and a light neighbourhood.
+    The weight within eps of a point is the float sum of its neighbours' weights in point
+    order. Since weights are non-negative, that sum is at least the (same-order) sum of any
+    subset, so a cell heavy enough by itself makes all its points core. Otherwise the cells
+    wholly within reach of a point and those partly within reach bound its sum from below
+    and above (allowing for rounding error), and only a point whose bounds straddle
+    ``min_weight`` sums its neighbours one by one, stopping once the sum reaches it.
     """
     ncells = cx.shape[0]
     n = x.shape[0]
@@ -489,6 +530,27 @@ def _core_mask(
         if bound * (1.0 + _SUM_ERR_PER_TERM * terms) < min_weight:
             continue
         for p in range(a, b):
+            # Bounds from whole cells: those out of reach, partly in reach, wholly in reach.
+            lower = 0.0
+            upper = 0.0
+            terms = 2
+            for k in range(m):
+                for c2 in range(col_lo[k], col_hi[k]):
+                    if c2 != c:
+                        if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
+                            continue
+                        if _box_far2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) < lo2:
+                            lower += cw[c2]
+                    else:
+                        lower += cw[c2]
+                    upper += cw[c2]
+                    terms += start[c2 + 1] - start[c2]
+            err = _SUM_ERR_PER_TERM * terms
+            if upper * (1.0 + err) < min_weight:
+                continue
+            if lower * (1.0 - err) >= min_weight:
+                core[p] = True
+                continue
             total = 0.0
             for k in range(m):
                 for c2 in range(col_lo[k], col_hi[k]):
