@@ -171,7 +171,7 @@ _READ_HINT = {
     "jsonl": "check it has one JSON object per line",
 }
 
-_STAGED_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year INTEGER, lat DOUBLE, lon DOUBLE,
+_RECORDS_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year INTEGER, lat DOUBLE, lon DOUBLE,
     country VARCHAR, weight DOUBLE, city VARCHAR, region VARCHAR, org VARCHAR, field VARCHAR,
     file_id INTEGER, line BIGINT, reason VARCHAR"""
 
@@ -289,6 +289,18 @@ def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
     con.unregister("_frame")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """One input file: where it is, how to read it, and the SQL that validates its rows."""
+
+    path: Path
+    fmt: str
+    metric: str
+    index: int
+    types: Mapping[str, str]
+    sql: str
+
+
 def read_records(
     sources: Mapping[str, Sequence[str | Path]],
     *,
@@ -296,6 +308,10 @@ def read_records(
     geocode: bool = True,
 ) -> RecordSet:
     """Read, validate and fractionally count the records of every metric.
+
+    Each file is read once into the ``records`` table, with validation, geocoding and
+    fractional weights computed on the way; rows that fail move to the ``rejects`` table.
+    A file is read once more, before that, only when some of its rows need geocoding.
 
     Parameters
     ----------
@@ -305,7 +321,8 @@ def read_records(
         DuckDB connection to hold the tables (a new in-memory one by default).
     geocode
         Place rows that have ``city``/``country`` but no coordinates, and give a ``country``
-        to rows that have coordinates but none (see :mod:`innoclusters.places`).
+        to rows that have coordinates but none (see :mod:`innoclusters.places`). When
+        ``False``, rows without coordinates are rejected.
 
     Returns
     -------
@@ -327,37 +344,60 @@ def read_records(
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _iso2 AS SELECT unnest(?::VARCHAR[]) AS code", [_ISO2]
     )
-    con.execute(f"CREATE OR REPLACE TABLE _staged ({_STAGED_SCHEMA})")
+    con.execute(f"CREATE OR REPLACE TABLE records ({_RECORDS_SCHEMA})")
     con.execute(
         """CREATE OR REPLACE TABLE rejects (file VARCHAR, line BIGINT, metric VARCHAR,
         doc_id VARCHAR, reason VARCHAR)"""
     )
-    paths: list[Path] = []
-    formats: list[str] = []
-    metrics: list[str] = []
+    plans: list[_Plan] = []
     for metric in METRICS:
         for raw_path in sources.get(metric, ()):
             path = Path(raw_path)
             _check_file(path)
-            if path in paths:
+            if any(p.path == path for p in plans):
                 raise InputError(f"{path}: passed twice; pass each file once")
             fmt = _format_of(path)
-            index = len(paths)
+            index = len(plans)
             types = _columns(con, path, fmt, index, metric)
             scan = _scan_sql(path, fmt, index)
             header = int(fmt in ("csv", "tsv"))
-            query = _validate_sql(scan, metric, types, index, header)
-            _execute(con, f"INSERT INTO _staged {query}", path, fmt)
-            paths.append(path)
-            formats.append(fmt)
-            metrics.append(metric)
-            if fmt in ("csv", "tsv"):
-                _malformed_rows(con, path, metric, index)
-    _collect_rejects(con, paths)
-    geocoding = _geocode_staged(con, paths) if geocode else {}
-    _finish(con)
+            sql = _validate_sql(scan, metric, types, index, header)
+            plans.append(_Plan(path, fmt, metric, index, types, sql))
+    geocoding = _geocode(con, plans) if geocode else {}
+    for metric in METRICS:
+        mine = [p for p in plans if p.metric == metric]
+        if not mine:
+            continue
+        rows = " UNION ALL ".join(f"({p.sql})" for p in mine)
+        if geocoding:
+            rows = _placed_sql(rows)
+        try:
+            con.execute(
+                f"""INSERT INTO records SELECT metric, doc_id, year, lat, lon, country,
+                CASE WHEN reason = '' THEN coalesce(weight, 1.0 / sum(
+                  CASE WHEN reason = '' THEN 1 ELSE 0 END) OVER (PARTITION BY doc_id)) END,
+                city, region, org, field, file_id, line, reason FROM ({rows})"""
+            )
+        except duckdb.Error as exc:
+            names = ", ".join(str(p.path) for p in mine)
+            first = str(exc).strip().splitlines()[0]
+            raise InputError(
+                f"{names}: cannot be read ({first}); {_READ_HINT[mine[0].fmt]}"
+            ) from None
+        for p in mine:
+            if p.fmt in ("csv", "tsv"):
+                _malformed_rows(con, p.path, metric, p.index)
+    _collect_rejects(con, [p.path for p in plans])
+    if geocode:
+        assigned = _assign_countries(con)
+        if assigned:
+            geocoding["countries_assigned"] = assigned
     return RecordSet(
-        connection=con, files=_file_stats(con, paths, formats, metrics), geocoding=geocoding
+        connection=con,
+        files=_file_stats(
+            con, [p.path for p in plans], [p.fmt for p in plans], [p.metric for p in plans]
+        ),
+        geocoding=geocoding,
     )
 
 
@@ -389,7 +429,7 @@ def _malformed_rows(con: duckdb.DuckDBPyConnection, path: Path, metric: str, ind
     before = bad["line"].to_numpy(dtype=np.int64) - 2 - np.arange(len(bad))
     con.register("_shift", pd.DataFrame({"b": before}))
     con.execute(
-        """UPDATE _staged SET line = line + (SELECT count(*) FROM _shift WHERE b <= line - 2)
+        """UPDATE records SET line = line + (SELECT count(*) FROM _shift WHERE b <= line - 2)
         WHERE file_id = ?""",
         [index],
     )
@@ -398,15 +438,15 @@ def _malformed_rows(con: duckdb.DuckDBPyConnection, path: Path, metric: str, ind
 
 
 def _collect_rejects(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> None:
-    """Move rows that failed validation from the staging table into the rejects."""
+    """Move rows that failed validation from the records into the rejects."""
     names = pd.DataFrame({"file_id": range(len(paths)), "file": [str(p) for p in paths]})
     con.register("_names", names)
     con.execute(
         """INSERT INTO rejects SELECT n.file, s.line, s.metric, s.doc_id, s.reason
-        FROM _staged AS s JOIN _names AS n USING (file_id) WHERE s.reason <> ''"""
+        FROM records AS s JOIN _names AS n USING (file_id) WHERE s.reason <> ''"""
     )
     con.unregister("_names")
-    con.execute("DELETE FROM _staged WHERE reason <> ''")
+    con.execute("DELETE FROM records WHERE reason <> ''")
 
 
 def _file_stats(
@@ -443,93 +483,85 @@ def _malformed_reason(error_type: str, message: str) -> str:
     return f"malformed row: {str(message).splitlines()[0]}"
 
 
-_NEEDS_PLACE = "lat IS NULL AND lon IS NULL"
+def _placed_sql(rows: str) -> str:
+    """Rows with the geocoded coordinates (and ``place not found`` reasons) joined in."""
+    return f"""SELECT v.* REPLACE (
+        coalesce(v.lat, p.g_lat) AS lat, coalesce(v.lon, p.g_lon) AS lon,
+        coalesce(v.country, p.g_country) AS country,
+        CASE WHEN v.reason = '' AND v.lat IS NULL AND v.lon IS NULL
+          THEN coalesce(p.g_reason, '') ELSE v.reason END AS reason)
+      FROM ({rows}) AS v LEFT JOIN _placed AS p
+        ON v.lat IS NULL AND v.lon IS NULL AND v.city = p.city
+        AND v.region IS NOT DISTINCT FROM p.region AND v.country IS NOT DISTINCT FROM p.country"""
 
 
-def _geocode_staged(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> dict[str, Any]:
-    """Place rows without coordinates and give a country to rows without one.
+def _geocode(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> dict[str, Any]:
+    """Geocode the unique places of rows that have a ``city`` but no coordinates.
 
-    Geocoding works on unique ``(city, region, country)`` triples; a row whose place is
-    not found moves to the rejects with the reason ``place not found: ...``.
+    Leaves the table ``_placed`` (``city, region, country, g_lat, g_lon, g_country,
+    g_reason``) for :func:`_placed_sql` and returns the geocoding rate per metric and the
+    most frequent places not found. Returns ``{}`` when no row needs geocoding.
     """
-    stats: dict[str, Any] = {}
+    with_city = [p for p in plans if "city" in p.types]
+    if not with_city:
+        return {}
+    rows = " UNION ALL ".join(
+        f"""(SELECT metric, city, region, country FROM ({p.sql})
+        WHERE reason = '' AND lat IS NULL AND lon IS NULL)"""
+        for p in with_city
+    )
     todo = con.execute(
-        f"""SELECT city, region, country, metric, count(*) AS rows FROM _staged
-        WHERE {_NEEDS_PLACE} GROUP BY ALL"""
+        f"SELECT metric, city, region, country, count(*) AS rows FROM ({rows}) GROUP BY ALL"
     ).df()
-    n_no_country = con.execute(
-        f"SELECT count(*) FROM _staged WHERE country IS NULL AND NOT ({_NEEDS_PLACE})"
-    ).fetchone()[0]  # type: ignore[index]
-    if not len(todo) and not n_no_country:
-        return stats
+    if not len(todo):
+        return {}
     from innoclusters import places  # type: ignore[attr-defined,unused-ignore]
 
-    if len(todo):
-        uniq = todo[["city", "region", "country"]].drop_duplicates().reset_index(drop=True)
-        found = places.geocode_places(uniq)
-        placed = pd.concat([uniq, found.add_prefix("g_")], axis=1)
-        names = pd.DataFrame({"file_id": range(len(paths)), "file": [str(p) for p in paths]})
-        con.register("_placed", placed)
-        con.register("_names", names)
-        join = """s.city = p.city AND s.region IS NOT DISTINCT FROM p.region
-              AND s.country IS NOT DISTINCT FROM p.country"""
-        con.execute(
-            f"""INSERT INTO rejects SELECT n.file, s.line, s.metric, s.doc_id, p.g_reason
-            FROM _staged AS s JOIN _placed AS p ON {join} JOIN _names AS n USING (file_id)
-            WHERE s.lat IS NULL AND s.lon IS NULL AND p.g_reason IS NOT NULL"""
+    uniq = todo[["city", "region", "country"]].drop_duplicates().reset_index(drop=True)
+    placed = pd.concat([uniq, places.geocode_places(uniq).add_prefix("g_")], axis=1)
+    placed = placed[["city", "region", "country", "g_lat", "g_lon", "g_country", "g_reason"]]
+    con.register("_placed_frame", placed)
+    con.execute("CREATE OR REPLACE TEMP TABLE _placed AS SELECT * FROM _placed_frame")
+    con.unregister("_placed_frame")
+    stats: dict[str, Any] = {}
+    merged = todo.merge(placed, on=["city", "region", "country"], how="left")
+    for metric, grp in merged.groupby("metric", sort=True):
+        total = int(grp["rows"].sum())
+        missed = grp[grp["g_reason"].notna()]
+        top = (
+            missed.groupby("g_reason")["rows"]
+            .sum()
+            .sort_values(ascending=False, kind="stable")
+            .head(10)
         )
-        con.execute(
-            f"""UPDATE _staged AS s SET lat = p.g_lat, lon = p.g_lon,
-            country = coalesce(s.country, p.g_country)
-            FROM _placed AS p
-            WHERE s.lat IS NULL AND s.lon IS NULL AND p.g_reason IS NULL AND {join}"""
-        )
-        con.execute(f"DELETE FROM _staged WHERE {_NEEDS_PLACE}")
-        con.unregister("_placed")
-        con.unregister("_names")
-        merged = todo.merge(placed, on=["city", "region", "country"], how="left")
-        for metric, grp in merged.groupby("metric"):
-            total = int(grp["rows"].sum())
-            missed = int(grp.loc[grp["g_reason"].notna(), "rows"].sum())
-            top = (
-                grp[grp["g_reason"].notna()]
-                .groupby("g_reason")["rows"]
-                .sum()
-                .sort_values(ascending=False, kind="stable")
-                .head(10)
-            )
-            stats[str(metric)] = {
-                "rows_to_geocode": total,
-                "rows_geocoded": total - missed,
-                "rate": (total - missed) / total if total else 1.0,
-                "top_unmatched": [
-                    {"place": str(r).removeprefix("place not found: "), "rows": int(n)}
-                    for r, n in top.items()
-                ],
-            }
-    no_country = con.execute("SELECT DISTINCT lat, lon FROM _staged WHERE country IS NULL").df()
-    if len(no_country):
-        codes = places.country_at(
-            no_country["lat"].to_numpy(dtype=float), no_country["lon"].to_numpy(dtype=float)
-        )
-        no_country["g_country"] = [c if c else None for c in codes]
-        con.register("_cc", no_country)
-        con.execute(
-            """UPDATE _staged AS s SET country = c.g_country FROM _cc AS c
-            WHERE s.country IS NULL AND s.lat = c.lat AND s.lon = c.lon"""
-        )
-        con.unregister("_cc")
-        stats["countries_assigned"] = int(sum(1 for c in codes if c))
+        n_missed = int(missed["rows"].sum())
+        stats[str(metric)] = {
+            "rows_to_geocode": total,
+            "rows_geocoded": total - n_missed,
+            "rate": (total - n_missed) / total if total else 1.0,
+            "top_unmatched": [
+                {"place": str(r).removeprefix("place not found: "), "rows": int(n)}
+                for r, n in top.items()
+            ],
+        }
     return stats
 
 
-def _finish(con: duckdb.DuckDBPyConnection) -> None:
-    """Apply fractional counting and build the final ``records`` table."""
-    con.execute(
-        """CREATE OR REPLACE TABLE records AS
-        SELECT metric, doc_id, year, lat, lon, country,
-          coalesce(weight, 1.0 / count(*) OVER (PARTITION BY metric, doc_id)) AS weight,
-          city, region, org, field, file_id, line
-        FROM _staged"""
+def _assign_countries(con: duckdb.DuckDBPyConnection) -> int:
+    """Give a country to records that have coordinates but none; return how many places."""
+    no_country = con.execute("SELECT DISTINCT lat, lon FROM records WHERE country IS NULL").df()
+    if not len(no_country):
+        return 0
+    from innoclusters import places  # type: ignore[attr-defined,unused-ignore]
+
+    codes = places.country_at(
+        no_country["lat"].to_numpy(dtype=float), no_country["lon"].to_numpy(dtype=float)
     )
-    con.execute("DROP TABLE _staged")
+    no_country["g_country"] = [c if c else None for c in codes]
+    con.register("_cc", no_country)
+    con.execute(
+        """UPDATE records AS s SET country = c.g_country FROM _cc AS c
+        WHERE s.country IS NULL AND s.lat = c.lat AND s.lon = c.lon"""
+    )
+    con.unregister("_cc")
+    return int(sum(1 for c in codes if c))
