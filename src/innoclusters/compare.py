@@ -65,6 +65,7 @@ __all__ = [
     "Comparison",
     "MethodComparison",
     "RunView",
+    "Section",
     "add_comparisons",
     "compare_runs",
     "emerging_clusters",
@@ -73,6 +74,7 @@ __all__ = [
     "method_comparison",
     "ordinal",
     "read_run",
+    "report_sections",
     "view_of",
     "write_comparison",
 ]
@@ -999,6 +1001,165 @@ def add_comparisons(result: RunResult, previous: RunView | None = None) -> RunRe
             clusters, top=settings.top, count=settings.emerging, growth=growth
         )
     return dataclasses.replace(result, clusters=clusters, extras=extras, manifest=manifest)
+
+
+# --- published views -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """A report section (and workbook sheets) made from a run's comparisons.
+
+    Attributes
+    ----------
+    id
+        HTML id of the section (``changes``, ``method-comparison``, ``emerging``).
+    nav
+        Short label for the page's navigation.
+    title
+        Heading of the section.
+    paragraphs
+        Sentences shown before the tables.
+    tables
+        ``(id, title, frame)`` per table; ``title`` also names the workbook sheet.
+    """
+
+    id: str
+    nav: str
+    title: str
+    paragraphs: list[str]
+    tables: list[tuple[str, str, pd.DataFrame]]
+
+
+def _growth_wide(comp: Comparison) -> pd.DataFrame:
+    head = comp.clusters[comp.clusters["rank"] <= comp.top][["rank", "name", "economies"]]
+    growth = comp.growth[comp.growth["rank"] <= comp.top]
+    if not len(growth):
+        return head.reset_index(drop=True)
+    wide = growth.pivot(index="rank", columns="metric", values="growth_pct")
+    for m in METRICS:
+        if m in wide.columns:
+            head = head.assign(**{f"{m}_growth_pct": head["rank"].map(wide[m]).astype(float)})
+    return head.reset_index(drop=True)
+
+
+def report_sections(result: RunResult) -> list[Section]:
+    """The sections a run's comparisons add to the report and the workbook.
+
+    *What changed* (with a previous run): the summary sentences, entrants to and exits from
+    the top ``N`` in the GII's wording, the biggest movers, clusters per economy now and
+    before, the growth of the top ``N`` and the previous top 10 by each metric. *Method
+    comparison* (with ``also_method``): the top ``N`` ranked by both methods side by side.
+    *Emerging clusters* (with ``emerging``): the clusters just below the top ``N``.
+
+    Parameters
+    ----------
+    result
+        A run that went through :func:`add_comparisons`.
+
+    Returns
+    -------
+    list of Section
+        Empty when the run has no comparisons.
+    """
+    sections: list[Section] = []
+    extras = result.extras or {}
+    comp = extras.get("comparison")
+    if isinstance(comp, Comparison):
+        n, before = comp.top, comp.previous_label
+        entrants = comp.entrants.rename(columns={"previous_rank": f"rank_{before}"})
+        exits = comp.exits[
+            [
+                "previous_rank",
+                "previous_name",
+                "previous_economies",
+                "successor_rank",
+                "fate",
+                "text",
+            ]
+        ].rename(
+            columns={
+                "previous_rank": f"rank_{before}",
+                "previous_name": "name",
+                "previous_economies": "economies",
+                "successor_rank": "rank_now",
+            }
+        )
+        movers = comp.movers[
+            ["direction", "name", "economies", "previous_rank", "rank", "rank_change"]
+        ].rename(columns={"previous_rank": f"rank_{before}"})
+        economies = comp.economies.rename(
+            columns={"clusters": f"top_{n}_clusters", "previous_clusters": f"top_{n}_{before}"}
+        )
+        previous_top = comp.top_by_metric[comp.top_by_metric["run"] == "previous"][
+            ["metric", "position", "name", "economies", "count", "share_pct"]
+        ]
+        sections.append(
+            Section(
+                id="changes",
+                nav="What changed",
+                title=f"What changed since {before}",
+                paragraphs=[
+                    f"Compared with {before}; clusters are matched across the two runs "
+                    "through the locations they share (see docs/editions.md), so a cluster "
+                    "that split or merged is not counted as an entrant or an exit.",
+                    *comp.summary(),
+                ],
+                tables=[
+                    ("entrants-table", f"Entrants to the top {n}", entrants),
+                    ("exits-table", f"Exits from the top {n}", exits),
+                    ("movers-table", "Biggest movers", movers),
+                    ("economies-change-table", "Clusters per economy, now and before", economies),
+                    ("growth-table", f"Growth of the top {n} (%)", _growth_wide(comp)),
+                    ("previous-top10-table", f"Top 10 by each metric in {before}", previous_top),
+                ],
+            )
+        )
+    mc = extras.get("method_comparison")
+    if isinstance(mc, MethodComparison):
+        top = int(result.settings.top)
+        table = mc.table[mc.table["rank"] <= top].rename(
+            columns={
+                "rank": f"rank ({mc.label})",
+                "score": f"score ({mc.label})",
+                "alt_rank": f"rank ({mc.alt_label})",
+                "alt_score": f"score ({mc.alt_label})",
+            }
+        )
+        sections.append(
+            Section(
+                id="method-comparison",
+                nav="Method comparison",
+                title=f"Method comparison: {mc.label} and {mc.alt_label}",
+                paragraphs=[
+                    f"The same clusters ranked by {mc.label} (this run) and by {mc.alt_label}, "
+                    "as the GII's 2025 Appendix IV Table 2 ranks its clusters with the "
+                    "two-metric method of 2024. rank_difference is the other method's rank "
+                    "minus this run's: positive when the cluster ranks higher here."
+                ],
+                tables=[("method-table", "Method comparison", table.reset_index(drop=True))],
+            )
+        )
+    emerging = extras.get("emerging")
+    if isinstance(emerging, pd.DataFrame):
+        top = int(result.settings.top)
+        sections.append(
+            Section(
+                id="emerging",
+                nav="Emerging clusters",
+                title="Emerging clusters",
+                paragraphs=[
+                    f"The {len(emerging)} clusters ranked just below the top {top}"
+                    + (
+                        ", with their growth."
+                        if any(str(c).endswith("_growth_pct") for c in emerging.columns)
+                        else "."
+                    )
+                ],
+                tables=[("emerging-table", "Emerging clusters", emerging)],
+            )
+        )
+    return sections
 
 
 # --- writing ----------------------------------------------------------------------------
