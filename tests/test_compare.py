@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -22,6 +24,7 @@ from innoclusters.errors import InputError, SettingsError
 from innoclusters.pipeline import run
 from innoclusters.publish import write_outputs
 from tests.test_cli import cli
+from tests.test_report_browser import CHROMIUM_ARGS, Loaded, chromium_path
 
 
 def _locs(rows: list[tuple[str, float, float, float]]) -> pd.DataFrame:
@@ -121,17 +124,18 @@ def test_ordinals() -> None:
 
 # --- two editions of a constructed world ------------------------------------------------
 
-# city -> (country, lat, lon, {year: documents}); one address per document.
+# city -> (country, lat, lon, {year: documents}); one address per document. The places are
+# in the open Pacific, far from any gazetteer place, so clusters keep the names of the data.
 CITIES: dict[str, tuple[str, float, float, dict[int, int]]] = {
-    "Alpha": ("JP", 10.0, 10.0, dict.fromkeys(range(2019, 2025), 11)),
-    "Beta": ("US", 10.0, 20.0, {2019: 30, 2020: 5, 2021: 5, 2022: 5, 2023: 5}),
-    "Gamma": ("CN", 10.0, 30.0, {2019: 4, 2020: 4, 2021: 4, 2022: 4, 2023: 4, 2024: 30}),
-    "Delta": ("FR", 10.0, 40.0, {2019: 5}),
-    "Epsilon": ("KR", 10.0, 50.0, {2024: 4}),
+    "Alpha": ("JP", 10.0, -170.0, dict.fromkeys(range(2019, 2025), 11)),
+    "Beta": ("US", 10.0, -160.0, {2019: 30, 2020: 5, 2021: 5, 2022: 5, 2023: 5}),
+    "Gamma": ("CN", 10.0, -150.0, {2019: 4, 2020: 4, 2021: 4, 2022: 4, 2023: 4, 2024: 30}),
+    "Delta": ("FR", 10.0, -140.0, {2019: 5}),
+    "Epsilon": ("KR", 10.0, -130.0, {2024: 4}),
     # Sigma-West and Sigma-East are 17 km apart, linked in 2019 only by Sigma-Bridge.
-    "Sigma-West": ("DE", 40.0, 0.0, dict.fromkeys(range(2019, 2025), 3)),
-    "Sigma-Bridge": ("DE", 40.0, 0.1, {2019: 5}),
-    "Sigma-East": ("DE", 40.0, 0.2, dict.fromkeys(range(2019, 2025), 2)),
+    "Sigma-West": ("DE", -40.0, -120.0, dict.fromkeys(range(2019, 2025), 3)),
+    "Sigma-Bridge": ("DE", -40.0, -119.9, {2019: 5}),
+    "Sigma-East": ("DE", -40.0, -119.8, dict.fromkeys(range(2019, 2025), 2)),
 }
 SETTINGS = Settings(min_weight={"patents": 3.0}, top=2)
 
@@ -444,3 +448,75 @@ def test_emerging_without_a_previous_run_and_written_files(tmp_path: Path) -> No
     assert lines[0] == SYNTHETIC_NOTICE
     assert lines[1] == "rank,cluster_id,name,economies,score,previous_rank,rank_change"
     assert lines[2] == "3,c,C,US,3.0000,,"
+
+
+# --- report and workbook --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_report_and_workbook_show_the_comparisons(
+    editions: tuple[Path, Path, dict[str, list[Path]]], tmp_path: Path, chromium: Any
+) -> None:
+    e2024, _, sources = editions
+    settings = SETTINGS.replace(edition=2025, emerging=2, also_method={"patents": 2.0})
+    result = run(sources, settings, previous=e2024)
+    out = tmp_path / "out"
+    write_outputs(result, out)
+
+    book = pd.ExcelFile(out / "clusters.xlsx")
+    assert book.sheet_names[-1] == "Settings"
+    assert {
+        "Entrants to the top 2",
+        "Exits from the top 2",
+        "Biggest movers",
+        "Growth of the top 2 (%)",
+        "Method comparison",
+        "Emerging clusters",
+    } <= set(book.sheet_names)
+    assert pd.read_excel(book, "Entrants to the top 2")["name"].tolist() == ["Gamma"]
+    exits = pd.read_excel(book, "Exits from the top 2")
+    assert exits[["name", "rank_2024", "rank_now"]].values.tolist() == [["Beta", 2, 3]]
+    assert pd.read_excel(book, "Emerging clusters")["name"].tolist() == ["Beta", "Sigma-West"]
+
+    loaded = Loaded(chromium, out / "report.html")
+    try:
+        assert loaded.errors == [] and loaded.blocked == []
+        nav = loaded.js("Array.from(document.querySelectorAll('nav a')).map(a => a.textContent)")
+        assert {"What changed", "Method comparison", "Emerging clusters"} <= set(nav)
+        for section in ("changes", "method-comparison", "emerging"):
+            assert loaded.page.locator(f"section#{section}").is_visible()
+        assert loaded.page.locator("section#changes h2").text_content() == (
+            "What changed since 2024"
+        )
+        texts = loaded.page.locator("section#changes p").all_text_contents()
+        assert "1 cluster enters the top 2: Gamma (2nd)." in texts
+
+        def cells(table: str) -> list[list[str]]:
+            return loaded.js(
+                f"Array.from(document.querySelectorAll('#{table} tbody tr'))"
+                ".map(r => Array.from(r.cells).map(c => c.textContent))"
+            )
+
+        entrants = cells("entrants-table")
+        assert len(entrants) == 1 and entrants[0][:3] == ["2", "C+10.00-150.00", "Gamma"]
+        assert entrants[0][-1] == "Gamma (2nd) enters the top 2, up from 4th in 2024."
+        assert cells("exits-table")[0][-1] == "Beta (2nd in 2024) drops out of the top 2; now 3rd."
+        method = cells("method-table")
+        assert [row[1] for row in method] == [str(c) for c in result.clusters["cluster_id"][:2]]
+        assert [row[-1] for row in method] == ["0", "0"]
+        assert [row[2] for row in cells("emerging-table")] == ["Beta", "Sigma-West"]
+        # The movers table is empty here (Alpha alone stays in the top 2) and says so.
+        assert loaded.page.locator("#movers-table").text_content() == "None."
+        loaded.page.locator("nav a", has_text="What changed").click()
+        assert loaded.js("location.hash") == "#changes"
+    finally:
+        loaded.page.close()

@@ -276,6 +276,31 @@ def _profiles(result: RunResult, ids: set[str]) -> dict[str, list[dict[str, Any]
     return out
 
 
+def _sections(result: RunResult) -> list[dict[str, Any]]:
+    """Sections of the run's comparisons: what changed, method comparison, emerging clusters.
+
+    See :func:`innoclusters.compare.report_sections`; tables are rendered server-side.
+    """
+    from innoclusters.compare import report_sections
+
+    out = []
+    for sec in report_sections(result):
+        tables = []
+        for table_id, title, frame in sec.tables:
+            numeric = {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
+            tables.append({"id": table_id, "title": title, **_table(frame, numeric=numeric)})
+        out.append(
+            {
+                "id": sec.id,
+                "nav": sec.nav,
+                "title": sec.title,
+                "paragraphs": sec.paragraphs,
+                "tables": tables,
+            }
+        )
+    return out
+
+
 def _format_cell(column: str, value: Any) -> tuple[str, str]:
     """Displayed text and sort key of one table cell."""
     v = _plain(value)
@@ -451,6 +476,7 @@ def _context(result: RunResult) -> dict[str, Any]:
         if len(intensity)
         else None,
         "economy_table": _table(per_economy, numeric={"top_clusters", "all_clusters"}),
+        "sections": _sections(result),
         "noise": {"n": n_noise, "shown": len(cells), "grid_deg": grid_deg},
         "settings_rows": settings_rows,
         "rows": manifest.get("rows", {}),

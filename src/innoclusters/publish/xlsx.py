@@ -1,7 +1,10 @@
 """``clusters.xlsx``: the ranking and its published views as an Excel workbook.
 
 Sheets: *Ranking* (every cluster, the ``clusters.csv`` columns), *Top 10 per metric*,
-*Clusters per economy*, *Intensity* and *Settings* (from the manifest). Numbers are stored
+*Clusters per economy*, *Intensity* and *Settings* (from the manifest); a run compared with
+a previous one or another method also gets, before *Settings*, one sheet per table of
+:func:`innoclusters.compare.report_sections` (entrants, exits, movers, economies, growth,
+previous top 10, method comparison, emerging clusters). Numbers are stored
 as numbers with formats that match the CSV's decimals, header rows are frozen and filtered,
 and missing values are left as empty cells.
 """
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from innoclusters.compare import report_sections
 from innoclusters.publish._atomic import atomic_path
 from innoclusters.publish._views import (
     clusters_per_economy,
@@ -156,6 +160,17 @@ def _top_sheet(per_metric: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _sheet_name(title: str, used: set[str]) -> str:
+    """A valid, unused sheet name (at most 31 characters, none of ``[]:*?/\\``)."""
+    base = "".join(ch for ch in title if ch not in "[]:*?/\\").strip()[:31] or "Sheet"
+    name, k = base, 2
+    while name.lower() in {u.lower() for u in used}:
+        suffix = f" ({k})"
+        name, k = base[: 31 - len(suffix)] + suffix, k + 1
+    used.add(name)
+    return name
+
+
 def _settings_rows(result: RunResult) -> list[tuple[str, Any]]:
     manifest = result.manifest
     rows: list[tuple[str, Any]] = []
@@ -223,6 +238,10 @@ def write_xlsx(result: RunResult, path: str | Path) -> Path:
             )
             book.table("Clusters per economy", per_economy)
             book.table("Intensity", intensity_ranking(clusters, metrics))
+            used = set(SHEETS)
+            for section in report_sections(result):
+                for _, title, frame in section.tables:
+                    book.table(_sheet_name(title, used), frame)
             settings = pd.DataFrame(
                 [
                     (k, _cell(v) if not isinstance(v, list) else ", ".join(map(str, v)))
