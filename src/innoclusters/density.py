@@ -36,10 +36,12 @@ Determinism
 Results do not depend on the order of the input rows nor on the number of threads:
 
 * Points are sorted into a canonical order (by grid cell, then latitude, longitude and
-  weight) inside the kernel. Every weight sum is taken in that order, so a location whose
-  neighbours add up to exactly ``min_weight`` is decided the same way however the rows are
-  shuffled. With weights that add up exactly (integers, dyadic fractions) the sums are the
-  exact sums.
+  weight) inside the kernel. The weight within ``eps_km`` of a location is summed in that
+  order: per grid cell over the cell's points within reach, then over cells in cell order.
+  So a location whose neighbours add up to exactly ``min_weight`` in exact arithmetic is
+  decided the same way however the rows are shuffled (floating-point sums of fractions such
+  as 0.1 or 1/3 depend on the order of addition in the last bit). With weights that add up
+  exactly (integers, dyadic fractions) the sums are the exact sums.
 * Clusters are numbered ``0..k-1`` by their smallest core location in (latitude, longitude,
   weight) order, so cluster 0 is the cluster with the southernmost core (ties: westernmost).
 * A border location within ``eps_km`` of cores of several clusters joins the cluster of its
@@ -56,8 +58,10 @@ are neighbours. Here the grid is 3-D, over unit vectors, with cell side
 
 1. a cell whose own weight reaches ``min_weight`` makes all its points core with no distance
    test; a cell whose whole neighbourhood (the 5 x 5 x 5 cells around it) weighs less than
-   ``min_weight`` has no core; only the other points sum their neighbours' weights, stopping
-   as soon as the sum reaches ``min_weight``;
+   ``min_weight`` has no core; for the other points, the cells wholly within reach and those
+   partly within reach bound the weight from below and above, and only a point whose bounds
+   straddle ``min_weight`` tests the points of partly reached cells one by one, stopping as
+   soon as the sum reaches ``min_weight``;
 2. cells holding cores are joined with union-find; two neighbouring cells are joined at the
    first pair of their cores found within ``eps``;
 3. border points look for their nearest core in the neighbouring cells.
@@ -396,55 +400,57 @@ def _gap2(v: float, lo: float, side: float) -> float:  # pragma: no cover - comp
     return d * d if d > 0.0 else 0.0
 
 
-@njit(cache=True, inline="always")
-def _lower_bound(
-    cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, lo: int, tx: int, ty: int, tz: int
-) -> int:  # pragma: no cover - compiled
-    """First cell index >= ``lo`` whose key ``(cx, cy, cz)`` is >= ``(tx, ty, tz)``."""
-    hi = cx.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        a = cx[mid]
-        if a < tx or (a == tx and (cy[mid] < ty or (cy[mid] == ty and cz[mid] < tz))):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
 @njit(cache=True)
-def _neighbour_columns(
-    c: int,
-    cx: np.ndarray,
-    cy: np.ndarray,
-    cz: np.ndarray,
-    reach: int,
-    col_lo: np.ndarray,
-    col_hi: np.ndarray,
-) -> int:  # pragma: no cover - compiled
-    """Fill ``col_lo/col_hi`` with the runs of cells around cell ``c``; return their count.
+def _neighbour_runs(
+    cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, reach: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The cells around each cell, as runs of consecutive cell indices (CSR layout).
 
-    The neighbourhood is the block of ``(2 reach + 1) ** 3`` cells centred on ``c``; cells
-    sharing ``(cx, cy)`` are consecutive in key order, so each of the ``(2 reach + 1) ** 2``
-    columns is one run of cells, and the runs come in increasing key order.
+    The neighbourhood of a cell is the block of ``(2 reach + 1) ** 3`` cells centred on it.
+    Cells sharing ``(cx, cy)`` are consecutive in key order, so each of the block's
+    ``(2 reach + 1) ** 2`` columns is one run of cells; runs are listed in increasing cell
+    order. Cell ``c``'s runs are ``lo[ptr[c]:ptr[c + 1]]`` to ``hi[...]`` (exclusive).
+
+    Cells are visited in key order, and the key where each column's run starts only grows,
+    so one cursor per column walks the cells once: linear time, no search.
     """
-    m = 0
-    start = 0
     ncells = cx.shape[0]
-    for dx in range(-reach, reach + 1):
-        tx = cx[c] + dx
-        for dy in range(-reach, reach + 1):
-            ty = cy[c] + dy
-            lo = _lower_bound(cx, cy, cz, start, tx, ty, cz[c] - reach)
-            hi = lo
-            while hi < ncells and cx[hi] == tx and cy[hi] == ty and cz[hi] <= cz[c] + reach:
-                hi += 1
-            start = hi
-            if hi > lo:
-                col_lo[m] = lo
-                col_hi[m] = hi
-                m += 1
-    return m
+    ptr = np.zeros(ncells + 1, dtype=np.int64)
+    lo = np.empty(0, dtype=np.int32)
+    hi = np.empty(0, dtype=np.int32)
+    for fill in (False, True):
+        if fill:
+            for c in range(ncells):
+                ptr[c + 1] += ptr[c]
+            lo = np.empty(ptr[ncells], dtype=np.int32)
+            hi = np.empty(ptr[ncells], dtype=np.int32)
+        cursor = np.zeros((2 * reach + 1) ** 2, dtype=np.int64)
+        for c in range(ncells):
+            k = 0
+            out = ptr[c]
+            for dx in range(-reach, reach + 1):
+                tx = cx[c] + dx
+                for dy in range(-reach, reach + 1):
+                    ty = cy[c] + dy
+                    tz = cz[c] - reach
+                    a = cursor[k]
+                    while a < ncells and (
+                        cx[a] < tx or (cx[a] == tx and (cy[a] < ty or (cy[a] == ty and cz[a] < tz)))
+                    ):
+                        a += 1
+                    cursor[k] = a
+                    k += 1
+                    b = a
+                    while b < ncells and cx[b] == tx and cy[b] == ty and cz[b] <= cz[c] + reach:
+                        b += 1
+                    if b > a:
+                        if fill:
+                            lo[out] = a
+                            hi[out] = b
+                            out += 1
+                        else:
+                            ptr[c + 1] += 1
+    return ptr, lo, hi
 
 
 @njit(cache=True)
@@ -493,7 +499,9 @@ def _core_mask(
     coslat: np.ndarray,
     w: np.ndarray,
     side: float,
-    reach: int,
+    run_ptr: np.ndarray,
+    run_lo: np.ndarray,
+    run_hi: np.ndarray,
     lo2: float,
     hi2: float,
     r_red: float,
@@ -501,16 +509,17 @@ def _core_mask(
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Core flag of every point (points in canonical order).
 
-    The weight within eps of a point is the float sum of its neighbours' weights in point
-    order. Since weights are non-negative, that sum is at least the (same-order) sum of any
-    subset, so a cell heavy enough by itself makes all its points core. Otherwise the cells
-    wholly within reach of a point and those partly within reach bound its sum from below
-    and above (allowing for rounding error), and only a point whose bounds straddle
-    ``min_weight`` sums its neighbours one by one, stopping once the sum reaches it.
+    The weight within eps of a point is summed cell by cell: in each cell of its
+    neighbourhood, the weights of the cell's points within eps in point order (for a cell
+    wholly within reach, that is the cell's weight ``cw``), then these per-cell sums in cell
+    order. Both orders are canonical, so the sum does not depend on the input order. All
+    terms being non-negative, the sum is at least any of its per-cell terms, so a cell heavy
+    enough by itself makes all its points core. Otherwise whole cells bound a point's sum
+    from below and above (allowing for rounding error), and only a point whose bounds
+    straddle ``min_weight`` adds up its neighbours, stopping once the sum reaches it.
     """
     ncells = cx.shape[0]
     n = x.shape[0]
-    ncols = (2 * reach + 1) ** 2
     core = np.zeros(n, dtype=np.bool_)
     for c in prange(ncells):
         a = start[c]
@@ -519,14 +528,13 @@ def _core_mask(
             for p in range(a, b):
                 core[p] = True
             continue
-        col_lo = np.empty(ncols, dtype=np.int64)
-        col_hi = np.empty(ncols, dtype=np.int64)
-        m = _neighbour_columns(c, cx, cy, cz, reach, col_lo, col_hi)
         bound = 0.0
-        for k in range(m):
-            for c2 in range(col_lo[k], col_hi[k]):
+        for k in range(run_ptr[c], run_ptr[c + 1]):
+            for c2 in range(run_lo[k], run_hi[k]):
                 bound += cw[c2]
-        terms = start[col_hi[m - 1]] - start[col_lo[0]] + 2
+        terms = 2
+        for k in range(run_ptr[c], run_ptr[c + 1]):
+            terms += start[run_hi[k]] - start[run_lo[k]]
         if bound * (1.0 + _SUM_ERR_PER_TERM * terms) < min_weight:
             continue
         for p in range(a, b):
@@ -534,8 +542,8 @@ def _core_mask(
             lower = 0.0
             upper = 0.0
             terms = 2
-            for k in range(m):
-                for c2 in range(col_lo[k], col_hi[k]):
+            for k in range(run_ptr[c], run_ptr[c + 1]):
+                for c2 in range(run_lo[k], run_hi[k]):
                     if c2 != c:
                         if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
                             continue
@@ -552,21 +560,25 @@ def _core_mask(
                 core[p] = True
                 continue
             total = 0.0
-            for k in range(m):
-                for c2 in range(col_lo[k], col_hi[k]):
+            for k in range(run_ptr[c], run_ptr[c + 1]):
+                for c2 in range(run_lo[k], run_hi[k]):
                     if c2 == c:
-                        for q in range(a, b):
-                            total += w[q]
+                        total += cw[c2]
                         continue
                     if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
                         continue
+                    if _box_far2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) < lo2:
+                        total += cw[c2]
+                        continue
+                    part = 0.0
                     for q in range(start[c2], start[c2 + 1]):
                         dx = x[p] - x[q]
                         dy = y[p] - y[q]
                         dz = z[p] - z[q]
                         d2 = dx * dx + dy * dy + dz * dz
                         if _within(p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red):
-                            total += w[q]
+                            part += w[q]
+                    total += part
                 if total >= min_weight:
                     break
             core[p] = total >= min_weight
@@ -597,7 +609,9 @@ def _link_cells(
     lon_r: np.ndarray,
     coslat: np.ndarray,
     side: float,
-    reach: int,
+    run_ptr: np.ndarray,
+    run_lo: np.ndarray,
+    run_hi: np.ndarray,
     lo2: float,
     hi2: float,
     r_red: float,
@@ -607,16 +621,12 @@ def _link_cells(
     The components (not the roots) are what matters, and they are unique.
     """
     ncells = cx.shape[0]
-    ncols = (2 * reach + 1) ** 2
     parent = np.arange(ncells)
-    col_lo = np.empty(ncols, dtype=np.int64)
-    col_hi = np.empty(ncols, dtype=np.int64)
     for c in range(ncells):
         if not has_core[c]:
             continue
-        m = _neighbour_columns(c, cx, cy, cz, reach, col_lo, col_hi)
-        for k in range(m):
-            for c2 in range(max(col_lo[k], c + 1), col_hi[k]):
+        for k in range(run_ptr[c], run_ptr[c + 1]):
+            for c2 in range(max(run_lo[k], c + 1), run_hi[k]):
                 if not has_core[c2]:
                     continue
                 r1 = _find(parent, c)
@@ -700,7 +710,9 @@ def _label_points(
     lon_r: np.ndarray,
     coslat: np.ndarray,
     side: float,
-    reach: int,
+    run_ptr: np.ndarray,
+    run_lo: np.ndarray,
+    run_hi: np.ndarray,
     lo2: float,
     hi2: float,
     r_red: float,
@@ -712,7 +724,6 @@ def _label_points(
     """
     ncells = cx.shape[0]
     n = x.shape[0]
-    ncols = (2 * reach + 1) ** 2
     labels = np.full(n, -1, dtype=np.int64)
     for c in prange(ncells):
         a = start[c]
@@ -725,20 +736,18 @@ def _label_points(
                 all_core = False
         if all_core:
             continue
-        col_lo = np.empty(ncols, dtype=np.int64)
-        col_hi = np.empty(ncols, dtype=np.int64)
-        m = _neighbour_columns(c, cx, cy, cz, reach, col_lo, col_hi)
         for p in range(a, b):
             if core[p]:
                 continue
             best_d2 = np.inf
             best = -1
-            for k in range(m):
-                for c2 in range(col_lo[k], col_hi[k]):
+            for k in range(run_ptr[c], run_ptr[c + 1]):
+                for c2 in range(run_lo[k], run_hi[k]):
                     lab = cell_label[c2]
                     if lab < 0:
                         continue
-                    if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
+                    gap2 = _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side)
+                    if gap2 > hi2 or gap2 > best_d2:
                         continue
                     for q in range(start[c2], start[c2 + 1]):
                         if not core[q]:
@@ -780,6 +789,7 @@ def _dbscan_sorted(
 ) -> tuple[np.ndarray, np.ndarray]:
     """DBSCAN of points already sorted by (cell, lat, lon, weight); labels and core mask."""
     start, cx, cy, cz, cw = _cells(ix, iy, iz, w)
+    run_ptr, run_lo, run_hi = _neighbour_runs(cx, cy, cz, reach)
     core = _core_mask(
         start,
         cx,
@@ -794,7 +804,9 @@ def _dbscan_sorted(
         coslat,
         w,
         side,
-        reach,
+        run_ptr,
+        run_lo,
+        run_hi,
         lo2,
         hi2,
         r_red,
@@ -815,7 +827,9 @@ def _dbscan_sorted(
         lon_r,
         coslat,
         side,
-        reach,
+        run_ptr,
+        run_lo,
+        run_hi,
         lo2,
         hi2,
         r_red,
@@ -840,7 +854,9 @@ def _dbscan_sorted(
         lon_r,
         coslat,
         side,
-        reach,
+        run_ptr,
+        run_lo,
+        run_hi,
         lo2,
         hi2,
         r_red,
