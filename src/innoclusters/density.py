@@ -416,41 +416,59 @@ def _neighbour_runs(
     """
     ncells = cx.shape[0]
     ptr = np.zeros(ncells + 1, dtype=np.int64)
-    lo = np.empty(0, dtype=np.int32)
-    hi = np.empty(0, dtype=np.int32)
-    for fill in (False, True):
-        if fill:
-            for c in range(ncells):
-                ptr[c + 1] += ptr[c]
-            lo = np.empty(ptr[ncells], dtype=np.int32)
-            hi = np.empty(ptr[ncells], dtype=np.int32)
-        cursor = np.zeros((2 * reach + 1) ** 2, dtype=np.int64)
-        for c in range(ncells):
-            k = 0
-            out = ptr[c]
-            for dx in range(-reach, reach + 1):
-                tx = cx[c] + dx
-                for dy in range(-reach, reach + 1):
-                    ty = cy[c] + dy
-                    tz = cz[c] - reach
-                    a = cursor[k]
-                    while a < ncells and (
-                        cx[a] < tx or (cx[a] == tx and (cy[a] < ty or (cy[a] == ty and cz[a] < tz)))
-                    ):
-                        a += 1
-                    cursor[k] = a
-                    k += 1
-                    b = a
-                    while b < ncells and cx[b] == tx and cy[b] == ty and cz[b] <= cz[c] + reach:
-                        b += 1
-                    if b > a:
-                        if fill:
-                            lo[out] = a
-                            hi[out] = b
-                            out += 1
-                        else:
-                            ptr[c + 1] += 1
+    if ncells == 0:
+        return ptr, np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
+    # One int64 key per column (cx, cy), padded by ``reach`` so that neighbouring columns
+    # never wrap; it fits easily (spans are below 2 / side, i.e. about 1e8 at eps = 1 m).
+    span_y = cy.max() - cy.min() + 2 * reach + 1
+    col = (cx - cx.min() + reach) * span_y + (cy - cy.min() + reach)
+    dummy = np.empty(0, dtype=np.int32)
+    _walk_runs(col, cz, span_y, reach, ptr, dummy, dummy, False)
+    for c in range(ncells):
+        ptr[c + 1] += ptr[c]
+    lo = np.empty(ptr[ncells], dtype=np.int32)
+    hi = np.empty(ptr[ncells], dtype=np.int32)
+    _walk_runs(col, cz, span_y, reach, ptr, lo, hi, True)
     return ptr, lo, hi
+
+
+@njit(cache=True)
+def _walk_runs(
+    col: np.ndarray,
+    cz: np.ndarray,
+    span_y: int,
+    reach: int,
+    ptr: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    fill: bool,
+) -> None:  # pragma: no cover - compiled
+    """Count each cell's runs into ``ptr[c + 1]`` or, with ``fill``, write them out."""
+    ncells = col.shape[0]
+    cursor = np.zeros((2 * reach + 1) ** 2, dtype=np.int64)
+    for c in range(ncells):
+        k = 0
+        out = ptr[c]
+        z_lo = cz[c] - reach
+        z_hi = cz[c] + reach
+        for dx in range(-reach, reach + 1):
+            for dy in range(-reach, reach + 1):
+                t = col[c] + dx * span_y + dy
+                a = cursor[k]
+                while a < ncells and (col[a] < t or (col[a] == t and cz[a] < z_lo)):
+                    a += 1
+                cursor[k] = a
+                k += 1
+                b = a
+                while b < ncells and col[b] == t and cz[b] <= z_hi:
+                    b += 1
+                if b > a:
+                    if fill:
+                        lo[out] = a
+                        hi[out] = b
+                        out += 1
+                    else:
+                        ptr[c + 1] += 1
 
 
 @njit(cache=True)
