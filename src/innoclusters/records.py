@@ -144,24 +144,32 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: the file is empty; it needs a header row and data rows")
 
 
-def _scan_sql(path: Path, fmt: str, index: int) -> str:
+def _scan_sql(path: Path, fmt: str, index: int, *, numbered: bool = False) -> str:
+    """SQL reading one file; ``numbered`` adds ``_row``, the 1-based row number.
+
+    Row numbers make a scan slower (ordered), so they are asked for only when a file has
+    rows to reject, whose lines must be reported.
+    """
     p = str(path).replace("'", "''")
     if fmt in ("csv", "tsv"):
         delim = "\\t" if fmt == "tsv" else ","
-        return (
-            f"SELECT *, row_number() OVER () AS _row FROM read_csv('{p}', delim='{delim}', "
-            "header=true, all_varchar=true, quote='\"', escape='\"', store_rejects=true, "
-            f"rejects_table='_bad_{index}', rejects_scan='_scan_{index}', auto_detect=true)"
+        source = (
+            f"read_csv('{p}', delim='{delim}', header=true, all_varchar=true, quote='\"', "
+            f"escape='\"', store_rejects=true, rejects_table='_bad_{index}', "
+            f"rejects_scan='_scan_{index}', auto_detect=true)"
         )
-    if fmt == "parquet":
-        return (
-            "SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
-            f"FROM read_parquet('{p}', file_row_number=true)"
-        )
-    return (
-        "SELECT *, row_number() OVER () AS _row FROM "
-        f"read_json('{p}', format='newline_delimited', records=true, sample_size=-1)"
-    )
+    elif fmt == "parquet":
+        if numbered:
+            return (
+                "SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _row "
+                f"FROM read_parquet('{p}', file_row_number=true)"
+            )
+        return f"SELECT * FROM read_parquet('{p}')"
+    else:
+        source = f"read_json('{p}', format='newline_delimited', records=true, sample_size=-1)"
+    if numbered:
+        return f"SELECT *, row_number() OVER () AS _row FROM {source}"
+    return f"SELECT * FROM {source}"
 
 
 _READ_HINT = {
@@ -173,7 +181,7 @@ _READ_HINT = {
 
 _RECORDS_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year INTEGER, lat DOUBLE, lon DOUBLE,
     country VARCHAR, weight DOUBLE, city VARCHAR, region VARCHAR, org VARCHAR, field VARCHAR,
-    file_id INTEGER, line BIGINT, reason VARCHAR"""
+    file_id INTEGER, reason VARCHAR"""
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> Any:
@@ -214,10 +222,12 @@ def _columns(
 
 
 def _text(col: str, types: Mapping[str, str]) -> str:
-    """SQL for a column as trimmed text, NULL when absent or blank."""
+    """SQL for a column as text, NULL when absent or empty."""
     if col not in types:
         return "CAST(NULL AS VARCHAR)"
-    return f"nullif(trim(CAST(\"{col}\" AS VARCHAR)), '')"
+    if types[col].upper() == "VARCHAR":
+        return f"nullif(\"{col}\", '')"
+    return f"nullif(CAST(\"{col}\" AS VARCHAR), '')"
 
 
 def _number(col: str, types: Mapping[str, str]) -> tuple[str, str, str]:
@@ -230,10 +240,11 @@ def _number(col: str, types: Mapping[str, str]) -> tuple[str, str, str]:
     return f'TRY_CAST("{col}" AS DOUBLE)', f'"{col}" IS NULL', f'CAST("{col}" AS VARCHAR)'
 
 
-def _validate_sql(
-    scan: str, metric: str, types: Mapping[str, str], file_id: int, header_lines: int
-) -> str:
-    """SQL giving every row of a file typed columns and a ``reason`` ('' when valid)."""
+def _validate_sql(scan: str, metric: str, types: Mapping[str, str], file_id: int, line: str) -> str:
+    """SQL giving every row of a file typed columns and a ``reason`` ('' when valid).
+
+    ``line`` is the SQL of the row's line number (``NULL`` when the scan is not numbered).
+    """
     year, year_missing, year_txt = _number("year", types)
     lat, lat_missing, lat_txt = _number("lat", types)
     lon, lon_missing, lon_txt = _number("lon", types)
@@ -277,7 +288,7 @@ def _validate_sql(
       {lat} AS lat, {lon} AS lon, {country} AS country,
       CASE WHEN {weight_missing} THEN NULL ELSE {weight} END AS weight,
       {city} AS city, {_text("region", types)} AS region, {_text("org", types)} AS org,
-      {_text("field", types)} AS field, {file_id} AS file_id, _row + {header_lines} AS line,
+      {_text("field", types)} AS field, {file_id} AS file_id, {line} AS line,
       {reason} AS reason
     FROM ({scan})
     """
@@ -291,14 +302,20 @@ def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    """One input file: where it is, how to read it, and the SQL that validates its rows."""
+    """One input file: where it is, how to read it, and its columns."""
 
     path: Path
     fmt: str
     metric: str
     index: int
     types: Mapping[str, str]
-    sql: str
+
+    def sql(self, *, numbered: bool = False) -> str:
+        """The SQL that validates every row (with line numbers when ``numbered``)."""
+        scan = _scan_sql(self.path, self.fmt, self.index, numbered=numbered)
+        header = int(self.fmt in ("csv", "tsv"))
+        line = f"_row + {header}" if numbered else "CAST(NULL AS BIGINT)"
+        return _validate_sql(scan, self.metric, self.types, self.index, line)
 
 
 def read_records(
@@ -359,16 +376,13 @@ def read_records(
             fmt = _format_of(path)
             index = len(plans)
             types = _columns(con, path, fmt, index, metric)
-            scan = _scan_sql(path, fmt, index)
-            header = int(fmt in ("csv", "tsv"))
-            sql = _validate_sql(scan, metric, types, index, header)
-            plans.append(_Plan(path, fmt, metric, index, types, sql))
+            plans.append(_Plan(path, fmt, metric, index, types))
     geocoding = _geocode(con, plans) if geocode else {}
     for metric in METRICS:
         mine = [p for p in plans if p.metric == metric]
         if not mine:
             continue
-        rows = " UNION ALL ".join(f"({p.sql})" for p in mine)
+        rows = " UNION ALL ".join(f"({p.sql()})" for p in mine)
         if geocoding:
             rows = _placed_sql(rows)
         try:
@@ -376,7 +390,7 @@ def read_records(
                 f"""INSERT INTO records SELECT metric, doc_id, year, lat, lon, country,
                 CASE WHEN reason = '' THEN coalesce(weight, 1.0 / sum(
                   CASE WHEN reason = '' THEN 1 ELSE 0 END) OVER (PARTITION BY doc_id)) END,
-                city, region, org, field, file_id, line, reason FROM ({rows})"""
+                city, region, org, field, file_id, reason FROM ({rows})"""
             )
         except duckdb.Error as exc:
             names = ", ".join(str(p.path) for p in mine)
@@ -384,10 +398,7 @@ def read_records(
             raise InputError(
                 f"{names}: cannot be read ({first}); {_READ_HINT[mine[0].fmt]}"
             ) from None
-        for p in mine:
-            if p.fmt in ("csv", "tsv"):
-                _malformed_rows(con, p.path, metric, p.index)
-    _collect_rejects(con, [p.path for p in plans])
+    _collect_rejects(con, plans, placed=bool(geocoding))
     if geocode:
         assigned = _assign_countries(con)
         if assigned:
@@ -401,51 +412,69 @@ def read_records(
     )
 
 
-def _malformed_rows(con: duckdb.DuckDBPyConnection, path: Path, metric: str, index: int) -> int:
-    """List the CSV rows DuckDB could not parse in the rejects; fix the others' lines."""
+def _malformed_lines(con: duckdb.DuckDBPyConnection, index: int) -> pd.DataFrame:
+    """The lines of one CSV file that DuckDB could not parse, with their reasons."""
     bad = con.execute(
         f"""SELECT line, first(error_type ORDER BY column_idx) AS error_type,
           first(error_message ORDER BY column_idx) AS error_message
         FROM _bad_{index} GROUP BY line ORDER BY line"""
     ).df()
-    if not len(bad):
-        return 0
-    _insert_frame(
-        con,
-        "rejects",
-        pd.DataFrame(
-            {
-                "file": str(path),
-                "line": bad["line"].astype("int64"),
-                "metric": metric,
-                "doc_id": None,
-                "reason": [
-                    _malformed_reason(t, msg)
-                    for t, msg in zip(bad["error_type"], bad["error_message"], strict=True)
-                ],
-            }
-        ),
+    return pd.DataFrame(
+        {
+            "line": bad["line"].astype("int64"),
+            "doc_id": pd.Series([None] * len(bad), dtype=object),
+            "reason": [
+                _malformed_reason(t, msg)
+                for t, msg in zip(bad["error_type"], bad["error_message"], strict=True)
+            ],
+        }
     )
-    before = bad["line"].to_numpy(dtype=np.int64) - 2 - np.arange(len(bad))
-    con.register("_shift", pd.DataFrame({"b": before}))
-    con.execute(
-        """UPDATE records SET line = line + (SELECT count(*) FROM _shift WHERE b <= line - 2)
-        WHERE file_id = ?""",
-        [index],
-    )
-    con.unregister("_shift")
-    return len(bad)
 
 
-def _collect_rejects(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> None:
-    """Move rows that failed validation from the records into the rejects."""
-    names = pd.DataFrame({"file_id": range(len(paths)), "file": [str(p) for p in paths]})
-    con.register("_names", names)
-    con.execute(
-        """INSERT INTO rejects SELECT n.file, s.line, s.metric, s.doc_id, s.reason
-        FROM records AS s JOIN _names AS n USING (file_id) WHERE s.reason <> ''"""
+def _collect_rejects(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, placed: bool
+) -> None:
+    """Move the rows that failed from the records into the rejects, with their lines.
+
+    The first pass does not number rows (numbering slows a scan down); a file with rejected
+    rows is read a second time, numbered, to find their lines. A CSV line counts the header
+    and the malformed lines DuckDB skipped before it.
+    """
+    failed = dict(
+        con.execute(
+            "SELECT file_id, count(*) FROM records WHERE reason <> '' GROUP BY ALL"
+        ).fetchall()
     )
-    con.unregister("_names")
+    for plan in plans:
+        parts = []
+        malformed = pd.DataFrame()
+        if plan.fmt in ("csv", "tsv"):
+            malformed = _malformed_lines(con, plan.index)
+            parts.append(malformed)
+        if failed.get(plan.index):
+            sql = plan.sql(numbered=True)
+            if placed:
+                sql = _placed_sql(sql)
+            # row_number() OVER () numbers rows in file order only while order is preserved.
+            keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+            con.execute("SET preserve_insertion_order = true")
+            rows = con.execute(
+                f"SELECT line, doc_id, reason FROM ({sql}) WHERE reason <> '' ORDER BY line"
+            ).df()
+            con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+            if len(malformed):
+                # Row r sits on line r + 1 plus the malformed lines before it; the j-th
+                # malformed line (0-based) at line b_j has b_j - 2 - j parsed rows before it.
+                before = malformed["line"].to_numpy(dtype=np.int64) - 2 - np.arange(len(malformed))
+                parsed = rows["line"].to_numpy(dtype=np.int64) - 1
+                rows["line"] = parsed + 1 + np.searchsorted(before, parsed, side="right")
+            parts.append(rows)
+        if parts:
+            frame = pd.concat([p for p in parts if len(p)] or parts, ignore_index=True)
+            frame.insert(0, "file", str(plan.path))
+            frame.insert(2, "metric", plan.metric)
+            if len(frame):
+                _insert_frame(con, "rejects", frame[["file", "line", "metric", "doc_id", "reason"]])
     con.execute("DELETE FROM records WHERE reason <> ''")
 
 
@@ -506,7 +535,7 @@ def _geocode(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> dict[str
     if not with_city:
         return {}
     rows = " UNION ALL ".join(
-        f"""(SELECT metric, city, region, country FROM ({p.sql})
+        f"""(SELECT metric, city, region, country FROM ({p.sql()})
         WHERE reason = '' AND lat IS NULL AND lon IS NULL)"""
         for p in with_city
     )
