@@ -326,9 +326,10 @@ def read_records(
 ) -> RecordSet:
     """Read, validate and fractionally count the records of every metric.
 
-    Each file is read once into the ``records`` table, with validation, geocoding and
-    fractional weights computed on the way; rows that fail move to the ``rejects`` table.
-    A file is read once more, before that, only when some of its rows need geocoding.
+    Each file is read twice: once to count the accepted rows of each document, once into
+    the ``records`` table with validation, geocoding and fractional weights computed on the
+    way. Rows that fail move to the ``rejects`` table. A file is read once more when some of
+    its rows need geocoding (before) or are rejected (after, to number their lines).
 
     Parameters
     ----------
@@ -386,12 +387,19 @@ def read_records(
         if geocoding:
             rows = _placed_sql(rows)
         try:
+            # Fractional weights: count each document's accepted rows first, then join;
+            # a window over the rows would buffer every column of every row.
             con.execute(
-                f"""INSERT INTO records SELECT metric, doc_id, year, lat, lon, country,
-                CASE WHEN reason = '' THEN coalesce(weight, 1.0 / sum(
-                  CASE WHEN reason = '' THEN 1 ELSE 0 END) OVER (PARTITION BY doc_id)) END,
-                city, region, org, field, file_id, reason FROM ({rows})"""
+                f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT doc_id, count(*) AS n
+                FROM ({rows}) WHERE reason = '' GROUP BY doc_id"""
             )
+            con.execute(
+                f"""INSERT INTO records SELECT v.metric, v.doc_id, v.year, v.lat, v.lon,
+                v.country, CASE WHEN v.reason = '' THEN coalesce(v.weight, 1.0 / d.n) END,
+                v.city, v.region, v.org, v.field, v.file_id, v.reason
+                FROM ({rows}) AS v LEFT JOIN _docn AS d ON v.doc_id = d.doc_id"""
+            )
+            con.execute("DROP TABLE _docn")
         except duckdb.Error as exc:
             names = ", ".join(str(p.path) for p in mine)
             first = str(exc).strip().splitlines()[0]
