@@ -89,42 +89,48 @@ def build_locations(
         [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
     )
     con.register("_win", win)
+    # One pass over the records: weight per grid cell (integer indices), country and city;
+    # the small aggregate then gives each location's total and its dominant country and
+    # city. The antimeridian: -180 and 180 are one meridian.
+    west = round(-180.0 / rounding)
+    lon_i = f"CAST(round(r.lon / {rounding!r}) AS BIGINT)"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _inwin AS
-        SELECT r.metric,
-          round(round(r.lat / {rounding!r}) * {rounding!r}, {dec}) AS lat,
-          round(round(r.lon / {rounding!r}) * {rounding!r}, {dec}) AS lon,
-          CAST(r.weight AS DECIMAL(38, 18)) AS w, r.country, r.city
+        f"""CREATE OR REPLACE TEMP TABLE _parts AS
+        SELECT r.metric, CAST(round(r.lat / {rounding!r}) AS BIGINT) AS li,
+          CASE WHEN {lon_i} * {rounding!r} >= 180.0 THEN {west} ELSE {lon_i} END AS lo,
+          r.country, r.city, sum(CAST(r.weight AS DECIMAL(38, 18))) AS w,
+          CAST(count(*) AS BIGINT) AS n
         FROM records AS r JOIN _win AS w ON r.metric = w.metric
-        WHERE r.year BETWEEN w.first AND w.last"""
+        WHERE r.year BETWEEN w.first AND w.last
+        GROUP BY ALL"""
     )
-    # The antimeridian: -180 and 180 are one meridian.
-    con.execute("UPDATE _inwin SET lon = -180.0 WHERE lon >= 180.0")
-    # One pass over the records: weight per location, country and city; then the small
-    # aggregate gives the totals and the dominant country and city of each location.
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _parts AS
-        SELECT metric, lat, lon, country, city, sum(w) AS w, count(*) AS n
-        FROM _inwin GROUP BY ALL"""
-    )
-    locations = con.execute(
-        """WITH base AS (
-             SELECT metric, lat, lon, CAST(sum(w) AS DOUBLE) AS weight, sum(n) AS records
-             FROM _parts GROUP BY metric, lat, lon),
-           cc AS (
-             SELECT metric, lat, lon, first(country ORDER BY cw DESC, country) AS country
-             FROM (SELECT metric, lat, lon, country, sum(w) AS cw FROM _parts
-                   WHERE country IS NOT NULL GROUP BY ALL) GROUP BY ALL),
-           ct AS (
-             SELECT metric, lat, lon, first(city ORDER BY cw DESC, city) AS city
-             FROM (SELECT metric, lat, lon, city, sum(w) AS cw FROM _parts
-                   WHERE city IS NOT NULL GROUP BY ALL) GROUP BY ALL)
-        SELECT b.metric, b.lat, b.lon, b.weight, b.records, cc.country, ct.city
+    # The dominant value is the one holding most weight, ties to the alphabetically first:
+    # the maximum weight per location, then the smallest value reaching it (hash
+    # aggregates only; ordered aggregates would sort every group).
+    dominant = """{col}_w AS (
+             SELECT metric, li, lo, {col}, sum(w) AS cw FROM _parts
+             WHERE {col} IS NOT NULL GROUP BY ALL),
+           {col}_m AS (SELECT metric, li, lo, max(cw) AS m FROM {col}_w GROUP BY ALL),
+           {col}_d AS (
+             SELECT metric, li, lo, min({col}) AS {col}
+             FROM {col}_w JOIN {col}_m USING (metric, li, lo) WHERE cw = m GROUP BY ALL)"""
+    table = con.sql(
+        f"""WITH base AS (
+             SELECT metric, li, lo, CAST(sum(w) AS DOUBLE) AS weight,
+               CAST(sum(n) AS BIGINT) AS records
+             FROM _parts GROUP BY metric, li, lo),
+           {dominant.format(col="country")},
+           {dominant.format(col="city")}
+        SELECT b.metric, round(CAST(b.li AS DOUBLE) * {rounding!r}, {dec}) AS lat,
+          CASE WHEN b.lo = {west} THEN -180.0
+            ELSE round(CAST(b.lo AS DOUBLE) * {rounding!r}, {dec}) END AS lon,
+          b.weight, b.records, c.country, t.city
         FROM base AS b
-        LEFT JOIN cc USING (metric, lat, lon)
-        LEFT JOIN ct USING (metric, lat, lon)
-        ORDER BY b.metric, b.lat, b.lon"""
-    ).df()
+        LEFT JOIN country_d AS c USING (metric, li, lo)
+        LEFT JOIN city_d AS t USING (metric, li, lo)
+        ORDER BY b.metric, b.li, b.lo"""
+    ).to_arrow_table()
+    locations = table.to_pandas()
     con.execute("DROP TABLE _parts")
     counts_rows = con.execute(
         """SELECT r.metric, count(*) AS rows,
@@ -133,7 +139,6 @@ def build_locations(
             FILTER (WHERE r.year BETWEEN w.first AND w.last) AS DOUBLE) AS weight_in_window
         FROM records AS r JOIN _win AS w ON r.metric = w.metric GROUP BY r.metric"""
     ).fetchall()
-    con.execute("DROP TABLE _inwin")
     con.unregister("_win")
     counts: dict[str, Any] = {}
     for metric, rows, in_window, weight in counts_rows:
@@ -144,5 +149,4 @@ def build_locations(
             "records_outside_window": int(rows) - int(in_window),
             "weight_in_window": float(weight or 0.0),
         }
-    locations["records"] = locations["records"].astype("int64")
     return locations[list(LOCATION_COLUMNS)], counts
