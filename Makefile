@@ -28,7 +28,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python -m benchmarks.bench_density
+	$(BIN)/python -m benchmarks.bench_geocode
+	$(BIN)/python -m benchmarks.bench_demo --scale 1
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
