@@ -111,5 +111,5 @@ def test_directory_and_bad_settings_exit_2(tmp_path: Path) -> None:
     proc = cli("run", "--patents", str(good), "--eps-km", "-3", "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "Error: setting 'eps_km' must be a number in (0, 2000] km, got -3.0"
+        "Error: setting 'eps_km' must be a number in [0.001, 2000] km, got -3.0"
     )

@@ -99,3 +99,17 @@ def test_thread_count_does_not_change_the_result(write_world: Writer) -> None:
     one = clusters_csv_text(run(sources, SETTINGS.replace(workers=1)).clusters)
     two = clusters_csv_text(run(sources, SETTINGS.replace(workers=2)).clusters)
     assert one == two
+
+
+def test_inputs_marked_synthetic_make_synthetic_outputs(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = toy_world()["patents"]
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    marked = table.replace_schema_metadata({"innoclusters": "SYNTHETIC DATA: demo"})
+    pq.write_table(marked, tmp_path / "marked.parquet")
+    pq.write_table(table, tmp_path / "plain.parquet")
+    settings = Settings(min_weight={"patents": 8.0})
+    assert run({"patents": [tmp_path / "marked.parquet"]}, settings).manifest["synthetic"]
+    assert not run({"patents": [tmp_path / "plain.parquet"]}, settings).manifest["synthetic"]

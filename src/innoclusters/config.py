@@ -180,8 +180,8 @@ def _check_metric_map(name: str, value: object, problems: list[str], *, positive
 
 def _problems(s: Settings) -> list[str]:
     problems: list[str] = []
-    if not _is_number(s.eps_km) or not 0 < s.eps_km <= 2000:
-        problems.append(f"setting 'eps_km' must be a number in (0, 2000] km, got {s.eps_km!r}")
+    if not _is_number(s.eps_km) or not 0.001 <= s.eps_km <= 2000:
+        problems.append(f"setting 'eps_km' must be a number in [0.001, 2000] km, got {s.eps_km!r}")
     if not _is_number(s.rounding) or not 0 < s.rounding <= 1:
         problems.append(
             f"setting 'rounding' must be a number in (0, 1] degrees, got {s.rounding!r}"

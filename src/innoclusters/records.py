@@ -77,6 +77,7 @@ class FileStats:
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    synthetic: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the manifest."""
@@ -508,9 +509,21 @@ def _file_stats(
                 rows_read=n_ok + n_rej,
                 rows_accepted=n_ok,
                 rows_rejected=n_rej,
+                synthetic=fmt == "parquet" and _marked_synthetic(path),
             )
         )
     return stats
+
+
+def _marked_synthetic(path: Path) -> bool:
+    """Whether a Parquet file says it holds synthetic data (the demo generator marks its own)."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError):
+        return False
+    return b"SYNTHETIC" in meta.get(b"innoclusters", b"").upper()
 
 
 def _malformed_reason(error_type: str, message: str) -> str:
