@@ -10,7 +10,6 @@ right-hand rule (exterior counter-clockwise, holes clockwise; section 3.1.6).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,13 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.polygon import orient
 
 from innoclusters.publish._atomic import atomic_write_text
-from innoclusters.publish.tables import _DECIMALS
+from innoclusters.publish.tables import DECIMALS, scalar
 from innoclusters.result import CLUSTER_COLUMNS
 
 __all__ = ["clusters_to_geojson", "csv_fields", "split_antimeridian", "write_geojson"]
 
 #: Decimals of coordinates in the file (1e-6 degrees is about 0.1 m).
-COORD_DECIMALS = 6
+COORDDECIMALS = 6
 
 #: Columns holding whole numbers even when stored as floats (missing values force floats).
 _WHOLE = {"rank", "intensity_rank"}
@@ -94,7 +93,7 @@ def _polygons(geom: shapely.Geometry) -> Iterable[Polygon]:
 
 
 def _ring(coords: Any) -> list[list[float]]:
-    return [[round(float(x), COORD_DECIMALS), round(float(y), COORD_DECIMALS)] for x, y in coords]
+    return [[round(float(x), COORDDECIMALS), round(float(y), COORDDECIMALS)] for x, y in coords]
 
 
 def _polygon_coords(poly: Polygon) -> list[list[list[float]]]:
@@ -111,19 +110,14 @@ def _geometry(geom: Polygon | MultiPolygon | None) -> dict[str, Any] | None:
 
 def _value(column: str, value: Any) -> Any:
     """A JSON value for one cell: NaN and NA become ``None``, numbers keep CSV decimals."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        if not math.isfinite(v):
-            return None
+    value = scalar(value)
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        v = value
         if column in _WHOLE and v.is_integer():
             return int(v)
-        return round(v, _DECIMALS.get(column, 4))
+        return round(v, DECIMALS.get(column, 4))
     if isinstance(value, list | tuple | np.ndarray):
         return [_value(column, v) for v in value]
     return str(value)

@@ -19,7 +19,6 @@ escapes, and is put into the page by the script with ``textContent`` only.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from functools import cache, lru_cache
 from importlib import resources
@@ -40,7 +39,7 @@ from innoclusters.publish._views import (
     top_n,
 )
 from innoclusters.publish.geojson import split_antimeridian
-from innoclusters.publish.tables import _DECIMALS
+from innoclusters.publish.tables import DECIMALS, scalar
 from innoclusters.result import RunResult
 
 __all__ = ["MAX_NOISE_POINTS", "noise_cells", "render_report", "safe_json", "write_report"]
@@ -52,7 +51,7 @@ MAX_NOISE_POINTS = 4000
 _NOISE_GRID_DEG = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 #: Coordinate decimals of footprints on the page (1e-3 degree is about 100 m).
-_MAP_DECIMALS = 3
+_MAPDECIMALS = 3
 
 _METRIC_LABELS = {
     "patents": "PCT patent applications",
@@ -81,15 +80,9 @@ def safe_json(value: Any) -> str:
 
 def _plain(value: Any) -> Any:
     """A JSON-ready value: NaN and NA become ``None``, NumPy scalars become Python ones."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return v if math.isfinite(v) else None
+    value = scalar(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | np.ndarray):
@@ -200,7 +193,7 @@ def _round_coords(coords: Any) -> Any:
     ):
         return [_round_coords(c) for c in coords]
     if coords and isinstance(coords[0], list | tuple):
-        return [[round(float(x), _MAP_DECIMALS), round(float(y), _MAP_DECIMALS)] for x, y in coords]
+        return [[round(float(x), _MAPDECIMALS), round(float(y), _MAPDECIMALS)] for x, y in coords]
     return coords
 
 
@@ -311,7 +304,7 @@ def _format_cell(column: str, value: Any) -> tuple[str, str]:
     if isinstance(v, int):
         return f"{v:,}" if column == "population" else str(v), repr(v)
     if isinstance(v, float):
-        decimals = _DECIMALS.get(column, 4)
+        decimals = DECIMALS.get(column, 4)
         if column in ("rank", "intensity_rank") and v.is_integer():
             return str(int(v)), repr(v)
         text = f"{v:,.{decimals}f}" if column not in ("lat", "lon") else f"{v:.{decimals}f}"

@@ -17,8 +17,10 @@ from innoclusters.publish._atomic import atomic_path, atomic_write_text
 from innoclusters.result import CLUSTER_COLUMNS, RunResult
 
 __all__ = [
+    "DECIMALS",
     "SYNTHETIC_NOTICE",
     "clusters_csv_text",
+    "scalar",
     "write_clusters_csv",
     "write_locations",
     "write_manifest",
@@ -28,7 +30,9 @@ __all__ = [
 #: First line of every CSV made from synthetic data (read with ``comment="#"``).
 SYNTHETIC_NOTICE = "# SYNTHETIC DATA: made by the innoclusters demo generator, not real activity"
 
-_DECIMALS: dict[str, int] = {
+#: Decimals of the numeric columns of ``clusters.csv``; the workbook, GeoJSON and report
+#: show the same figures.
+DECIMALS: dict[str, int] = {
     "patents": 3,
     "publications": 3,
     "vc": 3,
@@ -41,6 +45,21 @@ _DECIMALS: dict[str, int] = {
     "lat": 4,
     "lon": 4,
 }
+
+
+def scalar(value: Any) -> Any:
+    """A plain Python value for one cell: NaN, NA and NaT become ``None``, NumPy scalars
+    become ``bool``, ``int`` or ``float``; anything else is returned as it is."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        return v if np.isfinite(v) else None
+    return value
 
 
 def _fmt(values: pd.Series, decimals: int) -> list[str]:
@@ -66,8 +85,8 @@ def clusters_csv_text(clusters: pd.DataFrame, *, synthetic: bool = False) -> str
     frame = pd.DataFrame(index=clusters.index)
     for col in [*CLUSTER_COLUMNS, *extra]:
         values = clusters[col]
-        if col in _DECIMALS:
-            frame[col] = _fmt(values, _DECIMALS[col])
+        if col in DECIMALS:
+            frame[col] = _fmt(values, DECIMALS[col])
         elif pd.api.types.is_float_dtype(values):
             frame[col] = _fmt(values, 4)
         else:

@@ -12,12 +12,10 @@ and missing values are left as empty cells.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from innoclusters.compare import report_sections
@@ -30,7 +28,7 @@ from innoclusters.publish._views import (
     top_by_metric,
     top_n,
 )
-from innoclusters.publish.tables import _DECIMALS
+from innoclusters.publish.tables import DECIMALS, scalar
 from innoclusters.result import RunResult
 
 __all__ = ["SHEETS", "write_xlsx"]
@@ -74,15 +72,9 @@ _WIDTHS: dict[str, int] = {"name": 36, "economy_names": 30, "economy_name": 28, 
 
 def _cell(value: Any) -> Any:
     """A value XlsxWriter writes as a number, a string, a boolean or an empty cell."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return v if math.isfinite(v) else None
+    value = scalar(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
     if isinstance(value, list | tuple | dict):
         return json.dumps(value, default=str)
     return str(value)
@@ -147,7 +139,7 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(_DECIMALS.get(col, 4))
+            out[col] = out[col].round(DECIMALS.get(col, 4))
     return out
 
 
