@@ -105,16 +105,22 @@
     if (profiles && profiles.length) {
       var box = el("div", null, "profiles");
       box.appendChild(el("h4", "Profile"));
-      var pt = el("table");
-      var ph = document.createElement("tr");
-      ["metric", "kind", "top", "share %"].forEach(function (h) { ph.appendChild(el("th", h)); });
-      pt.appendChild(ph);
+      var pt = el("table", null, "profile-table");
+      var group = null;
       profiles.forEach(function (p) {
+        // One heading row per metric and kind, then value and share: fits a narrow card.
+        var key = p.metric + "/" + p.kind;
+        if (key !== group) {
+          group = key;
+          var hr = document.createElement("tr");
+          var th = el("th", p.metric + " \u00b7 top " + (p.kind === "org" ? "organisations" : "fields"));
+          th.colSpan = 2;
+          hr.appendChild(th);
+          pt.appendChild(hr);
+        }
         var tr = document.createElement("tr");
-        tr.appendChild(el("td", p.metric));
-        tr.appendChild(el("td", p.kind === "org" ? "organisation" : p.kind));
         tr.appendChild(el("td", p.value));
-        tr.appendChild(el("td", p.share === null ? "" : num(100 * p.share, 1)));
+        tr.appendChild(el("td", p.share === null ? "" : num(100 * p.share, 1) + " %", "num"));
         pt.appendChild(tr);
       });
       box.appendChild(pt);
