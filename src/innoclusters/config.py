@@ -31,7 +31,7 @@ METRICS: tuple[str, ...] = ("patents", "publications", "vc")
 #: Calibrated default core density per metric, as a fraction of the metric's world total
 #: (see docs/calibration.md). A location is core when the weight within ``eps_km`` reaches
 #: ``min_share`` times the metric's world total.
-DEFAULT_MIN_SHARE: Mapping[str, float] = {"patents": 0.0005, "publications": 0.0005, "vc": 0.0005}
+DEFAULT_MIN_SHARE: Mapping[str, float] = {"patents": 0.0012, "publications": 0.0005, "vc": 0.003}
 
 #: The GII's year window of edition ``Y`` per metric, as offsets ``(first, last)`` from ``Y``:
 #: patents ``Y-5..Y-1``, publications ``Y-6..Y-2``, venture-capital deals ``Y-5..Y-1``
