@@ -56,6 +56,9 @@
   function row(table, key, value) {
     var tr = document.createElement("tr");
     tr.appendChild(el("th", key, "kv"));
+    // Fractional figures without a format of their own (per-million rates, growth) get two
+    // decimals; whole numbers and text are shown as they are.
+    if (typeof value === "number" && !Number.isInteger(value)) value = num(value, 2);
     tr.appendChild(el("td", value));
     table.appendChild(tr);
   }
