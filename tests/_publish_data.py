@@ -13,6 +13,7 @@ import pandas as pd
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from innoclusters.config import Settings
+from innoclusters.locations import LOCATION_COLUMNS
 from innoclusters.result import CLUSTER_COLUMNS, RunResult
 
 INJECTION = "<script>alert(1)</script>"
@@ -82,21 +83,7 @@ def hand_locations() -> pd.DataFrame:
         ("publications", -30.0, -50.0, 0.5, 1, "BR", "", -1, False, None),
         ("vc", 51.5, -0.1, 1.0, 1, "GB", "London", -1, False, None),
     ]
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "metric",
-            "lat",
-            "lon",
-            "weight",
-            "records",
-            "country",
-            "city",
-            "metric_cluster",
-            "core",
-            "cluster_id",
-        ],
-    )
+    return pd.DataFrame(rows, columns=[*LOCATION_COLUMNS, "metric_cluster", "core", "cluster_id"])
 
 
 def hand_result(*, synthetic: bool = True, profiles: bool = True) -> RunResult:
