@@ -533,6 +533,19 @@ def _malformed_reason(error_type: str, message: str) -> str:
     return f"malformed row: {str(message).splitlines()[0]}"
 
 
+def _has_rows_without_coordinates(con: duckdb.DuckDBPyConnection, plan: _Plan) -> bool:
+    """Whether any row of a file lacks both coordinates (a cheap scan of two columns)."""
+    if "lat" not in plan.types or "lon" not in plan.types:
+        return True
+    _, lat_missing, _ = _number("lat", plan.types)
+    _, lon_missing, _ = _number("lon", plan.types)
+    scan = _scan_sql(plan.path, plan.fmt, plan.index)
+    found = con.execute(
+        f"SELECT 1 FROM ({scan}) WHERE ({lat_missing}) AND ({lon_missing}) LIMIT 1"
+    ).fetchone()
+    return found is not None
+
+
 def _placed_sql(rows: str) -> str:
     """Rows with the geocoded coordinates (and ``place not found`` reasons) joined in."""
     return f"""SELECT v.* REPLACE (
@@ -552,7 +565,7 @@ def _geocode(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> dict[str
     g_reason``) for :func:`_placed_sql` and returns the geocoding rate per metric and the
     most frequent places not found. Returns ``{}`` when no row needs geocoding.
     """
-    with_city = [p for p in plans if "city" in p.types]
+    with_city = [p for p in plans if "city" in p.types and _has_rows_without_coordinates(con, p)]
     if not with_city:
         return {}
     rows = " UNION ALL ".join(
