@@ -597,6 +597,13 @@ def _top_by_metric(view: RunView, run: str, count: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _related(row: pd.Series, id_column: str, list_column: str) -> list[str]:
+    """The cluster in ``id_column`` (if any) and the ``;``-separated ids in ``list_column``."""
+    ids = [str(row[id_column])] if pd.notna(row[id_column]) else []
+    ids += [i for i in str(row[list_column] or "").split(";") if i]
+    return ids
+
+
 def compare_runs(
     current: RunView,
     previous: RunView,
@@ -663,16 +670,14 @@ def compare_runs(
     back = back.reset_index(drop=True)
 
     # Entrants: no previous cluster behind them (predecessor or merged in) was in the top N.
-    def related_prev(row: pd.Series) -> list[str]:
-        ids = [str(row["previous_cluster_id"])] if pd.notna(row["previous_cluster_id"]) else []
-        ids += [i for i in str(row["merged_from"] or "").split(";") if i]
-        return ids
-
     in_top = table[table["rank"] <= n]
     enter = [
         i
         for i, row in in_top.iterrows()
-        if all(prev_rank.get(a, math.inf) > n for a in related_prev(row))
+        if all(
+            prev_rank.get(a, math.inf) > n
+            for a in _related(row, "previous_cluster_id", "merged_from")
+        )
     ]
     entrants = table.loc[
         enter, ["rank", "cluster_id", "name", "economies", "previous_rank", "change"]
@@ -688,16 +693,14 @@ def compare_runs(
         for r in entrants.itertuples(index=False)
     ]
 
-    def related_cur(row: pd.Series) -> list[str]:
-        ids = [str(row["successor_cluster_id"])] if pd.notna(row["successor_cluster_id"]) else []
-        ids += [i for i in str(row["continued_by"] or "").split(";") if i]
-        return ids
-
     was_top = back[back["previous_rank"] <= n]
     leave = [
         i
         for i, row in was_top.iterrows()
-        if all(cur_rank.get(b, math.inf) > n for b in related_cur(row))
+        if all(
+            cur_rank.get(b, math.inf) > n
+            for b in _related(row, "successor_cluster_id", "continued_by")
+        )
     ]
     exits = back.loc[
         leave,
