@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from innoclusters import _gazetteer as _gz
 from innoclusters.errors import InputError
+from innoclusters.ranking import coordinate_label
 
 __all__ = [
     "add_intensity",
@@ -668,12 +669,6 @@ def _sql_path(path: Path) -> str:
 # =========================================================================== naming
 
 
-def _coordinate_label(lat: float, lon: float) -> str:
-    ns = "N" if lat >= 0 else "S"
-    ew = "E" if lon >= 0 else "W"
-    return f"{abs(lat):.2f}°{ns} {abs(lon):.2f}°{ew}"
-
-
 @functools.lru_cache(maxsize=1)
 def _root_places() -> tuple[np.ndarray, Any]:
     """Rows of the places that are no section of a larger one, and a KD-tree over them."""
@@ -758,7 +753,7 @@ def name_areas(
             v = (xyz * w[:, None]).sum(axis=0)
             lat_c = float(np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1]))))
             lon_c = float(np.degrees(np.arctan2(v[1], v[0])))
-            names[cid] = _coordinate_label(lat_c, lon_c)
+            names[cid] = coordinate_label(lat_c, lon_c)
             continue
         rows = roots[cand]
         pops = g_pop[rows]
