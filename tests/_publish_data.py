@@ -10,6 +10,7 @@ from __future__ import annotations
 import geopandas
 import numpy as np
 import pandas as pd
+import pytest
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from innoclusters.config import Settings
@@ -152,3 +153,13 @@ def hand_result(*, synthetic: bool = True, profiles: bool = True) -> RunResult:
         manifest=manifest,
         extras=extras,
     )
+
+
+def assert_matches_csv(column: str, value: object, text: str) -> None:
+    """A value read back from the workbook or GeoJSON equals its ``clusters.csv`` cell."""
+    if text == "":
+        assert value is None, (column, value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        assert value == pytest.approx(float(text), abs=1e-9), (column, value, text)
+    else:
+        assert value == text, (column, value, text)

@@ -19,7 +19,7 @@ from innoclusters.publish.geojson import (
     write_geojson,
 )
 from innoclusters.publish.tables import clusters_csv_text
-from tests._publish_data import INJECTION, hand_clusters
+from tests._publish_data import INJECTION, assert_matches_csv, hand_clusters
 
 
 def _signed_area(ring: list[list[float]]) -> float:
@@ -47,13 +47,7 @@ def _assert_same_as_csv(features: list[dict], csv: pd.DataFrame) -> None:
         props = feature["properties"]
         assert list(props) == list(csv.columns)
         for col, text in row.items():
-            value = props[col]
-            if text == "":
-                assert value is None, (col, value)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                assert value == pytest.approx(float(text), abs=1e-9), (col, value, text)
-            else:
-                assert value == text, (col, value, text)
+            assert_matches_csv(str(col), props[col], text)
 
 
 def test_one_feature_per_cluster_with_csv_fields() -> None:

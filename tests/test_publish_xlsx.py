@@ -11,7 +11,7 @@ import pytest
 
 from innoclusters.publish.tables import clusters_csv_text
 from innoclusters.publish.xlsx import SHEETS, write_xlsx
-from tests._publish_data import INJECTION, hand_result
+from tests._publish_data import INJECTION, assert_matches_csv, hand_result
 
 
 def _rows(sheet) -> tuple[list[str], list[list[object]]]:
@@ -25,13 +25,7 @@ def _same_as_csv(header: list[str], rows: list[list[object]], csv_text: str) -> 
     assert len(rows) == len(csv)
     for row, (_, expected) in zip(rows, csv.iterrows(), strict=True):
         for col, value in zip(header, row, strict=True):
-            text = expected[col]
-            if text == "":
-                assert value is None, (col, value)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                assert value == pytest.approx(float(text), abs=1e-9), (col, value, text)
-            else:
-                assert value == text, (col, value, text)
+            assert_matches_csv(col, value, expected[col])
 
 
 def test_workbook_sheets_and_ranking_match_clusters_csv(tmp_path: Path) -> None:
