@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from innoclusters.areas import EARTH_RADIUS_KM, assign_areas, cluster_metrics
+from innoclusters.areas import EARTH_RADIUS_KM, assign_areas, cluster_metrics, nearest_members
 from innoclusters.config import Settings
 from innoclusters.pipeline import cluster_locations
 
@@ -138,3 +138,52 @@ def test_footprint_covers_members_and_crosses_the_antimeridian_unwrapped() -> No
     for lon in (179.97, -179.97):
         unwrapped = lon if abs(lon - centre_lon) < 180 else lon - math.copysign(360, lon)
         assert shape.contains(shapely.Point(unwrapped, 10.0))
+
+
+@pytest.mark.parametrize("axis", ["lon", "lat"])
+def test_noise_equidistant_from_two_areas_goes_to_the_first_member_by_lat_lon(axis: str) -> None:
+    # Two patents clusters whose border members sit 0.01 degree either side of 0 on one
+    # axis (2.2 km apart, not core, so DBSCAN keeps two clusters) and a vc noise location
+    # at 0 exactly between them, within eps/2 of both: the tie goes to the member with the
+    # smaller latitude, then longitude, whatever the order of the rows.
+    def at(metric: str, pos: float, weight: float) -> tuple:
+        lat, lon = (0.0, pos) if axis == "lon" else (pos, 0.0)
+        return (metric, lat, lon, weight, 1, "KE", f"{metric}{pos:+.2f}")
+
+    rows = [at("patents", p, 2.0) for p in (-0.06, -0.05, -0.04, 0.04, 0.05, 0.06)]
+    rows += [at("patents", -0.01, 0.5), at("patents", 0.01, 0.5), at("vc", 0.0, 1.0)]
+    base = frame(rows)
+    settings = Settings(eps_km=4.0, min_weight={"patents": 4.0, "vc": 4.0})
+    picks = []
+    for seed in range(40):
+        shuffled = base.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        located = areas_of(shuffled, settings).set_index("city")
+        assert located["cluster_id"].nunique() == 2
+        assert located.loc["vc+0.00", "metric_cluster"] == -1
+        assert not located.loc[["patents-0.01", "patents+0.01"], "core"].any()
+        west = located.loc["patents-0.01", "cluster_id"]
+        picks.append(located.loc["vc+0.00", "cluster_id"] == west)
+    assert sum(picks) == 40
+
+
+def test_nearest_members_breaks_ties_by_latitude_then_longitude_in_any_order() -> None:
+    # Members around (0, 0): east and west at 0.01 degree, north at 0.01 degree, and one
+    # farther south; points to place at (0, 0) (three tied members), (0, 0.005) (east
+    # nearest), and far away (none within 2 km).
+    members = np.array([[0.0, 0.01], [0.01, 0.0], [0.0, -0.01], [-0.02, 0.0]])
+    points = np.array([[0.0, 0.0], [0.0, 0.005], [1.0, 1.0]])
+    for perm in ([0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2]):
+        m = members[perm]
+        got = nearest_members(m[:, 0], m[:, 1], points[:, 0], points[:, 1], max_km=2.0)
+        assert got[2] == -1
+        chosen = [tuple(m[i]) for i in got[:2]]
+        # (0, -0.01) comes before (0, 0.01) and (0.01, 0) by latitude, then longitude.
+        assert chosen == [(0.0, -0.01), (0.0, 0.01)]
+    # Inclusive at max_km: 0.01 degree of longitude on the equator is about 1.11195 km.
+    one = nearest_members(
+        np.array([0.0]), np.array([0.01]), np.zeros(1), np.zeros(1), max_km=1.1119
+    )
+    assert one.tolist() == [-1]
+    km = math.radians(0.01) * EARTH_RADIUS_KM
+    one = nearest_members(np.array([0.0]), np.array([0.01]), np.zeros(1), np.zeros(1), max_km=km)
+    assert one.tolist() == [0]

@@ -14,7 +14,9 @@ Each metric is clustered on its own with :func:`innoclusters.density.weighted_db
 * **Membership.** A location that is a member of a metric cluster belongs to that cluster's
   area. Any other location (noise of its metric) belongs to the area whose nearest member
   location lies within ``eps_km / 2``, i.e. inside the footprint; otherwise to no area.
-  So a cluster found on patents also counts the publications and deals inside it.
+  So a cluster found on patents also counts the publications and deals inside it. When
+  members of two areas are equally near, the member with the smaller latitude, then
+  longitude, decides (:func:`nearest_members`), whatever the order of the rows.
 * **Footprint.** The union of discs of radius ``eps_km / 2`` around the members, drawn in a
   local equirectangular projection around the area's centre (member locations are first
   snapped to a grid of ``eps_km / 8`` to keep polygons small) and simplified to 1/20 of
@@ -43,6 +45,7 @@ __all__ = [
     "assign_areas",
     "cluster_metrics",
     "footprints",
+    "nearest_members",
     "unit_vectors",
 ]
 
@@ -157,6 +160,68 @@ def _activity(
     return locations["weight"].to_numpy(dtype=float) * factor
 
 
+#: Distances (on the unit sphere) closer than this are equal for the membership rule:
+#: about 6 micrometres on the Earth, far below any rounding grid, far above float error.
+TIE_CHORD = 1e-12
+
+
+def nearest_members(
+    member_lat: np.ndarray,
+    member_lon: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    max_km: float,
+) -> np.ndarray:
+    """Index of each point's nearest member location within ``max_km``, by a canonical rule.
+
+    The nearest member by great-circle distance (inclusive of ``max_km``); members equally
+    near (to :data:`TIE_CHORD`) are ranked by latitude, then longitude, and the first wins.
+    So the answer depends only on the coordinates, never on the order of the members (a
+    k-d tree alone returns whichever of two equidistant members it meets first).
+
+    Parameters
+    ----------
+    member_lat, member_lon
+        Member locations in degrees.
+    lat, lon
+        Points to place, in degrees.
+    max_km
+        Largest distance to a member, in great-circle km.
+
+    Returns
+    -------
+    numpy.ndarray
+        Position in the members of each point's nearest member, ``-1`` when none is
+        within ``max_km``.
+    """
+    member_lat = np.asarray(member_lat, dtype=float)
+    member_lon = np.asarray(member_lon, dtype=float)
+    out = np.full(len(lat), -1, dtype=np.int64)
+    if not len(member_lat) or not len(out):
+        return out
+    tree = cKDTree(unit_vectors(member_lat, member_lon))
+    xyz = unit_vectors(lat, lon)
+    k = min(2, len(member_lat))
+    dist, idx = tree.query(xyz, k=k, distance_upper_bound=_chord(max_km) * (1 + 1e-12))
+    dist = dist.reshape(len(out), k)
+    idx = idx.reshape(len(out), k)
+    hit = np.isfinite(dist[:, 0])
+    out[hit] = idx[hit, 0]
+    if k == 2:
+        ties = np.flatnonzero(hit)
+        ties = ties[dist[ties, 1] - dist[ties, 0] <= TIE_CHORD]
+        if len(ties):
+            # Position of each member in (lat, lon) order: the first of the tied wins.
+            order = np.empty(len(member_lat), dtype=np.int64)
+            order[np.lexsort((member_lon, member_lat))] = np.arange(len(member_lat))
+            near = tree.query_ball_point(xyz[ties], r=dist[ties, 0] + TIE_CHORD)
+            for t, candidates in zip(ties.tolist(), near, strict=True):
+                cand = np.asarray(candidates, dtype=np.int64)
+                out[t] = cand[np.argmin(order[cand])]
+    return out
+
+
 def _format_id(lat: float, lon: float, decimals: int) -> str:
     return f"C{lat:+.{decimals}f}{lon:+.{decimals}f}"
 
@@ -212,11 +277,14 @@ def assign_areas(
         # Noise locations join the area of the nearest member within eps/2.
         noise = np.flatnonzero(labels < 0)
         if len(noise):
-            tree = cKDTree(xyz[member])
-            dist, nearest = tree.query(
-                xyz[noise], k=1, distance_upper_bound=_chord(settings.eps_km / 2) * (1 + 1e-12)
+            nearest = nearest_members(
+                out["lat"].to_numpy()[member],
+                out["lon"].to_numpy()[member],
+                out["lat"].to_numpy()[noise],
+                out["lon"].to_numpy()[noise],
+                max_km=settings.eps_km / 2,
             )
-            hit = np.isfinite(dist)
+            hit = nearest >= 0
             area_index[noise[hit]] = area_index[member[nearest[hit]]]
     # Name areas after their peak location (most activity; ties by lat, lon).
     ids: list[str | None] = [None] * n
