@@ -84,7 +84,12 @@ def _rank(
     located = assign_areas(clustered, settings=settings, totals=totals)
     centres = area_centres(located)
     return rank_clusters(
-        located, totals=totals, metrics=METRICS, settings=settings, centres=centres
+        located,
+        totals=totals,
+        metrics=METRICS,
+        settings=settings,
+        centres=centres,
+        gazetteer=False,
     )
 
 

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from innoclusters.config import Settings
-from innoclusters.ranking import economies_of, names_from_cities, rank_clusters, unique_names
+from innoclusters.places import economies_of, unique_names
+from innoclusters.places.names import city_names
+from innoclusters.ranking import rank_clusters
 from innoclusters.result import CLUSTER_COLUMNS
 
 
@@ -40,6 +42,7 @@ def test_shares_score_and_rank() -> None:
         metrics=["patents", "publications"],
         settings=Settings(),
         centres=CENTRES,
+        gazetteer=False,
     )
     assert list(table.columns) == list(CLUSTER_COLUMNS)
     assert list(table["cluster_id"]) == ["B", "A"]  # B: 10 + 60 = 70; A: 40 + 20 = 60
@@ -59,6 +62,7 @@ def test_metric_weights_change_the_score() -> None:
         metrics=["patents", "publications"],
         settings=Settings(metric_weights={"publications": 0.0}),
         centres=CENTRES,
+        gazetteer=False,
     )
     assert list(table["cluster_id"]) == ["A", "B"]
     assert list(table["score"]) == [40.0, 10.0]
@@ -73,16 +77,21 @@ def test_economies_listed_by_share_largest_first() -> None:
 
 def test_names_from_most_active_cities() -> None:
     frame = located()
-    names = names_from_cities(frame, max_places=3, min_share=0.1)
+    names = city_names(frame, max_places=3, min_share=0.1)
     assert names.to_dict() == {"A": "Shenzhen–Guangzhou–Hong Kong", "B": "Cambridge–Boston"}
-    names = names_from_cities(frame, max_places=2, min_share=0.2)
+    names = city_names(frame, max_places=2, min_share=0.2)
     assert names.to_dict() == {"A": "Shenzhen–Guangzhou", "B": "Cambridge"}
 
 
 def test_unique_names() -> None:
-    names = pd.Series(["Portland", "Portland", "Paris"], index=["a", "b", "c"])
-    econ = pd.Series(["US", "US", "FR"], index=["a", "b", "c"])
-    out = unique_names(names, econ)
-    assert list(out) == ["Portland (US)", "Portland (US) #2", "Paris"]
+    names = pd.Series(["Portland", "Portland", "Paris", "Portland"], index=["a", "b", "c", "d"])
+    econ = pd.Series(["US", "US", "FR", "US"], index=["a", "b", "c", "d"])
+    act = pd.Series([2.0, 1.0, 1.0, 0.5], index=["a", "b", "c", "d"])
+    out = unique_names(names, activity=act, economy=econ)
+    # the most active keeps the plain name; the others get their economy, then a number
+    assert list(out) == ["Portland", "Portland (US)", "Paris", "Portland (US) #2"]
     assert out.is_unique
     assert np.all(out.index == names.index)
+    region = pd.Series(["Oregon", "Maine", "", "Maine"], index=names.index)
+    out = unique_names(names, activity=act, economy=econ, region=region)
+    assert list(out) == ["Portland", "Portland (US)", "Paris", "Portland (US, Maine)"]

