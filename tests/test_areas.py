@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from innoclusters.areas import EARTH_RADIUS_KM, assign_areas, cluster_metrics, nearest_members
+from innoclusters.areas import assign_areas, cluster_metrics, nearest_members
 from innoclusters.config import Settings
+from innoclusters.geo import EARTH_RADIUS_KM
 from innoclusters.pipeline import cluster_locations
 
 KM_PER_DEG = math.pi / 180 * EARTH_RADIUS_KM  # along the equator

@@ -13,6 +13,7 @@ import pytest
 
 from innoclusters.compare import (
     compare_runs,
+    emerging_clusters,
     match_clusters,
     method_comparison,
     ordinal,
@@ -23,6 +24,8 @@ from innoclusters.config import Settings
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.pipeline import run
 from innoclusters.publish import write_outputs
+from innoclusters.publish.comparison import write_comparison
+from innoclusters.publish.tables import SYNTHETIC_NOTICE
 from tests.test_cli import cli
 from tests.test_report_browser import CHROMIUM_ARGS, Loaded, chromium_path
 
@@ -422,9 +425,6 @@ def test_view_of_a_result_matches_the_folder(
 
 
 def test_emerging_without_a_previous_run_and_written_files(tmp_path: Path) -> None:
-    from innoclusters.compare import emerging_clusters, write_comparison
-    from innoclusters.publish.tables import SYNTHETIC_NOTICE
-
     clusters = pd.DataFrame(
         {
             "rank": [1, 2, 3, 4, 5],

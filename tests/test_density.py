@@ -13,8 +13,9 @@ from sklearn.cluster import DBSCAN
 from sklearn.neighbors import NearestNeighbors
 
 import innoclusters
-from innoclusters.density import EARTH_RADIUS_KM, MAX_EPS_KM, weighted_dbscan
+from innoclusters.density import MAX_EPS_KM, weighted_dbscan
 from innoclusters.errors import InputError, SettingsError
+from innoclusters.geo import EARTH_RADIUS_KM
 
 # --------------------------------------------------------------------------- helpers
 

@@ -38,32 +38,15 @@ from scipy.spatial import cKDTree
 
 from innoclusters.config import Settings
 from innoclusters.density import weighted_dbscan
+from innoclusters.geo import chord, unit_vectors
 
 __all__ = [
-    "EARTH_RADIUS_KM",
     "area_centres",
     "assign_areas",
     "cluster_metrics",
     "footprints",
     "nearest_members",
-    "unit_vectors",
 ]
-
-#: Mean Earth radius (IUGG), as used by scikit-learn's haversine examples.
-EARTH_RADIUS_KM = 6371.0088
-
-
-def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """3-D unit vectors of latitude/longitude in degrees, shape ``(n, 3)``."""
-    la = np.radians(np.asarray(lat, dtype=float))
-    lo = np.radians(np.asarray(lon, dtype=float))
-    c = np.cos(la)
-    return np.column_stack((c * np.cos(lo), c * np.sin(lo), np.sin(la)))
-
-
-def _chord(km: float) -> float:
-    """Chord length on the unit sphere of a great-circle distance in km."""
-    return 2.0 * math.sin(min(km / EARTH_RADIUS_KM, math.pi) / 2.0)
 
 
 def cluster_metrics(
@@ -203,7 +186,7 @@ def nearest_members(
     tree = cKDTree(unit_vectors(member_lat, member_lon))
     xyz = unit_vectors(lat, lon)
     k = min(2, len(member_lat))
-    dist, idx = tree.query(xyz, k=k, distance_upper_bound=_chord(max_km) * (1 + 1e-12))
+    dist, idx = tree.query(xyz, k=k, distance_upper_bound=float(chord(max_km)) * (1 + 1e-12))
     dist = dist.reshape(len(out), k)
     idx = idx.reshape(len(out), k)
     hit = np.isfinite(dist[:, 0])
@@ -268,7 +251,7 @@ def assign_areas(
         bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
         groups = [member[order[bounds[k] : bounds[k + 1]]] for k in range(len(keys))]
         parent = list(range(len(keys)))
-        for i, j in _overlapping_pairs(keys, groups, xyz, _chord(settings.eps_km)):
+        for i, j in _overlapping_pairs(keys, groups, xyz, float(chord(settings.eps_km))):
             ri, rj = _find(parent, i), _find(parent, j)
             if ri != rj:
                 parent[max(ri, rj)] = min(ri, rj)

@@ -13,7 +13,15 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from innoclusters._version import __version__
+from innoclusters.compare import compare_runs, read_run
+from innoclusters.config import load_settings
+from innoclusters.demo import DEFAULT_SCALE, print_summary, run_demo
 from innoclusters.errors import InnoclustersError
+from innoclusters.pipeline import run as run_pipeline
+from innoclusters.places import geocode_file
+from innoclusters.publish import write_outputs
+from innoclusters.publish.comparison import write_comparison
 
 __all__ = ["app", "main"]
 
@@ -68,8 +76,6 @@ def _split_multi(argv: Sequence[str]) -> list[str]:
 
 def _print_version(value: bool) -> None:
     if value:
-        from innoclusters._version import __version__
-
         typer.echo(f"innoclusters {__version__}")
         raise typer.Exit()
 
@@ -137,9 +143,6 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Cluster and rank the given records and write the output folder."""
-    from innoclusters.config import load_settings
-    from innoclusters.pipeline import run as run_pipeline
-    from innoclusters.publish import write_outputs
 
     def job() -> Any:
         settings = load_settings(
@@ -181,7 +184,6 @@ def compare(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
 ) -> None:
     """Compare two runs: rank changes, entrants, exits, economies, top 10s, growth."""
-    from innoclusters.compare import compare_runs, read_run, write_comparison
 
     def job() -> Any:
         previous, current = read_run(run_a), read_run(run_b)
@@ -210,8 +212,6 @@ def demo(
     """Build the SYNTHETIC demo world and run the whole pipeline on it."""
     from rich.console import Console
 
-    from innoclusters.demo import DEFAULT_SCALE, print_summary, run_demo
-
     chosen = DEFAULT_SCALE if scale is None else scale
     result = guarded(lambda: run_demo(out, scale=chosen, seed=seed, quiet=quiet))
     print_summary(result, Console(), out_dir=out)
@@ -230,7 +230,6 @@ def geocode(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no summary.")] = False,
 ) -> None:
     """Add lat, lon, country and the matched place to every row of IN (offline)."""
-    from innoclusters.places import geocode_file
 
     stats = guarded(lambda: geocode_file(in_path, out_path))
     if not quiet:

@@ -55,9 +55,11 @@ import pyarrow.parquet as pq
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
-from innoclusters.config import METRICS
+from innoclusters.config import METRICS, Settings
 from innoclusters.errors import SettingsError
+from innoclusters.pipeline import run
 from innoclusters.places import load_gazetteer
+from innoclusters.publish import write_outputs
 from innoclusters.result import RunResult
 
 __all__ = [
@@ -355,6 +357,7 @@ def _hash_normal(keys: np.ndarray, salt: int) -> np.ndarray:
 
 
 def _gazetteer() -> pd.DataFrame:
+
     return load_gazetteer()
 
 
@@ -783,9 +786,6 @@ def run_demo(
         With ``synthetic`` set in its manifest, and ``extras["out_dir"]`` and
         ``extras["world_facts"]``.
     """
-    from innoclusters.config import Settings
-    from innoclusters.pipeline import run
-    from innoclusters.publish import write_outputs
 
     out = Path(out_dir)
     data = out / "data"

@@ -80,11 +80,9 @@ import numpy as np
 from numba import njit, prange
 
 from innoclusters.errors import InputError, SettingsError
+from innoclusters.geo import EARTH_RADIUS_KM
 
-__all__ = ["EARTH_RADIUS_KM", "weighted_dbscan"]
-
-#: Mean Earth radius in km (IUGG), the one scikit-learn's haversine examples use.
-EARTH_RADIUS_KM = 6371.0088
+__all__ = ["MAX_EPS_KM", "weighted_dbscan"]
 
 #: Smallest and largest ``eps_km`` accepted: 1 metre, and half the Earth's circumference
 #: (beyond it every pair of locations would be neighbours).

@@ -17,7 +17,7 @@ from innoclusters.config import Settings
 from innoclusters.editions import resolve_windows
 from innoclusters.records import RecordSet
 
-__all__ = ["LOCATION_COLUMNS", "build_locations", "edition_windows"]
+__all__ = ["LOCATION_COLUMNS", "build_locations", "edition_windows", "rounding_decimals"]
 
 #: Columns of the locations table, in order.
 LOCATION_COLUMNS: tuple[str, ...] = (
@@ -57,7 +57,7 @@ def edition_windows(records: RecordSet, settings: Settings) -> dict[str, tuple[i
     return resolve_windows(spans, settings, metrics=records.metrics())
 
 
-def _decimals(rounding: float) -> int:
+def rounding_decimals(rounding: float) -> int:
     return max(0, math.ceil(-math.log10(rounding))) + 3
 
 
@@ -84,7 +84,7 @@ def build_locations(
         Per metric: records and weight in the window, records left out by the window.
     """
     con = records.connection
-    dec = _decimals(rounding)
+    dec = rounding_decimals(rounding)
     win = pd.DataFrame(
         [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
     )

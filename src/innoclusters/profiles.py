@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from innoclusters.config import METRICS
-from innoclusters.locations import _decimals
+from innoclusters.locations import rounding_decimals
 from innoclusters.records import RecordSet
 
 __all__ = ["KINDS", "NOT_GIVEN", "OTHER", "PROFILE_COLUMNS", "PROFILE_TOP", "cluster_profiles"]
@@ -90,7 +90,7 @@ def cluster_profiles(
     win = pd.DataFrame(
         [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
     )
-    dec = _decimals(rounding)
+    dec = rounding_decimals(rounding)
     con.register("_prof_areas", areas)
     con.register("_prof_win", win)
     try:

@@ -30,11 +30,11 @@ import pandas as pd
 import pycountry
 
 from innoclusters import places
+from innoclusters._io import format_of, sql_path
 from innoclusters.config import METRICS
 from innoclusters.errors import InputError
 
 __all__ = [
-    "FORMATS",
     "OPTIONAL_COLUMNS",
     "YEAR_RANGE",
     "FileStats",
@@ -48,19 +48,6 @@ OPTIONAL_COLUMNS: tuple[str, ...] = ("country", "weight", "city", "region", "org
 #: Years accepted as sane, inclusive.
 YEAR_RANGE: tuple[int, int] = (1900, 2100)
 
-#: File name endings and the format they mean.
-FORMATS: Mapping[str, str] = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".txt": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
-
-_COMPRESSION = (".gz", ".zst")
 
 # Kosovo's user-assigned code is in common use by statistical offices.
 _ISO2 = sorted({c.alpha_2 for c in pycountry.countries} | {"XK"})
@@ -115,20 +102,6 @@ class RecordSet:
         return tuple(m for m in METRICS if m in present)
 
 
-def _format_of(path: Path) -> str:
-    name = path.name.lower()
-    for comp in _COMPRESSION:
-        if name.endswith(comp):
-            name = name[: -len(comp)]
-    suffix = Path(name).suffix
-    if suffix not in FORMATS:
-        raise InputError(
-            f"{path}: unknown file type '{suffix or path.name}'; use .csv, .tsv, .parquet or "
-            ".jsonl (JSON Lines)"
-        )
-    return FORMATS[suffix]
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -152,7 +125,7 @@ def _scan_sql(path: Path, fmt: str, index: int, *, numbered: bool = False) -> st
     Row numbers make a scan slower (ordered), so they are asked for only when a file has
     rows to reject, whose lines must be reported.
     """
-    p = str(path).replace("'", "''")
+    p = sql_path(path)
     if fmt in ("csv", "tsv"):
         delim = "\\t" if fmt == "tsv" else ","
         source = (
@@ -376,7 +349,7 @@ def read_records(
             _check_file(path)
             if any(p.path == path for p in plans):
                 raise InputError(f"{path}: passed twice; pass each file once")
-            fmt = _format_of(path)
+            fmt = format_of(path)
             index = len(plans)
             types = _columns(con, path, fmt, index, metric)
             plans.append(_Plan(path, fmt, metric, index, types))

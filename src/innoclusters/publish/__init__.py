@@ -9,13 +9,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from innoclusters.compare import write_comparison
+from innoclusters.publish.comparison import write_comparison
+from innoclusters.publish.geojson import write_geojson
+from innoclusters.publish.report import write_report
 from innoclusters.publish.tables import (
     write_clusters_csv,
     write_locations,
     write_manifest,
     write_rejects,
 )
+from innoclusters.publish.xlsx import write_xlsx
 from innoclusters.result import RunResult
 
 __all__ = ["write_outputs"]
@@ -53,10 +56,6 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
 
 
 def _optional_writers(result: RunResult, out: Path) -> list[Path]:
-    from innoclusters.publish.geojson import write_geojson
-    from innoclusters.publish.report import write_report
-    from innoclusters.publish.xlsx import write_xlsx
-
     write_geojson(result.clusters, out / "clusters.geojson")
     return [
         out / "clusters.geojson",

@@ -20,7 +20,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.polygon import orient
 
-from innoclusters.publish._atomic import atomic_write_text
+from innoclusters._io import atomic_write_text
 from innoclusters.publish.tables import DECIMALS, scalar
 from innoclusters.result import CLUSTER_COLUMNS
 

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from innoclusters._io import atomic_write_text
 from innoclusters._version import __version__
-from innoclusters.publish._atomic import atomic_write_text
 from innoclusters.publish._views import (
     clusters_per_economy,
     flatten,
@@ -38,6 +38,7 @@ from innoclusters.publish._views import (
     top_by_metric,
     top_n,
 )
+from innoclusters.publish.comparison import report_sections
 from innoclusters.publish.geojson import split_antimeridian
 from innoclusters.publish.tables import DECIMALS, scalar
 from innoclusters.result import RunResult
@@ -272,10 +273,8 @@ def _profiles(result: RunResult, ids: set[str]) -> dict[str, list[dict[str, Any]
 def _sections(result: RunResult) -> list[dict[str, Any]]:
     """Sections of the run's comparisons: what changed, method comparison, emerging clusters.
 
-    See :func:`innoclusters.compare.report_sections`; tables are rendered server-side.
+    See :func:`innoclusters.publish.comparison.report_sections`; tables are rendered server-side.
     """
-    from innoclusters.compare import report_sections
-
     out = []
     for sec in report_sections(result):
         tables = []

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from innoclusters.publish._atomic import atomic_path, atomic_write_text
+from innoclusters._io import atomic_path, atomic_write_text
 from innoclusters.result import CLUSTER_COLUMNS, RunResult
 
 __all__ = [

@@ -3,7 +3,7 @@
 Sheets: *Ranking* (every cluster, the ``clusters.csv`` columns), *Top 10 per metric*,
 *Clusters per economy*, *Intensity* and *Settings* (from the manifest); a run compared with
 a previous one or another method also gets, before *Settings*, one sheet per table of
-:func:`innoclusters.compare.report_sections` (entrants, exits, movers, economies, growth,
+:func:`innoclusters.publish.comparison.report_sections` (entrants, exits, movers, economies, growth,
 previous top 10, method comparison, emerging clusters). Numbers are stored
 as numbers with formats that match the CSV's decimals, header rows are frozen and filtered,
 and missing values are left as empty cells.
@@ -18,8 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from innoclusters.compare import report_sections
-from innoclusters.publish._atomic import atomic_path
+from innoclusters._io import atomic_path
 from innoclusters.publish._views import (
     clusters_per_economy,
     flatten,
@@ -28,6 +27,7 @@ from innoclusters.publish._views import (
     top_by_metric,
     top_n,
 )
+from innoclusters.publish.comparison import report_sections
 from innoclusters.publish.tables import DECIMALS, scalar
 from innoclusters.result import RunResult
 
