@@ -496,9 +496,9 @@ def test_geocode_file_bad_inputs(places_csv: Path, tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(InputError, match="is a folder"):
         places.geocode_file(folder, tmp_path / "o.csv")
-    with pytest.raises(InputError, match=r"unknown output file type '\.xlsx'"):
+    with pytest.raises(InputError, match=r"unknown file type '\.xlsx' for the output"):
         places.geocode_file(places_csv, tmp_path / "o.xlsx")
-    with pytest.raises(InputError, match=r"unknown input file type '\.xml'"):
+    with pytest.raises(InputError, match=r"unknown file type '\.xml' for the input"):
         places.geocode_file(tmp_path / "x.xml", tmp_path / "o.csv")
     no_city = tmp_path / "nocity.csv"
     no_city.write_text("town,country\nParis,FR\n", encoding="utf-8")

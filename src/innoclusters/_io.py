@@ -67,8 +67,8 @@ def format_of(path: str | Path, *, role: str = "input", compressed: bool = True)
     suffix = Path(name).suffix
     if suffix not in FORMATS:
         raise InputError(
-            f"{p}: unknown {role} file type '{suffix or p.name}'; use .csv, .tsv, .parquet or "
-            ".jsonl (JSON Lines)"
+            f"{p}: unknown file type '{suffix or p.name}' for the {role}; use .csv, .tsv, "
+            ".parquet or .jsonl (JSON Lines)"
         )
     return FORMATS[suffix]
 
