@@ -13,7 +13,7 @@ from sklearn.cluster import DBSCAN
 from sklearn.neighbors import NearestNeighbors
 
 import innoclusters
-from innoclusters.density import MAX_EPS_KM, weighted_dbscan
+from innoclusters.density import MAX_EPS_KM, kernel_compiled, weighted_dbscan
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.geo import EARTH_RADIUS_KM
 
@@ -555,3 +555,9 @@ def test_bad_inputs_are_reported_together_with_first_indices() -> None:
     text = str(err.value)
     assert "4 value(s) are not (index 1: 95.0, index 2: -95.0, index 3: 100.0 and 1 more)" in text
     assert "weight must be finite and >= 0; 1 value(s) are not (index 5: -1.0)" in text
+
+
+def test_kernel_compiled_after_a_first_call() -> None:
+    """After one call the kernel is in Numba's on-disk cache: the next run says nothing."""
+    weighted_dbscan(np.array([0.0, 0.0]), np.array([0.0, 0.01]), np.ones(2), eps_km=5, min_weight=2)
+    assert kernel_compiled()

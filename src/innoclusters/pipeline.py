@@ -15,11 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from innoclusters._version import __version__
 from innoclusters.areas import area_centres, assign_areas, cluster_metrics, footprints
 from innoclusters.compare import RunView, add_comparisons, read_run
 from innoclusters.config import METRICS, Settings
+from innoclusters.density import kernel_compiled
 from innoclusters.errors import SettingsError
 from innoclusters.locations import build_locations, edition_windows
 from innoclusters.places import add_intensity, area_population, economy_names
@@ -32,15 +35,16 @@ __all__ = ["cluster_locations", "run"]
 
 
 class _Stages:
-    """Times the stages and shows them on stderr (Rich) unless quiet."""
+    """Times the stages and shows them on stderr (Rich) unless quiet.
+
+    Each stage shows a live line with its elapsed time and the run's elapsed time; a finished
+    stage leaves a tick and its duration.
+    """
 
     def __init__(self, progress: bool) -> None:
         self.timings: dict[str, float] = {}
-        self._console = None
-        if progress:
-            from rich.console import Console
-
-            self._console = Console(stderr=True)
+        self._console = Console(stderr=True) if progress else None
+        self._start = time.perf_counter()
 
     @contextlib.contextmanager
     def stage(self, name: str, label: str) -> Iterator[None]:
@@ -48,7 +52,14 @@ class _Stages:
         if self._console is None:
             yield
         else:
-            with self._console.status(f"{label}..."):
+            columns = (
+                SpinnerColumn(),
+                TextColumn(f"{label}..."),
+                TimeElapsedColumn(),
+                TextColumn(f"(run {time.perf_counter() - self._start:.0f} s so far)"),
+            )
+            with Progress(*columns, console=self._console, transient=True) as bar:
+                bar.add_task(label, total=None)
                 yield
         self.timings[name] = round(time.perf_counter() - start, 3)
         if self._console is not None:
@@ -231,7 +242,10 @@ def run(
     with stages.stage("locations", "Rounding locations"):
         locations, counts = build_locations(records, rounding=settings.rounding, windows=windows)
     totals = {m: float(counts[m]["weight_in_window"]) for m in metrics}
-    with stages.stage("clusters", "Clustering and ranking"):
+    cluster_label = "Clustering and ranking"
+    if not kernel_compiled():
+        cluster_label += " (compiling the clustering kernel, first run only: about 30 s)"
+    with stages.stage("clusters", cluster_label):
         located, clusters, densities = cluster_locations(
             locations, settings=settings, totals=totals, metrics=metrics, raster=population
         )
