@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from innoclusters.areas import assign_areas, cluster_metrics, nearest_members
+from innoclusters.areas import (
+    LINK_COLUMNS,
+    assign_areas,
+    cluster_metrics,
+    merge_links,
+    nearest_members,
+)
 from innoclusters.config import Settings
 from innoclusters.geo import EARTH_RADIUS_KM
 from innoclusters.pipeline import cluster_locations
@@ -188,3 +194,83 @@ def test_nearest_members_breaks_ties_by_latitude_then_longitude_in_any_order() -
     km = math.radians(0.01) * EARTH_RADIUS_KM
     one = nearest_members(np.array([0.0]), np.array([0.01]), np.zeros(1), np.zeros(1), max_km=km)
     assert one.tolist() == [0]
+
+
+# --- merge links (why an area is one) -------------------------------------------------
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(lon2 - lon1)
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return float(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h)))
+
+
+def test_merge_links_states_the_closest_pair_of_each_merge() -> None:
+    # patents 0 and publications 0 overlap (0.10 degree of longitude = 11.1 km < 13 km);
+    # vc 0 is far away: an area of its own, with no link.
+    toy = pd.DataFrame(
+        {
+            "metric": ["patents", "patents", "publications", "publications", "vc"],
+            "lat": [0.0, 0.0, 0.0, 0.0, 10.0],
+            "lon": [0.0, 0.05, 0.15, 0.30, 10.0],
+            "metric_cluster": [0, 0, 0, 0, 0],
+            "cluster_id": ["A", "A", "A", "A", "B"],
+        }
+    )
+    before = toy.copy()
+    links = merge_links(toy, eps_km=13.0)
+    pd.testing.assert_frame_equal(toy, before)  # input not modified
+    assert list(links.columns) == list(LINK_COLUMNS)
+    assert links.drop(columns="distance_km").values.tolist() == [
+        ["A", "patents", 0, "publications", 0, 0.0, 0.05, 0.0, 0.15]
+    ]
+    assert links["distance_km"].iloc[0] == pytest.approx(_haversine_km(0, 0.05, 0, 0.15))
+    assert merge_links(toy, eps_km=10.0).empty  # 11.1 km apart: no overlap at 10 km
+
+
+def test_merge_links_agree_with_a_brute_force_oracle() -> None:
+    rng = np.random.default_rng(7)
+    n = 600
+    toy = pd.DataFrame(
+        {
+            "metric": rng.choice(["patents", "publications", "vc"], n),
+            "lat": np.round(48 + rng.normal(0, 0.4, n), 2),
+            "lon": np.round(11 + rng.normal(0, 0.6, n), 2),
+            "weight": rng.uniform(0.1, 3.0, n),
+        }
+    )
+    settings = Settings(eps_km=8.0, min_weight={"patents": 4.0, "publications": 4.0, "vc": 4.0})
+    totals = toy.groupby("metric")["weight"].sum().to_dict()
+    clustered, _ = cluster_metrics(
+        toy, settings=settings, totals=totals, metrics=["patents", "publications", "vc"]
+    )
+    located = assign_areas(clustered, settings=settings, totals=totals)
+    links = merge_links(located, eps_km=8.0)
+    assert len(links) > 3
+    members = located[located["metric_cluster"] >= 0]
+    groups = {k: g for k, g in members.groupby(["metric", "metric_cluster"])}
+    for link in links.itertuples(index=False):
+        a = groups[(link.metric_a, link.metric_cluster_a)]
+        b = groups[(link.metric_b, link.metric_cluster_b)]
+        # the stated pair exists, belongs to the area, and is within eps_km
+        assert ((a["lat"] == link.lat_a) & (a["lon"] == link.lon_a)).any()
+        assert ((b["lat"] == link.lat_b) & (b["lon"] == link.lon_b)).any()
+        assert set(a["cluster_id"]) == set(b["cluster_id"]) == {link.cluster_id}
+        stated = _haversine_km(link.lat_a, link.lon_a, link.lat_b, link.lon_b)
+        assert link.distance_km == pytest.approx(stated, abs=1e-6)
+        assert link.distance_km <= 8.0 + 1e-9
+        # and no closer pair exists
+        closest = min(
+            _haversine_km(la, loa, lb, lob)
+            for la, loa in zip(a["lat"], a["lon"], strict=True)
+            for lb, lob in zip(b["lat"], b["lon"], strict=True)
+        )
+        assert link.distance_km == pytest.approx(closest, abs=1e-6)
+    # every area made of several metric clusters has at least one link per extra cluster
+    per_area = members.groupby("cluster_id").apply(
+        lambda g: g[["metric", "metric_cluster"]].drop_duplicates().shape[0]
+    )
+    linked = links.groupby("cluster_id").size()
+    for cid, parts in per_area.items():
+        assert linked.get(cid, 0) >= parts - 1

@@ -21,6 +21,9 @@ Each metric is clustered on its own with :func:`innoclusters.density.weighted_db
   local equirectangular projection around the area's centre (member locations are first
   snapped to a grid of ``eps_km / 8`` to keep polygons small) and simplified to 1/20 of
   ``eps_km``. The polygon is for maps and population; membership is computed exactly.
+* **Links.** :func:`merge_links` states why an area is one: for every pair of overlapping
+  metric clusters, the closest pair of their member locations and its distance
+  (``links.csv``).
 * **Identity.** ``cluster_id`` is built from the coordinates of the area's most active
   location (``C+35.69+139.69``), so it does not depend on input order and stays the same
   across runs while the area's peak stays put.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,13 +42,15 @@ from scipy.spatial import cKDTree
 
 from innoclusters.config import Settings
 from innoclusters.density import weighted_dbscan
-from innoclusters.geo import chord, unit_vectors
+from innoclusters.geo import chord, haversine_km, unit_vectors
 
 __all__ = [
+    "LINK_COLUMNS",
     "area_centres",
     "assign_areas",
     "cluster_metrics",
     "footprints",
+    "merge_links",
     "nearest_members",
 ]
 
@@ -366,3 +372,82 @@ def area_centres(locations: pd.DataFrame) -> pd.DataFrame:
     lat = np.degrees(np.arcsin(np.clip(s["z"] / norm, -1.0, 1.0)))
     lon = np.degrees(np.arctan2(s["y"], s["x"]))
     return pd.DataFrame({"centre_lat": lat, "centre_lon": lon}, index=s.index)
+
+
+#: Columns of :func:`merge_links` (and ``links.csv``).
+LINK_COLUMNS = (
+    "cluster_id",
+    "metric_a",
+    "metric_cluster_a",
+    "metric_b",
+    "metric_cluster_b",
+    "lat_a",
+    "lon_a",
+    "lat_b",
+    "lon_b",
+    "distance_km",
+)
+
+
+def merge_links(locations: pd.DataFrame, *, eps_km: float) -> pd.DataFrame:
+    """Why each area is one: the closest pair of locations of every merged pair of clusters.
+
+    Two metric clusters of different metrics overlap when a member of one lies within
+    ``eps_km`` of a member of the other (see :func:`assign_areas`); the overlaps join metric
+    clusters into areas. For each overlapping pair this gives the two member locations that
+    are closest (great-circle) and their distance, which is at most ``eps_km``. An area made
+    of a single metric cluster has no link.
+
+    Parameters
+    ----------
+    locations
+        Output of :func:`assign_areas` (``metric, lat, lon, metric_cluster, cluster_id``).
+    eps_km
+        The DBSCAN radius of the run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LINK_COLUMNS`, one row per overlapping pair, ``metric_a < metric_b``
+        alphabetically, sorted by ``cluster_id`` then the metrics and metric clusters. Ties
+        in distance go to the pair that comes first by ``lat, lon`` of ``a`` then ``b``.
+    """
+    labels = locations["metric_cluster"].to_numpy(dtype=np.int64)
+    member = np.flatnonzero(labels >= 0)
+    rows: list[tuple[object, ...]] = []
+    if len(member):
+        metric = locations["metric"].to_numpy().astype(str)
+        lat = locations["lat"].to_numpy(dtype=float)
+        lon = locations["lon"].to_numpy(dtype=float)
+        area = locations["cluster_id"].to_numpy()
+        xyz = unit_vectors(lat, lon)
+        frame = pd.DataFrame({"m": metric[member], "c": labels[member], "i": member})
+        grouped = frame.groupby(["m", "c"], sort=True)["i"]
+        group_keys: list[Any] = list(grouped.groups)
+        keys = [(str(k[0]), int(k[1])) for k in group_keys]
+        groups = [np.sort(grouped.get_group(k).to_numpy()) for k in group_keys]
+        radius = float(chord(eps_km))
+        for i, j in _overlapping_pairs(keys, groups, xyz, radius):
+            a, b = (i, j) if keys[i] <= keys[j] else (j, i)
+            ga, gb = groups[a], groups[b]
+            tree = cKDTree(xyz[ga])
+            dist, _ = tree.query(xyz[gb], k=1, distance_upper_bound=radius * (1 + 1e-12))
+            best = float(np.min(dist))
+            # Every pair at the smallest distance, then the first by coordinates.
+            hits = np.flatnonzero(dist <= best)
+            candidates = []
+            for h in hits.tolist():
+                for pa in tree.query_ball_point(xyz[gb[h]], best * (1 + 1e-12)):
+                    ia, ib = int(ga[pa]), int(gb[h])
+                    candidates.append((lat[ia], lon[ia], lat[ib], lon[ib], ia, ib))
+            la, loa, lb, lob, ia, ib = min(candidates)
+            km = float(haversine_km(la, loa, lb, lob))
+            rows.append(
+                (area[ia], keys[a][0], keys[a][1], keys[b][0], keys[b][1], la, loa, lb, lob, km)
+            )
+    links = pd.DataFrame(rows, columns=list(LINK_COLUMNS))
+    links = links.sort_values(
+        ["cluster_id", "metric_a", "metric_cluster_a", "metric_b", "metric_cluster_b"],
+        kind="mergesort",
+    )
+    return links.reset_index(drop=True)

@@ -19,7 +19,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from innoclusters._version import __version__
-from innoclusters.areas import area_centres, assign_areas, cluster_metrics, footprints
+from innoclusters.areas import (
+    area_centres,
+    assign_areas,
+    cluster_metrics,
+    footprints,
+    merge_links,
+)
 from innoclusters.compare import RunView, add_comparisons, read_run
 from innoclusters.config import METRICS, Settings
 from innoclusters.density import kernel_compiled
@@ -285,7 +291,7 @@ def run(
         totals=totals,
         rejects=rejects,
         manifest=manifest,
-        extras={"profiles": profiles},
+        extras={"profiles": profiles, "links": merge_links(located, eps_km=settings.eps_km)},
     )
     if prev is not None or settings.also_method or settings.emerging:
         with stages.stage("compare", "Comparing"):

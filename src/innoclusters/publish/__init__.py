@@ -11,6 +11,7 @@ from pathlib import Path
 
 from innoclusters.publish.comparison import write_comparison
 from innoclusters.publish.geojson import write_geojson
+from innoclusters.publish.links import write_links
 from innoclusters.publish.report import write_report
 from innoclusters.publish.tables import (
     write_clusters_csv,
@@ -61,4 +62,5 @@ def _optional_writers(result: RunResult, out: Path) -> list[Path]:
         out / "clusters.geojson",
         write_xlsx(result, out / "clusters.xlsx"),
         write_report(result, out / "report.html"),
+        write_links(result, out / "links.csv"),
     ]

@@ -1,33 +1,41 @@
 """``report.html``: one self-contained page to read a run as the GII publishes its ranking.
 
-The page holds a world map of the cluster footprints (coloured by score, noise faintly,
-zoom and pan, a card per cluster on hover and click), the sortable and searchable ranking
-table, the top 10 clusters by each metric, the clusters per economy, the intensity ranking,
-and the run's settings, inputs, rejects and method, all generated from the run.
+The page holds one search over every cluster and the places it holds (any spelling the
+gazetteer knows), a world map (Leaflet) of the cluster footprints with the top clusters
+labelled by rank and name, place names appearing with zoom, emerging clusters and noise as
+layers; a card per cluster that explains it (figures with units, places and their shares,
+profile, and the metric clusters that merged into it with the closest pair of each merge);
+the sortable ranking; SVG charts of the top 10 per metric, the clusters per economy, the
+intensity ranking and, with a previous edition or a second method, the rank changes; and
+the run's windows, sources, credits, settings, inputs, rejects and method.
 
-Everything is inlined: plotly.js (shipped inside the ``plotly`` Python package) draws the
-map and charts, and country outlines come from Natural Earth 1:110m (public domain, vendored
-in ``publish/static``), so the page loads with no network. plotly.js fetches its own base map
-from a CDN by default; the page instead registers an empty base map and draws the outlines
-as its own layer, so no request is ever made.
+Everything is inlined, so the page loads with no network and sends nothing: Leaflet and
+topojson-client (vendored from npm in ``publish/static/vendor``, with their licences) and
+the Natural Earth 1:50m outlines (``innoclusters/data/countries_50m.topojson``). There is
+no tile server; the base map is the outlines and the gazetteer's place names.
 
 Safety: every string from the data reaches the page either through Jinja2 with autoescape
-on, or inside one JSON block whose ``<``, ``>`` and ``&`` are written as ``\\u003c``-style
-escapes, and is put into the page by the script with ``textContent`` only.
+on (charts are built with XML escaping), or inside one JSON block whose ``<``, ``>`` and
+``&`` are written as ``\\u003c``-style escapes, and is put into the page by the script with
+``textContent`` only.
+
+The page is byte-identical for identical runs: it holds no time, timing or absolute path.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from innoclusters import places
 from innoclusters._io import atomic_write_text
 from innoclusters._version import __version__
 from innoclusters.publish._views import (
@@ -38,9 +46,17 @@ from innoclusters.publish._views import (
     top_by_metric,
     top_n,
 )
+from innoclusters.publish.charts import Bar, Slope, bar_chart, slope_chart
 from innoclusters.publish.comparison import report_sections
 from innoclusters.publish.geojson import split_antimeridian
-from innoclusters.publish.tables import DECIMALS, scalar
+from innoclusters.publish.links import links_of
+from innoclusters.publish.mapdata import (
+    cluster_places,
+    country_outlines,
+    place_labels,
+    search_entries,
+)
+from innoclusters.publish.tables import scalar
 from innoclusters.result import RunResult
 
 __all__ = ["MAX_NOISE_POINTS", "noise_cells", "render_report", "safe_json", "write_report"]
@@ -103,16 +119,17 @@ def _static(name: str) -> str:
     return (resources.files("innoclusters.publish") / "static" / name).read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=1)
-def _plotly_js() -> str:
-    try:
-        from plotly.offline import get_plotlyjs
-    except ImportError as exc:  # pragma: no cover - plotly is a dependency
-        raise ImportError(
-            "report.html needs plotly (it ships plotly.js); install it with "
-            "'pip install plotly>=5.24'"
-        ) from exc
-    return get_plotlyjs().replace("</script", "<\\/script")
+def _vendor_js(name: str) -> str:
+    """A vendored script, safe inside ``<script>``, without its source-map comment."""
+    text = _static(f"vendor/{name}")
+    text = re.sub(r"//# sourceMappingURL=\S+", "", text)
+    return text.replace("</script", "<\\/script")
+
+
+def _vendor_css(name: str) -> str:
+    """A vendored stylesheet without comments and references to image files."""
+    css = re.sub(r"/\*.*?\*/", "", _static(f"vendor/{name}"), flags=re.S)
+    return re.sub(r"url\((?!#)[^)]*\)", "none", css)
 
 
 def noise_cells(
@@ -198,49 +215,29 @@ def _round_coords(coords: Any) -> Any:
     return coords
 
 
-def _d3_winding(geometry: dict[str, Any]) -> dict[str, Any]:
-    """Reverse every ring of an RFC 7946 (right-hand rule) Polygon or MultiPolygon.
-
-    plotly.js draws GeoJSON with d3-geo, which reads rings on the sphere the other way
-    round: an exterior ring must run clockwise, or the polygon is taken as the rest of
-    the globe.
-    """
-    if geometry["type"] == "Polygon":
-        coords = [ring[::-1] for ring in geometry["coordinates"]]
-    elif geometry["type"] == "MultiPolygon":
-        coords = [[ring[::-1] for ring in poly] for poly in geometry["coordinates"]]
-    else:
-        return geometry
-    return {"type": geometry["type"], "coordinates": coords}
-
-
-def _countries() -> dict[str, Any]:
-    doc = json.loads(_static("countries_110m.geojson"))
-    features = [
-        {"type": "Feature", "id": f["id"], "geometry": _d3_winding(f["geometry"])}
-        for f in doc["features"]
-    ]
-    return {"type": "FeatureCollection", "features": features}
-
-
 def _footprints(clusters: pd.DataFrame) -> dict[str, Any]:
-    """Cluster footprints as GeoJSON for the map (split at the antimeridian)."""
+    """Cluster footprints as RFC 7946 GeoJSON for the map (split at the antimeridian).
+
+    Each feature's ``id`` is the cluster's position in the ranking.
+    """
     import shapely
 
     features = []
     geoms = clusters["geometry"] if "geometry" in clusters.columns else [None] * len(clusters)
-    for cid, geom in zip(clusters["cluster_id"], geoms, strict=True):
+    for pos, geom in enumerate(geoms):
         split = split_antimeridian(geom)
         if split is None:
             continue
         mapping = json.loads(shapely.to_geojson(split))
         mapping["coordinates"] = _round_coords(mapping["coordinates"])
-        features.append({"type": "Feature", "id": str(cid), "geometry": _d3_winding(mapping)})
+        features.append({"type": "Feature", "id": pos, "geometry": mapping})
     return {"type": "FeatureCollection", "features": features}
 
 
-def _profiles(result: RunResult, ids: set[str]) -> dict[str, list[dict[str, Any]]] | None:
+def _profiles(result: RunResult, ids: set[str]) -> dict[str, list[list[Any]]] | None:
     """Top 3 organisations and fields per cluster and metric, from ``extras["profiles"]``.
+
+    Each entry is ``[metric, kind, value, share]``.
 
     ``share`` there is a fraction of the cluster's count of the metric; the card shows it
     in percent.
@@ -257,15 +254,16 @@ def _profiles(result: RunResult, ids: set[str]) -> dict[str, list[dict[str, Any]
         frame = frame.assign(_r=-pd.to_numeric(frame["share"], errors="coerce"))
     frame = frame.sort_values(["cluster_id", "metric", "kind", "_r"], kind="mergesort")
     frame = frame.groupby(["cluster_id", "metric", "kind"], sort=False).head(3)
-    out: dict[str, list[dict[str, Any]]] = {}
-    for row in frame.itertuples(index=False):
+    out: dict[str, list[list[Any]]] = {}
+    for row in _rows(frame):
+        share = _plain(row.share)
         out.setdefault(str(row.cluster_id), []).append(
-            {
-                "metric": _plain(row.metric),
-                "kind": _plain(row.kind),
-                "value": _plain(row.value),
-                "share": _plain(row.share),
-            }
+            [
+                _plain(row.metric),
+                _plain(row.kind),
+                _plain(row.value),
+                None if share is None else round(float(share), 4),
+            ]
         )
     return out
 
@@ -293,6 +291,56 @@ def _sections(result: RunResult) -> list[dict[str, Any]]:
     return out
 
 
+#: Column headers of the ranking table, with units; ``{m}`` is a metric's short name.
+_HEADERS = {
+    "rank": "Rank",
+    "cluster_id": "Cluster id",
+    "name": "Cluster",
+    "economies": "Economies",
+    "score": "Score (sum of shares, %)",
+    "population": "Population",
+    "intensity": "Intensity (score per million inhabitants)",
+    "intensity_rank": "Intensity rank",
+    "lat": "Latitude (°)",
+    "lon": "Longitude (°)",
+    "previous_rank": "Previous rank",
+    "rank_change": "Rank change",
+    "alt_rank": "Rank by the other method",
+    "alt_score": "Score by the other method",
+    "alt_rank_difference": "Rank difference (other − this method)",
+}
+
+_SHORT = {"patents": "PCT applications", "publications": "Articles", "vc": "VC deals"}
+
+#: Decimals shown in the report (the full value stays in ``data-v`` and in the CSV).
+_SHOWN_DECIMALS = {"score": 2, "intensity": 2, "alt_score": 2, "lat": 2, "lon": 2}
+
+
+def _header(column: str) -> str:
+    if column in _HEADERS:
+        return _HEADERS[column]
+    for m, short in _SHORT.items():
+        if column == m:
+            return f"{short} (count)"
+        if column == f"{m}_share":
+            return f"{short} (% of world)"
+        if column == f"{m}_growth_pct":
+            return f"{short} growth (%)"
+        if column == f"{m}_per_million":
+            return f"{short} per million inhabitants"
+    return column.replace("_", " ").capitalize()
+
+
+def _decimals(column: str) -> int:
+    if column in _SHOWN_DECIMALS:
+        return _SHOWN_DECIMALS[column]
+    if column in _SHORT:
+        return 1
+    if column.endswith(("_share", "_pct", "_per_million")):
+        return 2
+    return 2
+
+
 def _format_cell(column: str, value: Any) -> tuple[str, str]:
     """Displayed text and sort key of one table cell."""
     v = _plain(value)
@@ -303,9 +351,12 @@ def _format_cell(column: str, value: Any) -> tuple[str, str]:
     if isinstance(v, int):
         return f"{v:,}" if column == "population" else str(v), repr(v)
     if isinstance(v, float):
-        decimals = DECIMALS.get(column, 4)
-        if column in ("rank", "intensity_rank") and v.is_integer():
+        if column == "population":
+            return f"{v:,.0f}", repr(v)
+        ranks = column.endswith("rank") or column in ("rank_change", "alt_rank_difference")
+        if ranks and v.is_integer():
             return str(int(v)), repr(v)
+        decimals = _decimals(column)
         text = f"{v:,.{decimals}f}" if column not in ("lat", "lon") else f"{v:.{decimals}f}"
         return text, repr(v)
     return str(v), str(v)
@@ -316,7 +367,12 @@ def _table(frame: pd.DataFrame, *, numeric: set[str]) -> dict[str, Any]:
     rows = []
     for values in frame.itertuples(index=False, name=None):
         rows.append([_format_cell(c, v) for c, v in zip(columns, values, strict=True)])
-    return {"columns": columns, "rows": rows, "numeric": [c in numeric for c in columns]}
+    return {
+        "columns": columns,
+        "headers": [_header(c) for c in columns],
+        "rows": rows,
+        "numeric": [c in numeric for c in columns],
+    }
 
 
 def _rejects_summary(rejects: pd.DataFrame | None) -> dict[str, Any]:
@@ -333,25 +389,38 @@ def _rejects_summary(rejects: pd.DataFrame | None) -> dict[str, Any]:
     by_file: list[tuple[str, int]] = []
     if "file" in rejects.columns:
         files = rejects.groupby("file", dropna=False).size().sort_values(ascending=False)
-        by_file = [(str(k), int(n)) for k, n in files.head(30).items()]
+        by_file = [(_file_name(k), int(n)) for k, n in files.head(30).items()]
     return {"total": len(rejects), "by_reason": by_reason, "by_file": by_file}
 
 
-def _window_text(windows: Any, metric: str) -> str:
+def _file_name(path: Any) -> str:
+    """The file name alone: the report holds no path of the machine that made it."""
+    text = str(path)
+    return PurePath(text.replace("\\", "/")).name or text
+
+
+def _window(windows: Any, metric: str) -> tuple[int, int] | None:
+    """The edition window of ``metric`` from the manifest's ``windows`` entry."""
     if not isinstance(windows, Mapping):
-        return ""
+        return None
     w = windows.get(metric)
     if isinstance(w, Mapping):
+        for key in ("window", "years"):
+            years = w.get(key)
+            if isinstance(years, list | tuple) and len(years) == 2:
+                return int(years[0]), int(years[1])
         first = w.get("first", w.get("first_year"))
         last = w.get("last", w.get("last_year"))
         if first is not None and last is not None:
-            return f"{first}–{last}"
-        years = w.get("years")
-        if isinstance(years, list | tuple) and len(years) == 2:
-            return f"{years[0]}–{years[1]}"
+            return int(first), int(last)
     if isinstance(w, list | tuple) and len(w) == 2:
-        return f"{w[0]}–{w[1]}"
-    return ""
+        return int(w[0]), int(w[1])
+    return None
+
+
+def _window_text(windows: Any, metric: str) -> str:
+    w = _window(windows, metric)
+    return f"{w[0]}–{w[1]}" if w else ""
 
 
 def _method(result: RunResult, top: int) -> list[str]:
@@ -377,26 +446,262 @@ def _method(result: RunResult, top: int) -> list[str]:
         + ", ".join(f"{k}: {float(v):,.3g}" for k, v in used.items() if isinstance(v, int | float))
         + "); cores within that distance connect, and other locations within it join. "
         "Locations in no cluster are noise.",
-        "Clusters of different metrics that overlap are merged into one area, across borders; "
-        "all activity inside the area counts for it. Each cluster's count of a metric is "
-        "expressed as a share (%) of that metric's world total (noise included); the score "
-        "is the sum of the shares"
+        "Clusters of different metrics whose locations come within "
+        f"{s.eps_km:g} km of each other are merged into one area, across borders; each "
+        "cluster's card names the metric clusters that merged and the closest pair of "
+        "locations of each merge (also in links.csv). All activity inside the area counts "
+        "for it. Each cluster's count of a metric is expressed as a share (%) of that "
+        "metric's world total (noise included); the score is the sum of the shares"
         + (
             " weighted by " + ", ".join(f"{k} × {s.weight_of(k):g}" for k in metrics)
             if any(s.weight_of(k) != 1.0 for k in metrics)
             else ", every metric weighted equally"
         )
         + f". The top {top} clusters by score form the ranking.",
-        "Intensity is the cluster's activity per million inhabitants of its area, where the "
+        "Intensity is the cluster's score per million inhabitants of its area, where the "
         "population is known. The economies listed for a cluster are those holding at "
         f"least {s.economy_min_share:.0%} of its activity.",
     ]
     return paragraphs
 
 
+def _population_source(manifest: Mapping[str, Any]) -> str:
+    pop = manifest.get("population")
+    if isinstance(pop, Mapping):
+        source = str(pop.get("source", ""))
+        method = str(pop.get("method", ""))
+        if source and source != "gazetteer":
+            source = _file_name(source)
+        if source == "gazetteer":
+            source = "GeoNames gazetteer (CC BY 4.0)"
+        return f"{source}: {method}" if method else source
+    return "GeoNames gazetteer (CC BY 4.0): sum of the places in the footprint"
+
+
+def _metric_clusters(result: RunResult, ids: list[str]) -> dict[str, list[list[Any]]]:
+    """Per cluster, its metric clusters: ``[metric, label, locations, weight]``."""
+    loc = result.locations
+    needed = {"metric", "metric_cluster", "cluster_id", "weight"}
+    if loc is None or not needed <= set(loc.columns):
+        return {}
+    members = loc[(pd.to_numeric(loc["metric_cluster"]) >= 0) & loc["cluster_id"].notna()]
+    agg = (
+        members.groupby(["cluster_id", "metric", "metric_cluster"], sort=True)["weight"]
+        .agg(["size", "sum"])
+        .reset_index()
+    )
+    wanted = set(ids)
+    out: dict[str, list[list[Any]]] = {}
+    for row in agg.to_dict("records"):
+        cid = str(row["cluster_id"])
+        if cid in wanted:
+            out.setdefault(cid, []).append(
+                [
+                    str(row["metric"]),
+                    int(row["metric_cluster"]),
+                    int(row["size"]),
+                    round(float(row["sum"]), 3),
+                ]
+            )
+    return out
+
+
+def _links(result: RunResult) -> dict[str, list[list[Any]]]:
+    """Per cluster, its merge links: ``[metric_a, label_a, metric_b, label_b, lat_a, lon_a,
+    lat_b, lon_b, distance_km]``."""
+    out: dict[str, list[list[Any]]] = {}
+    for r in links_of(result).to_dict("records"):
+        out.setdefault(str(r["cluster_id"]), []).append(
+            [
+                str(r["metric_a"]),
+                int(r["metric_cluster_a"]),
+                str(r["metric_b"]),
+                int(r["metric_cluster_b"]),
+                float(r["lat_a"]),
+                float(r["lon_a"]),
+                float(r["lat_b"]),
+                float(r["lon_b"]),
+                round(float(r["distance_km"]), 3),
+            ]
+        )
+    return out
+
+
+def _rows(frame: pd.DataFrame) -> list[Any]:
+    """Rows as objects with attribute access (``row.name``), typed loosely for the views."""
+    return list(frame.itertuples(index=False))
+
+
+def _num(value: Any, decimals: int) -> str:
+    v = _plain(value)
+    return "" if v is None else f"{float(v):,.{decimals}f}"
+
+
+def _charts(
+    result: RunResult,
+    per_metric: Mapping[str, pd.DataFrame],
+    per_economy: pd.DataFrame,
+    intensity: pd.DataFrame,
+    pos_of: Mapping[str, int],
+    top: int,
+) -> dict[str, Any]:
+    """The report's SVG charts (markup) and the rows of their data tables."""
+    windows = result.manifest.get("windows", {})
+    out: dict[str, Any] = {"top10": [], "economy": None, "intensity": None, "slopes": []}
+    for metric, frame in per_metric.items():
+        label = _METRIC_LABELS.get(metric, metric)
+        window = _window_text(windows, metric)
+        unit = f"{label}, fractional count{', ' + window if window else ''}"
+        bars = [
+            Bar(
+                label=f"{r.name} (#{r.rank})",
+                value=float(r.count),
+                text=f"{_num(r.count, 1)} ({_num(r.share, 2)} % of world)",
+                index=pos_of.get(str(r.cluster_id)),
+            )
+            for r in _rows(frame)
+        ]
+        out["top10"].append(
+            {
+                "metric": metric,
+                "title": f"Top 10 clusters by {label}",
+                "svg": bar_chart(
+                    chart_id=f"chart-top10-{metric}",
+                    title=f"Top 10 clusters by {label}",
+                    axis_label=unit,
+                    bars=bars,
+                    summary=f"Bar chart of the 10 clusters with most {label} ({unit}).",
+                ),
+                "bars": bars,
+            }
+        )
+    shown = per_economy[per_economy["top_clusters"] > 0].head(25)
+    if len(shown):
+        bars = [
+            Bar(
+                label=f"{r.economy_name} ({r.economy})"
+                if r.economy_name and r.economy_name != r.economy
+                else str(r.economy),
+                value=float(r.top_clusters),
+                text=f"{int(r.top_clusters)} of the top {top} ({int(r.all_clusters)} in all)",
+            )
+            for r in _rows(shown)
+        ]
+        title = f"Top-{top} clusters per economy"
+        out["economy"] = {
+            "title": title,
+            "svg": bar_chart(
+                chart_id="chart-economies",
+                title=title,
+                axis_label=f"clusters among the top {top} (a cross-border cluster counts for each)",
+                bars=bars,
+                summary=f"Bar chart of the number of top-{top} clusters in each economy.",
+            ),
+            "bars": bars,
+        }
+    if len(intensity):
+        head = intensity.head(20)
+        bars = [
+            Bar(
+                label=f"{r.name} (#{r.rank})",
+                value=float(r.intensity),
+                text=f"{_num(r.intensity, 2)} per million ({_num(r.population, 0)} inhabitants)",
+                index=pos_of.get(str(r.cluster_id)),
+            )
+            for r in _rows(head)
+        ]
+        title = f"Intensity: the {len(head)} most intense of the top {top}"
+        out["intensity"] = {
+            "title": title,
+            "svg": bar_chart(
+                chart_id="chart-intensity",
+                title=title,
+                axis_label="score (sum of world shares, %) per million inhabitants",
+                bars=bars,
+                summary="Bar chart of the score per million inhabitants.",
+            ),
+            "bars": bars,
+        }
+    clusters = result.clusters
+    for column, before, title in (
+        ("previous_rank", "previous edition", "Rank changes since the previous edition"),
+        ("alt_rank", "other method", "Ranks by the other method"),
+    ):
+        if column not in clusters.columns:
+            continue
+        prev = pd.to_numeric(clusters[column], errors="coerce")
+        now = pd.to_numeric(clusters["rank"], errors="coerce")
+        n = min(top, 30)
+        mask = (now <= n) | (prev <= n)
+        lines = [
+            Slope(
+                label=str(name),
+                before=None if pd.isna(b) else int(b),
+                after=None if pd.isna(a) else int(a),
+                index=pos_of.get(str(cid)),
+            )
+            for name, b, a, cid in zip(
+                clusters["name"][mask],
+                prev[mask],
+                now[mask],
+                clusters["cluster_id"][mask],
+                strict=True,
+            )
+        ]
+        if column == "previous_rank":
+            exits = _exits(result, n)
+            lines += [Slope(label=name, before=rank, after=None) for name, rank in exits]
+        out["slopes"].append(
+            {
+                "title": f"{title} (top {n})",
+                "svg": slope_chart(
+                    chart_id=f"chart-slope-{column}",
+                    title=f"{title} (top {n})",
+                    before_label=before,
+                    after_label="this run",
+                    lines=lines,
+                    top=n,
+                ),
+            }
+        )
+    return out
+
+
+def _exits(result: RunResult, n: int) -> list[tuple[str, int]]:
+    """Clusters of the previous edition's top ``n`` that are not in this run's (name, rank)."""
+    comp = result.extras.get("comparison") if result.extras else None
+    previous = getattr(comp, "previous", None)
+    if not isinstance(previous, pd.DataFrame) or "rank" not in previous.columns:
+        return []
+    clusters = result.clusters
+    now = pd.to_numeric(clusters["rank"], errors="coerce")
+    prev_now = pd.to_numeric(clusters.get("previous_rank"), errors="coerce")
+    still = set(prev_now[now <= n].dropna().astype(int))
+    out = []
+    for r in _rows(previous.sort_values("rank")):
+        rank = int(r.rank)
+        if rank <= n and rank not in still:
+            out.append((str(getattr(r, "name", "")), rank))
+    return out
+
+
+def _extra_columns(result: RunResult, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Extra ranking-table columns other stages add: ``extras["report_columns"]``.
+
+    Each entry is ``(header, {cluster_id: text})``; a cluster without a value gets an empty
+    cell. This is the documented way to show, for example, a rank interval per row.
+    """
+    columns = result.extras.get("report_columns") if result.extras else None
+    out = []
+    for header, values in columns or []:
+        out.append({"header": str(header), "cells": [str(values.get(c, "")) for c in ids]})
+    return out
+
+
 def _context(result: RunResult) -> dict[str, Any]:
     clusters = result.clusters
     metrics: Sequence[str] = result.metrics
+    manifest = result.manifest
     top = top_n(clusters, top=result.settings.top)
     table = ranking_table(clusters)
     numeric = {c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])}
@@ -405,18 +710,44 @@ def _context(result: RunResult) -> dict[str, Any]:
     intensity = intensity_ranking(clusters, metrics)
     cells, grid_deg, n_noise = noise_cells(result.locations)
     ids = [str(c) for c in clusters["cluster_id"]]
-    manifest = result.manifest
+    pos_of = {c: i for i, c in enumerate(ids)}
+    gazetteer = places.load_gazetteer()
+    held = cluster_places(clusters, result.locations, gazetteer)
+    held_lists: dict[int, list[list[Any]]] = {}
+    for r in _rows(held):
+        held_lists.setdefault(int(r.cluster), []).append(
+            [str(r.name), round(float(r.share_pct), 2), int(r.population)]
+        )
+    synthetic = bool(manifest.get("synthetic"))
+    windows = manifest.get("windows", {})
+    card_fields = [
+        "economy_names",
+        "change",
+        "previous_rank",
+        "rank_change",
+        "alt_rank",
+        "alt_rank_difference",
+        *(f"{m}_growth_pct" for m in metrics),
+    ]
+    extra = {f: clusters[f] for f in card_fields if f in clusters.columns}
+    records = _records(table)
+    for i, rec in enumerate(records):
+        for f, col in extra.items():
+            rec[f] = _plain(col.iloc[i])
     data = {
         "meta": {
             "top": top,
             "metrics": list(metrics),
             "metric_labels": {k: _METRIC_LABELS.get(k, k) for k in metrics},
-            "synthetic": bool(manifest.get("synthetic")),
+            "synthetic": synthetic,
+            "eps_km": float(result.settings.eps_km),
+            "population_source": _population_source(manifest),
+            "windows": {m: _window_text(windows, m) for m in metrics},
         },
         "fields": [str(c) for c in table.columns],
-        "clusters": _records(table),
+        "clusters": records,
         "footprints": _footprints(clusters),
-        "countries": _countries(),
+        "countries": country_outlines(),
         "noise": {
             "lat": [round(float(v), 3) for v in cells["lat"]],
             "lon": [round(float(v), 3) for v in cells["lon"]],
@@ -427,12 +758,19 @@ def _context(result: RunResult) -> dict[str, Any]:
         "economies": _records(per_economy),
         "intensity": _records(intensity.head(30)),
         "profiles": _profiles(result, set(ids)),
+        "places": {str(k): v for k, v in sorted(held_lists.items())},
+        "labels": place_labels(gazetteer, held, clusters),
+        "search": search_entries(held, gazetteer),
+        "metric_clusters": _metric_clusters(result, ids),
+        "links": _links(result),
     }
-    inputs = [
-        {str(k): _plain(v) for k, v in entry.items()}
-        for entry in manifest.get("inputs", [])
-        if isinstance(entry, Mapping)
-    ]
+    inputs = []
+    for entry in manifest.get("inputs", []):
+        if isinstance(entry, Mapping):
+            row = {str(k): _plain(v) for k, v in entry.items()}
+            if "path" in row and row["path"] is not None:
+                row["path"] = _file_name(row["path"])
+            inputs.append(row)
     input_columns: list[str] = []
     for entry in inputs:
         for k, v in entry.items():
@@ -450,26 +788,34 @@ def _context(result: RunResult) -> dict[str, Any]:
             _plain(manifest.get("documents", {}).get(m))
             if isinstance(manifest.get("documents"), Mapping)
             else None,
-            _window_text(manifest.get("windows", {}), m),
+            _window_text(windows, m),
         )
         for m in metrics
     ]
     return {
         "title": "innoclusters: innovation cluster ranking",
         "version": manifest.get("versions", {}).get("innoclusters", __version__),
-        "synthetic": bool(manifest.get("synthetic")),
+        "synthetic": synthetic,
         "notice": manifest.get("notice", ""),
         "n_clusters": len(clusters),
         "top": top,
         "metrics": list(metrics),
         "metric_labels": _METRIC_LABELS,
+        "windows_text": "; ".join(
+            f"{_METRIC_LABELS.get(m, m)} {_window_text(windows, m)}"
+            for m in metrics
+            if _window_text(windows, m)
+        ),
         "table": _table(table, numeric=numeric),
-        "intensity_table": _table(intensity, numeric=set(intensity.columns) - {"name"})
+        "extra_columns": _extra_columns(result, ids),
+        "intensity_table": _table(intensity.head(30), numeric=set(intensity.columns) - {"name"})
         if len(intensity)
         else None,
         "economy_table": _table(per_economy, numeric={"top_clusters", "all_clusters"}),
+        "charts": _charts(result, per_metric, per_economy, intensity, pos_of, top),
         "sections": _sections(result),
         "noise": {"n": n_noise, "shown": len(cells), "grid_deg": grid_deg},
+        "n_emerging": max(len(clusters) - top, 0),
         "settings_rows": settings_rows,
         "rows": manifest.get("rows", {}),
         "totals_rows": totals_rows,
@@ -477,10 +823,12 @@ def _context(result: RunResult) -> dict[str, Any]:
         "input_columns": input_columns,
         "rejects": _rejects_summary(result.rejects),
         "method": _method(result, top),
-        "timings": manifest.get("timings_s", {}),
+        "population_source": _population_source(manifest),
         "data_json": safe_json(data),
-        "plotly_js": _plotly_js(),
-        "css": _static("report.css"),
+        "css": _vendor_css("leaflet/leaflet.css") + "\n" + _static("report.css"),
+        "vendor_js": _vendor_js("leaflet/leaflet.js")
+        + "\n"
+        + _vendor_js("topojson-client/topojson-client.min.js"),
         "js": _static("report.js").replace("</script", "<\\/script"),
     }
 
