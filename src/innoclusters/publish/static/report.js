@@ -276,12 +276,12 @@
     close.type = "button";
     close.setAttribute("aria-label", "Close the card");
     close.addEventListener("click", function () { closeCard(); });
-    card.appendChild(close);
     if (meta.synthetic) card.appendChild(el("div", "SYNTHETIC DATA", "mark"));
     var h = el("h3", "#" + c.rank + " " + c.name);
     h.tabIndex = -1;
     h.id = "card-title";
     card.appendChild(h);
+    card.appendChild(close);  // after the title: Tab from the title reaches it
     var econ = c.economies || "";
     if (c.economy_names && c.economy_names !== c.economies) econ += " (" + c.economy_names + ")";
     card.appendChild(el("div", econ, "kv economies"));
