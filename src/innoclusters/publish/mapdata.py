@@ -46,6 +46,12 @@ _WORLD_LABELS = ((5_000_000, 2), (1_000_000, 4), (500_000, 5))
 #: Zoom from which a place in or near a footprint is labelled, by population.
 _LOCAL_LABELS = ((100_000, 6), (20_000, 8), (0, 10))
 
+#: Towns around a footprint (within this many degrees of its bounds, of at least this
+#: population, at most this many per cluster) are labelled too, by the same zoom rule.
+_AROUND_DEG = 0.3
+_AROUND_MIN_POPULATION = 10_000
+_AROUND_MAX = 20
+
 #: Alternate names are searchable for places of at least this population (own names always).
 _ALTERNATES_MIN_POPULATION = 100_000
 
@@ -162,14 +168,32 @@ def cluster_places(
     return frame.groupby("cluster", sort=False).head(max_places).reset_index(drop=True)
 
 
+def _around(gazetteer: pd.DataFrame, clusters: pd.DataFrame) -> np.ndarray:
+    """Rows of the towns around each footprint: within :data:`_AROUND_DEG` of its bounds,
+    of :data:`_AROUND_MIN_POPULATION` or more, the :data:`_AROUND_MAX` largest per cluster."""
+    _, shapes = _footprint_index(clusters)
+    if not shapes:
+        return np.zeros(0, dtype=np.int64)
+    boxes = shapely.box(*np.asarray(shapely.bounds(shapes)).T)
+    grown = shapely.buffer(boxes, _AROUND_DEG, join_style="mitre")
+    pop = gazetteer["population"].to_numpy()
+    big = np.flatnonzero(pop >= _AROUND_MIN_POPULATION)
+    points = shapely.points(gazetteer["lon"].to_numpy()[big], gazetteer["lat"].to_numpy()[big])
+    box_i, place_i = shapely.STRtree(grown).query(points, predicate="intersects")[::-1]
+    pairs = pd.DataFrame({"box": box_i, "row": big[place_i], "pop": pop[big[place_i]]})
+    pairs = pairs.sort_values(["box", "pop", "row"], ascending=[True, False, True])
+    return np.unique(pairs.groupby("box").head(_AROUND_MAX)["row"].to_numpy(dtype=np.int64))
+
+
 def place_labels(
     gazetteer: pd.DataFrame, held: pd.DataFrame, clusters: pd.DataFrame
 ) -> dict[str, list[Any]]:
     """Place names for the map, each with the zoom from which it shows.
 
     The world's cities of 500,000 or more (sections of a larger city left out) show from
-    zoom 2-5 by size; the places held by a cluster (:func:`cluster_places`) from zoom 6-10
-    by size, so a footprint at city zoom has its towns around it. Cluster centres are
+    zoom 2-5 by size; the places held by a cluster (:func:`cluster_places`) and the towns
+    around its footprint from zoom 6-10 by size, so a footprint at city zoom has its towns
+    around it. Cluster centres are
     labelled separately by the page.
 
     Returns
@@ -186,8 +210,8 @@ def place_labels(
         if parent is not None:
             chosen &= parent < 0
         zoom[chosen] = z
-    if len(held):
-        rows = held["row"].to_numpy(dtype=np.int64)
+    rows = np.concatenate([held["row"].to_numpy(dtype=np.int64), _around(gazetteer, clusters)])
+    if len(rows):
         local = np.full(len(rows), 99, dtype=np.int64)
         for floor, z in sorted(_LOCAL_LABELS):
             local[pop[rows] >= floor] = z
@@ -196,8 +220,8 @@ def place_labels(
     order = keep[np.lexsort((keep, -pop[keep]))]
     return {
         "name": [str(v) for v in gazetteer["name"].to_numpy(dtype=object)[order]],
-        "lat": [round(float(v), 3) for v in gazetteer["lat"].to_numpy()[order]],
-        "lon": [round(float(v), 3) for v in gazetteer["lon"].to_numpy()[order]],
+        "lat": [round(float(v), 2) for v in gazetteer["lat"].to_numpy()[order]],
+        "lon": [round(float(v), 2) for v in gazetteer["lon"].to_numpy()[order]],
         "zoom": [int(v) for v in zoom[order]],
     }
 
@@ -206,15 +230,17 @@ def search_entries(held: pd.DataFrame, gazetteer: pd.DataFrame) -> list[list[Any
     """Search entries for the places held by clusters: ``[name, cluster, keys]``.
 
     ``keys`` joins with ``|`` every folded spelling of the place the gazetteer knows
-    (alternate names only for places of 100,000 or more inhabitants, to keep the page
-    small); ``cluster`` is the cluster's position in the ranking.
+    (alternate names only in the Latin alphabet and only for places of 100,000 or more
+    inhabitants, to keep the page small);
+    ``cluster`` is the cluster's position in the ranking.
     """
     if held.empty:
         return []
     rows = held["row"].to_numpy(dtype=np.int64)
     keys = places.name_keys(np.unique(rows))
-    big = set(np.flatnonzero(gazetteer["population"].to_numpy() >= _ALTERNATES_MIN_POPULATION))
-    keys = keys[(keys["kind"] == 0) | keys["row"].isin(big)]
+    big = set(rows[gazetteer["population"].to_numpy()[rows] >= _ALTERNATES_MIN_POPULATION])
+    latin = keys["key"].map(str.isascii).to_numpy(dtype=bool)
+    keys = keys[(keys["kind"] == 0) | (keys["row"].isin(big).to_numpy() & latin)]
     by_row = keys.groupby("row", sort=False)["key"].agg("|".join)
     out = []
     for cluster, row, name in zip(held["cluster"], rows, held["name"], strict=True):

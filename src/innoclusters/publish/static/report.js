@@ -102,17 +102,21 @@
     f.geometry = { type: "MultiPolygon", coordinates: out };
   });
   L.geoJSON(land, {
-    pane: "land", renderer: L.canvas({ pane: "land" }), interactive: false,
+    pane: "land", renderer: L.canvas({ pane: "land" }), interactive: false, noClip: true,
     style: { color: "#8e9aa6", weight: 0.7, fillColor: "#f4f1ea", fillOpacity: 1 }
   }).addTo(map);
 
-  var noiseLayer = L.layerGroup();
-  var noiseRenderer = L.canvas({ pane: "noise" });
-  for (var n = 0; n < data.noise.lat.length; n++) {
-    L.circleMarker([data.noise.lat[n], data.noise.lon[n]], {
-      pane: "noise", renderer: noiseRenderer, radius: 2, stroke: false,
-      fillColor: "#3b4550", fillOpacity: 0.45, interactive: false
-    }).addTo(noiseLayer);
+  var noiseLayer = null;  // made when first switched on
+  function makeNoise() {
+    noiseLayer = L.layerGroup();
+    var noiseRenderer = L.canvas({ pane: "noise" });
+    for (var n = 0; n < data.noise.lat.length; n++) {
+      L.circleMarker([data.noise.lat[n], data.noise.lon[n]], {
+        pane: "noise", renderer: noiseRenderer, radius: 2, stroke: false,
+        fillColor: "#3b4550", fillOpacity: 0.45, interactive: false
+      }).addTo(noiseLayer);
+    }
+    return noiseLayer;
   }
 
   var footOf = {};
@@ -131,7 +135,7 @@
       var f = footOf[i];
       if (f) {
         L.geoJSON(f, {
-          pane: isTop ? "topFoot" : "emergingFoot", renderer: isTop ? topFootR : emFootR,
+          pane: isTop ? "topFoot" : "emergingFoot", renderer: isTop ? topFootR : emFootR, noClip: true,
           style: { color: "#5a1a00", weight: 0.8, fillColor: colour(c), fillOpacity: 0.55 }
         }).on("click", function () { select(i, { from: "map" }); }).addTo(group);
       }
@@ -158,15 +162,12 @@
     node.dataset.index = String(i);
     node.addEventListener("click", function (e) { e.stopPropagation(); select(i, { from: "map" }); });
     L.DomEvent.disableClickPropagation(node);
-    labelPane.appendChild(node);
-    node.hidden = true;
     return node;
   }
   clusters.forEach(function (c, i) {
     if (c.lat === null || c.lon === null) return;
     clusterLabels.push({ i: i, node: null, w: 0, h: 0 });
   });
-  var placeNodes = [];
   var L_ = data.labels;
   var placeOn = document.getElementById("layer-places");
   var emergingOn = document.getElementById("layer-emerging");
@@ -178,11 +179,23 @@
     }
     return false;
   }
+  // Labels are created when first needed, all at once, then measured in one pass (reading a
+  // size right after adding an element would lay the page out again for every label).
+  function measure(items) {
+    if (!items.length) return;
+    var frag = document.createDocumentFragment();
+    items.forEach(function (it) { frag.appendChild(it.node); });
+    labelPane.appendChild(frag);
+    items.forEach(function (it) { it.w = it.node.offsetWidth; it.h = it.node.offsetHeight; });
+  }
+  var placeItems = [];
   function layoutLabels() {
     var size = map.getSize();
     var zoom = map.getZoom();
     var boxes = [];
     var shown = 0;
+    var fresh = [];
+    var candidates = [];
     clusterLabels.forEach(function (item) {
       var i = item.i;
       var c = clusters[i];
@@ -190,43 +203,46 @@
       var p = map.latLngToContainerPoint([c.lat, c.lon]);
       var inView = p.x > -50 && p.y > -20 && p.x < size.x + 50 && p.y < size.y + 20;
       if (!wanted || !inView) { if (item.node) item.node.hidden = true; return; }
-      if (!item.node) {
-        item.node = makeClusterLabel(i);
-        item.node.hidden = false;
-        item.w = item.node.offsetWidth; item.h = item.node.offsetHeight;
+      if (!item.node) { item.node = makeClusterLabel(i); fresh.push(item); }
+      candidates.push([item, p]);
+    });
+    var places = [];
+    if (placeOn.checked) {
+      for (var j = 0; j < L_.name.length && places.length < 600; j++) {
+        if (L_.zoom[j] > zoom) continue;
+        var q = map.latLngToContainerPoint([L_.lat[j], L_.lon[j]]);
+        if (q.x < 0 || q.y < 0 || q.x > size.x || q.y > size.y) continue;
+        var it = placeItems[j];
+        if (!it) {
+          it = placeItems[j] = { node: el("div", L_.name[j], "place-label" + (L_.zoom[j] <= 4 ? " big" : "")), w: 0, h: 0 };
+          fresh.push(it);
+        }
+        places.push([it, q]);
       }
-      var r0 = (i < TOP ? radius(c) : 3) + 2;
+    }
+    measure(fresh);
+    var visible = new Set();
+    candidates.forEach(function (x) {
+      var item = x[0], p = x[1], c = clusters[item.i];
+      var r0 = (item.i < TOP ? radius(c) : 3) + 2;
       var box = { x: p.x + r0, y: p.y - item.h / 2, w: item.w, h: item.h };
       if (box.x + box.w > size.x) box.x = p.x - r0 - item.w;  // flip left at the right edge
       if (overlaps(box, boxes)) { item.node.hidden = true; return; }
       boxes.push(box);
-      var lp = map.containerPointToLayerPoint([box.x, box.y]);
-      L.DomUtil.setPosition(item.node, lp);
+      L.DomUtil.setPosition(item.node, map.containerPointToLayerPoint([box.x, box.y]));
       item.node.hidden = false;
       shown += 1;
     });
-    var placed = 0;
-    for (var j = 0; j < L_.name.length; j++) {
-      var node = placeNodes[j];
-      var want = placeOn.checked && L_.zoom[j] <= zoom;
-      var q = want ? map.latLngToContainerPoint([L_.lat[j], L_.lon[j]]) : null;
-      if (!want || q.x < 0 || q.y < 0 || q.x > size.x || q.y > size.y || placed > 400) {
-        if (node) node.hidden = true;
-        continue;
-      }
-      if (!node) {
-        node = placeNodes[j] = el("div", L_.name[j], "place-label" + (L_.zoom[j] <= 4 ? " big" : ""));
-        labelPane.appendChild(node);
-        node.dataset.w = String(node.offsetWidth); node.dataset.h = String(node.offsetHeight);
-      }
-      var w = Number(node.dataset.w), h = Number(node.dataset.h);
-      var pb = { x: q.x - 3, y: q.y - h / 2, w: w, h: h };
-      if (overlaps(pb, boxes)) { node.hidden = true; continue; }
+    places.forEach(function (x) {
+      var it = x[0], q = x[1];
+      var pb = { x: q.x - 3, y: q.y - it.h / 2, w: it.w, h: it.h };
+      if (visible.size >= 400 || overlaps(pb, boxes)) { it.node.hidden = true; return; }
       boxes.push(pb);
-      L.DomUtil.setPosition(node, map.containerPointToLayerPoint([pb.x, pb.y]));
-      node.hidden = false;
-      placed += 1;
-    }
+      L.DomUtil.setPosition(it.node, map.containerPointToLayerPoint([pb.x, pb.y]));
+      it.node.hidden = false;
+      visible.add(it);
+    });
+    placeItems.forEach(function (it) { if (it && !visible.has(it)) it.node.hidden = true; });
     labelPane.dataset.clusterLabels = String(shown);
   }
   map.on("zoomend moveend resize viewreset", layoutLabels);
@@ -238,7 +254,8 @@
   });
   var noiseOn = document.getElementById("layer-noise");
   noiseOn.addEventListener("change", function () {
-    if (noiseOn.checked) noiseLayer.addTo(map); else map.removeLayer(noiseLayer);
+    if (noiseOn.checked) (noiseLayer || makeNoise()).addTo(map);
+    else if (noiseLayer) map.removeLayer(noiseLayer);
   });
 
   // ---- card ---------------------------------------------------------------------------------
@@ -331,7 +348,7 @@
       card.appendChild(el("h4", "Places it holds"));
       var pt = el("table", null, "places-table");
       var ph = document.createElement("tr");
-      [["place", ""], ["share of activity", "num"], ["inhabitants", "num"]].forEach(function (x) {
+      [["place", ""], ["share of activity", "num"], ["population", "num"]].forEach(function (x) {
         var th = el("th", x[0], x[1]); th.scope = "col"; ph.appendChild(th);
       });
       pt.appendChild(ph);
@@ -501,27 +518,31 @@
   filterTable();
 
   // ---- search ---------------------------------------------------------------------------------
-  var entries = [];  // [folded key, label shown, reason, cluster index]
-  clusters.forEach(function (c, i) {
-    var why = "#" + c.rank + " · " + (c.economies || "");
-    entries.push([fold(c.name), c.name, why, i]);
-    entries.push([fold(c.cluster_id), c.cluster_id, c.name + " " + why, i]);
-    (c.economy_names || "").split("/").forEach(function (e) {
-      if (e.trim()) entries.push([fold(e), e.trim(), "in " + c.name + " " + why, i]);
+  var entries = null;  // [folded key, label shown, reason, cluster index], built on first use
+  function buildEntries() {
+    entries = [];
+    clusters.forEach(function (c, i) {
+      var why = "#" + c.rank + " · " + (c.economies || "");
+      entries.push([fold(c.name), c.name, why, i]);
+      entries.push([fold(c.cluster_id), c.cluster_id, c.name + " " + why, i]);
+      (c.economy_names || "").split("/").forEach(function (e) {
+        if (e.trim()) entries.push([fold(e), e.trim(), "in " + c.name + " " + why, i]);
+      });
     });
-  });
-  data.search.forEach(function (s) {
-    var c = clusters[s[1]];
-    if (!c) return;
-    var seen = {};
-    var keys = s[2] ? s[2].split("|") : [fold(s[0])];
-    if (keys.indexOf(fold(s[0])) < 0) keys.unshift(fold(s[0]));
-    keys.forEach(function (key) {
-      if (!key || seen[key]) return;
-      seen[key] = 1;
-      entries.push([key, s[0], "in #" + c.rank + " " + c.name, s[1]]);
+    data.search.forEach(function (s) {
+      var c = clusters[s[1]];
+      if (!c) return;
+      var seen = {};
+      var keys = s[2] ? s[2].split("|") : [fold(s[0])];
+      if (keys.indexOf(fold(s[0])) < 0) keys.unshift(fold(s[0]));
+      keys.forEach(function (key) {
+        if (!key || seen[key]) return;
+        seen[key] = 1;
+        entries.push([key, s[0], "in #" + c.rank + " " + c.name, s[1]]);
+      });
     });
-  });
+    return entries;
+  }
   var input = document.getElementById("search");
   var list = document.getElementById("suggestions");
   var status = document.getElementById("search-status");
@@ -531,7 +552,7 @@
   function findMatches(q) {
     var variants = foldVariants(q);
     var best = {};
-    entries.forEach(function (e) {
+    (entries || buildEntries()).forEach(function (e) {
       variants.forEach(function (v) {
         if (!v) return;
         var pos = e[0].indexOf(v);
