@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -9,6 +10,7 @@ from innoclusters import load_gazetteer
 from innoclusters.publish.mapdata import (
     cluster_places,
     country_outlines,
+    name_keys,
     place_labels,
     search_entries,
 )
@@ -61,3 +63,13 @@ def test_labels_by_size_and_search_keys_by_spelling(gazetteer: pd.DataFrame) -> 
     }
     assert {"tokyo", "tokio"} <= set(entries[("Tokyo", 0)])
     assert entries[("Tokyo", 0)][0] == "tokyo"  # own name first
+
+
+def test_name_keys_list_own_and_alternate_spellings(gazetteer: pd.DataFrame) -> None:
+    munich = int(np.flatnonzero((gazetteer["name"] == "Munich").to_numpy())[0])
+    keys = name_keys(np.array([munich]))
+    assert set(keys["row"]) == {munich}
+    assert keys.iloc[0].tolist() == [munich, "munich", 0]  # own name first
+    alternates = set(keys.loc[keys["kind"] == 1, "key"])
+    assert {"munchen", "muenchen", "monaco di baviera"} <= alternates
+    assert not keys.duplicated(["row", "key"]).any()

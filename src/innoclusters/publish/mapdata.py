@@ -25,14 +25,15 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from innoclusters import places
 from innoclusters.geo import unit_vectors
+from innoclusters.places.gazetteer import name_index
 from innoclusters.publish.geojson import split_antimeridian
 
 __all__ = [
     "MAX_PLACES_PER_CLUSTER",
     "cluster_places",
     "country_outlines",
+    "name_keys",
     "place_labels",
     "search_entries",
 ]
@@ -226,6 +227,35 @@ def place_labels(
     }
 
 
+def name_keys(rows: np.ndarray) -> pd.DataFrame:
+    """Every spelling the gazetteer knows of some places, as matching keys.
+
+    Parameters
+    ----------
+    rows
+        Row positions in :func:`innoclusters.load_gazetteer`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``row, key, kind``: one row per place and distinct key (folded as the geocoder folds
+        names), ``kind`` 0 for the place's own name and 1 for a GeoNames alternate name
+        (``munchen`` for Munich); sorted by row, kind and key.
+    """
+    index = name_index()
+    at = np.flatnonzero(np.isin(index.rows, np.asarray(rows, dtype=np.int64)))
+    slot = np.searchsorted(index.starts, at, side="right") - 1
+    frame = pd.DataFrame(
+        {
+            "row": index.rows[at],
+            "key": index.keys.to_numpy(dtype=object)[slot],
+            "kind": index.kinds[at],
+        }
+    )
+    frame = frame.sort_values(["row", "kind", "key"], kind="mergesort")
+    return frame.drop_duplicates(["row", "key"]).reset_index(drop=True)
+
+
 def search_entries(held: pd.DataFrame, gazetteer: pd.DataFrame) -> list[list[Any]]:
     """Search entries for the places held by clusters: ``[name, cluster, keys]``.
 
@@ -237,7 +267,7 @@ def search_entries(held: pd.DataFrame, gazetteer: pd.DataFrame) -> list[list[Any
     if held.empty:
         return []
     rows = held["row"].to_numpy(dtype=np.int64)
-    keys = places.name_keys(np.unique(rows))
+    keys = name_keys(np.unique(rows))
     big = set(rows[gazetteer["population"].to_numpy()[rows] >= _ALTERNATES_MIN_POPULATION])
     latin = keys["key"].map(str.isascii).to_numpy(dtype=bool)
     keys = keys[(keys["kind"] == 0) | (keys["row"].isin(big).to_numpy() & latin)]

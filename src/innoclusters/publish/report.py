@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from innoclusters import places
 from innoclusters._io import atomic_write_text
 from innoclusters._version import __version__
+from innoclusters.places.gazetteer import places as gazetteer_places
 from innoclusters.publish._views import (
     clusters_per_economy,
     flatten,
@@ -711,7 +711,7 @@ def _context(result: RunResult) -> dict[str, Any]:
     cells, grid_deg, n_noise = noise_cells(result.locations)
     ids = [str(c) for c in clusters["cluster_id"]]
     pos_of = {c: i for i, c in enumerate(ids)}
-    gazetteer = places.load_gazetteer()
+    gazetteer = gazetteer_places()  # shared, read only
     held = cluster_places(clusters, result.locations, gazetteer)
     held_lists: dict[int, list[list[Any]]] = {}
     for r in _rows(held):
