@@ -195,7 +195,8 @@ def test_charts_are_svg_with_titles_units_and_text(page: str) -> None:
     assert "PCT patent applications, fractional count, 2019–2023" in page  # axis with unit
     assert "score (sum of world shares, %) per million inhabitants" in page
     assert "Japan (JP)" in page  # economies by name
-    assert "Synthetic data · innoclusters" in page  # the mark travels with every chart
+    assert "Synthetic data · innoclusters" in page  # the mark travels with every chart,
+    assert page.count('<text class="chart-mark-svg"') == 5  # inside each image too
     assert "chart-slope" not in page  # no previous edition, no second method
 
 
@@ -243,6 +244,7 @@ def test_synthetic_banner_only_for_synthetic_data() -> None:
     assert 'id="synthetic-banner"' not in real and "synthetic data" not in real.lower()[:2000]
     assert _data(real)["profiles"] is None
     assert "SYNTHETIC DATA</div>" not in real and "Synthetic data ·" not in real
+    assert "chart-mark-svg" not in real.replace(".chart-mark-svg", "")
 
 
 def test_intensity_section_only_when_population_is_known() -> None:

@@ -68,8 +68,23 @@ def _tick_text(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2g}"
 
 
+def _mark(mark: str) -> str:
+    """A mark in the chart's top right corner (the synthetic-data notice travels with it)."""
+    if not mark:
+        return ""
+    return (
+        f'<text class="chart-mark-svg" x="{_WIDTH - 2}" y="14" text-anchor="end">{_x(mark)}</text>'
+    )
+
+
 def bar_chart(
-    *, chart_id: str, title: str, axis_label: str, bars: Sequence[Bar], summary: str = ""
+    *,
+    chart_id: str,
+    title: str,
+    axis_label: str,
+    bars: Sequence[Bar],
+    summary: str = "",
+    mark: str = "",
 ) -> str:
     """A horizontal bar chart, largest first as given, as an SVG string.
 
@@ -85,6 +100,9 @@ def bar_chart(
         The bars, in the order shown (top to bottom).
     summary
         A sentence put before the list of values in the text alternative.
+    mark
+        Text drawn in the top right corner inside the chart (``"SYNTHETIC DATA"``), so a
+        copy of the image carries it.
 
     Returns
     -------
@@ -105,6 +123,7 @@ def bar_chart(
         f'<title id="{_x(chart_id)}-title">{_x(title)}</title>',
         f'<desc id="{_x(chart_id)}-desc">{_x(desc)}</desc>',
         f'<text class="chart-title" x="0" y="18" aria-hidden="true">{_x(title)}</text>',
+        _mark(mark),
     ]
     axis_y = _TOP_PX + _ROW_PX * max(len(bars), 1)
     for t in ticks:
@@ -144,6 +163,7 @@ def slope_chart(
     after_label: str,
     lines: Sequence[Slope],
     top: int,
+    mark: str = "",
 ) -> str:
     """A slope chart of ranks: each cluster's rank before (left) and now (right).
 
@@ -162,6 +182,8 @@ def slope_chart(
         One line per cluster.
     top
         The last rank drawn on the axis.
+    mark
+        Text drawn in the top right corner inside the chart.
 
     Returns
     -------
@@ -194,6 +216,7 @@ def slope_chart(
         f'<title id="{_x(chart_id)}-title">{_x(title)}</title>',
         f'<desc id="{_x(chart_id)}-desc">{_x(desc)}</desc>',
         f'<text class="chart-title" x="0" y="18" aria-hidden="true">{_x(title)}</text>',
+        _mark(mark),
         f'<text class="axis-label" x="{left}" y="{_TOP_PX + 8}" text-anchor="middle" '
         f'aria-hidden="true">{_x(before_label)} (rank)</text>',
         f'<text class="axis-label" x="{right}" y="{_TOP_PX + 8}" text-anchor="middle" '

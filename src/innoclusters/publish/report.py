@@ -547,6 +547,7 @@ def _charts(
 ) -> dict[str, Any]:
     """The report's SVG charts (markup) and the rows of their data tables."""
     windows = result.manifest.get("windows", {})
+    mark = "SYNTHETIC DATA" if result.manifest.get("synthetic") else ""
     out: dict[str, Any] = {"top10": [], "economy": None, "intensity": None, "slopes": []}
     for metric, frame in per_metric.items():
         label = _METRIC_LABELS.get(metric, metric)
@@ -571,6 +572,7 @@ def _charts(
                     axis_label=unit,
                     bars=bars,
                     summary=f"Bar chart of the 10 clusters with most {label} ({unit}).",
+                    mark=mark,
                 ),
                 "bars": bars,
             }
@@ -596,6 +598,7 @@ def _charts(
                 axis_label=f"clusters among the top {top} (a cross-border cluster counts for each)",
                 bars=bars,
                 summary=f"Bar chart of the number of top-{top} clusters in each economy.",
+                mark=mark,
             ),
             "bars": bars,
         }
@@ -619,6 +622,7 @@ def _charts(
                 axis_label="score (sum of world shares, %) per million inhabitants",
                 bars=bars,
                 summary="Bar chart of the score per million inhabitants.",
+                mark=mark,
             ),
             "bars": bars,
         }
@@ -661,6 +665,7 @@ def _charts(
                     after_label="this run",
                     lines=lines,
                     top=n,
+                    mark=mark,
                 ),
             }
         )
