@@ -12,8 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from innoclusters.geo import EARTH_RADIUS_KM
+from innoclusters.publish.links import write_links
 from innoclusters.publish.report import write_report
 from tests._publish_data import INJECTION, hand_result
 
@@ -401,12 +405,6 @@ def test_demo_search_by_german_spelling(demo_page: Any) -> None:
 
 
 def test_demo_links_csv_agrees_with_the_locations(demo_page: Any) -> None:
-    import numpy as np
-    import pandas as pd
-
-    from innoclusters.areas import EARTH_RADIUS_KM
-    from innoclusters.publish.links import write_links
-
     result, loaded, folder = demo_page
     links = pd.read_csv(write_links(result, folder / "links.csv"), comment="#")
     assert len(links) > 5
