@@ -458,3 +458,29 @@ def test_demo_axe_and_no_request_after_use(demo_page: Any, tmp_path: Path) -> No
     assert loaded.serious_axe_findings() == []
     loaded.page.screenshot(path=str(tmp_path / "demo_report.png"))
     assert loaded.errors == [] and loaded.blocked == []
+
+
+def test_entrants_and_exits_are_tagged_on_the_map(browser: Any, tmp_path: Path) -> None:
+    result = hand_result()
+    # previous ranks: Tokyo stays 1st, the injection is new, Suva was 5th, Apia was 2nd
+    result.clusters["previous_rank"] = pd.array([1, None, 5, 2], dtype="Int64")
+    loaded = Loaded(browser, write_report(result, tmp_path / "report.html"))
+    try:
+        tags = loaded.js(
+            "Array.from(document.querySelectorAll('.cluster-label .tag'))"
+            ".map(t => [t.parentNode.dataset.index, t.className, t.textContent])"
+        )
+        assert tags == [["1", "tag entrant", "new"], ["2", "tag entrant", "new"]]
+        loaded.page.locator("#layer-emerging").check()
+        exits = loaded.js(
+            "Array.from(document.querySelectorAll('.cluster-label:not([hidden]) .tag.exit'))"
+            ".map(t => [t.parentNode.dataset.index, t.textContent])"
+        )
+        assert exits == [["3", "out of the top 3"]]
+        _assert_no_overlap(loaded.js(_LABEL_BOXES))
+        assert "entrants to the top 3 are tagged" in (
+            loaded.page.locator("#map-section").text_content() or ""
+        )
+        assert loaded.errors == [] and loaded.blocked == []
+    finally:
+        loaded.page.close()

@@ -821,6 +821,7 @@ def _context(result: RunResult) -> dict[str, Any]:
         "sections": _sections(result),
         "noise": {"n": n_noise, "shown": len(cells), "grid_deg": grid_deg},
         "n_emerging": max(len(clusters) - top, 0),
+        "has_previous": "previous_rank" in clusters.columns,
         "settings_rows": settings_rows,
         "rows": manifest.get("rows", {}),
         "totals_rows": totals_rows,

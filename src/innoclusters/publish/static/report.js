@@ -159,6 +159,14 @@
     var node = el("div", null, "cluster-label" + (i < TOP ? "" : " emerging"));
     node.appendChild(el("span", c.rank, "r"));
     node.appendChild(document.createTextNode(c.name));
+    // With a previous edition: entrants to the top are tagged, and so are exits still found.
+    if (c.previous_rank !== undefined) {
+      if (i < TOP && (c.previous_rank === null || c.previous_rank > TOP)) {
+        node.appendChild(el("span", "new", "tag entrant"));
+      } else if (i >= TOP && c.previous_rank !== null && c.previous_rank <= TOP) {
+        node.appendChild(el("span", "out of the top " + TOP, "tag exit"));
+      }
+    }
     node.dataset.index = String(i);
     node.addEventListener("click", function (e) { e.stopPropagation(); select(i, { from: "map" }); });
     L.DomEvent.disableClickPropagation(node);
