@@ -26,6 +26,7 @@ from innoclusters.places import geocode_file, geocode_places, load_gazetteer
 from innoclusters.profiles import cluster_profiles
 from innoclusters.records import read_records
 from innoclusters.result import CLUSTER_COLUMNS, RunResult
+from innoclusters.uncertainty import Uncertainty, uncertainty
 
 __all__ = [
     "CLUSTER_COLUMNS",
@@ -35,6 +36,7 @@ __all__ = [
     "RunResult",
     "Settings",
     "SettingsError",
+    "Uncertainty",
     "__version__",
     "build_locations",
     "cluster_locations",
@@ -49,6 +51,7 @@ __all__ = [
     "read_run",
     "run",
     "run_demo",
+    "uncertainty",
     "weighted_dbscan",
     "write_outputs",
 ]

@@ -17,7 +17,8 @@ from innoclusters._version import __version__
 from innoclusters.compare import compare_runs, read_run
 from innoclusters.config import load_settings
 from innoclusters.demo import DEFAULT_SCALE, print_summary, run_demo
-from innoclusters.errors import InnoclustersError
+from innoclusters.errors import InnoclustersError, SettingsError
+from innoclusters.pipeline import rerun_with_uncertainty
 from innoclusters.pipeline import run as run_pipeline
 from innoclusters.places import geocode_file
 from innoclusters.publish import write_outputs
@@ -140,6 +141,13 @@ def run(
             "population; by default it is estimated from the gazetteer's places."
         ),
     ] = None,
+    uncertainty: Annotated[
+        int | None,
+        typer.Option(
+            help="Rank uncertainty: this many replicates each of data bootstrap, method draws "
+            "and both (uncertainty.csv, rank intervals in clusters.csv and the report)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Cluster and rank the given records and write the output folder."""
@@ -153,6 +161,7 @@ def run(
             edition=edition,
             also_method=also_method,
             emerging=emerging,
+            uncertainty=uncertainty,
         )
         sources = {"patents": patents or [], "publications": publications or [], "vc": vc or []}
         result = run_pipeline(
@@ -197,6 +206,42 @@ def compare(
         for line in comparison.summary():
             typer.echo(line, err=True)
         typer.echo(f"Comparison tables in {out}", err=True)
+
+
+@app.command("uncertainty")
+def uncertainty_command(
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="Output folder of a finished run.")
+    ],
+    replicates: Annotated[
+        int, typer.Option(help="Replicates each of data bootstrap, method draws and both.")
+    ] = 100,
+    seed: Annotated[int | None, typer.Option(help="Seed of the replicates.")] = None,
+    previous: Annotated[
+        Path | None, typer.Option(help="Output folder of an earlier run to compare with.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Add rank uncertainty to a finished run (re-reads its inputs, rewrites RUN_DIR)."""
+
+    def job() -> Any:
+        if replicates < 1:
+            raise SettingsError(f"--replicates must be a whole number >= 1, got {replicates}")
+        result = rerun_with_uncertainty(
+            run_dir, replicates=replicates, seed=seed, previous=previous, progress=not quiet
+        )
+        write_outputs(result, run_dir)
+        return result
+
+    result = guarded(job)
+    if not quiet:
+        table = result.extras["uncertainty"].clusters
+        shaky = int(table["top_uncertain"].sum())
+        typer.echo(
+            f"Rank intervals for {len(table)} clusters ({shaky} with uncertain top-"
+            f"{result.settings.top} membership); uncertainty.csv in {run_dir}",
+            err=True,
+        )
 
 
 @app.command()

@@ -97,6 +97,22 @@ class Settings:
         the most populous such place (so suburbs do not name a metropolis).
     workers
         Threads for the parallel stages; 0 means all cores. Results do not depend on it.
+    uncertainty
+        Rank uncertainty replicates per source (data, method, both); 0 for none
+        (:mod:`innoclusters.uncertainty`).
+    uncertainty_seed
+        Seed of the uncertainty replicates; the same seed gives the same results.
+    uncertainty_eps_km
+        ``[low, high]`` range of ``eps_km`` in the method draws.
+    uncertainty_density
+        ``[low, high]`` range of the multiplier of each metric's core density.
+    uncertainty_methods
+        Methods drawn, as in ``also_method`` (``""`` is the run's own); by default the run's
+        and the GII's two-metric method up to 2024 (``"patents,publications"``).
+    uncertainty_rounding_factors
+        Roundings drawn, as whole multiples of ``rounding``.
+    uncertainty_window_years
+        Window lengths drawn (years ending in the run's last year per metric).
     """
 
     eps_km: float = 13.0
@@ -118,6 +134,13 @@ class Settings:
     name_max_km: float = 10.0
     name_min_population_ratio: float = 0.15
     workers: int = 0
+    uncertainty: int = 0
+    uncertainty_seed: int = 0
+    uncertainty_eps_km: tuple[float, float] = (10.0, 16.0)
+    uncertainty_density: tuple[float, float] = (0.67, 1.5)
+    uncertainty_methods: tuple[str, ...] = ("", "patents,publications")
+    uncertainty_rounding_factors: tuple[int, ...] = (1, 2, 5)
+    uncertainty_window_years: tuple[int, ...] = (4, 5, 6)
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -221,6 +244,7 @@ def _problems(s: Settings) -> list[str]:
                     f"got {window!r}"
                 )
     _check_editions(s, problems)
+    _check_uncertainty(s, problems)
     _check_metric_map("also_method", s.also_method, problems, positive=False)
     if (
         isinstance(s.also_method, Mapping)
@@ -247,6 +271,43 @@ def _problems(s: Settings) -> list[str]:
             f"setting 'name_max_km' must be a number in (0, 500] km, got {s.name_max_km!r}"
         )
     return problems
+
+
+def _whole(v: object, lo: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _check_uncertainty(s: Settings, problems: list[str]) -> None:
+    for name in ("uncertainty", "uncertainty_seed"):
+        if not _whole(getattr(s, name), 0):
+            problems.append(
+                f"setting '{name}' must be a whole number >= 0, got {getattr(s, name)!r}"
+            )
+    for name, floor in (("uncertainty_eps_km", 0.001), ("uncertainty_density", 0.0)):
+        pair = getattr(s, name)
+        if not (
+            isinstance(pair, tuple | list)
+            and len(pair) == 2
+            and all(_is_number(v) and v > floor for v in pair)
+            and pair[0] <= pair[1]
+        ):
+            problems.append(
+                f"setting '{name}' must be [low, high] numbers > {floor:g} with low <= high, "
+                f"got {pair!r}"
+            )
+    if not (
+        isinstance(s.uncertainty_methods, tuple | list)
+        and all(isinstance(v, str) for v in s.uncertainty_methods)
+        and s.uncertainty_methods
+    ):
+        problems.append(
+            "setting 'uncertainty_methods' must list methods such as \"patents,publications\" "
+            f'("" for the run\'s own), got {s.uncertainty_methods!r}'
+        )
+    for name, lo in (("uncertainty_rounding_factors", 1), ("uncertainty_window_years", 1)):
+        values = getattr(s, name)
+        if not (isinstance(values, tuple | list) and values and all(_whole(v, lo) for v in values)):
+            problems.append(f"setting '{name}' must list whole numbers >= {lo}, got {values!r}")
 
 
 def _check_editions(s: Settings, problems: list[str]) -> None:
@@ -357,6 +418,15 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         values["edition_offsets"] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in values["edition_offsets"].items()
         }
+    for key in (
+        "uncertainty_eps_km",
+        "uncertainty_density",
+        "uncertainty_methods",
+        "uncertainty_rounding_factors",
+        "uncertainty_window_years",
+    ):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
     if isinstance(values.get("years"), Mapping):
         values["years"] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in values["years"].items()

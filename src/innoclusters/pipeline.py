@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import platform
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,17 +29,18 @@ from innoclusters.areas import (
     merge_links,
 )
 from innoclusters.compare import RunView, add_comparisons, read_run
-from innoclusters.config import METRICS, Settings
+from innoclusters.config import METRICS, Settings, load_settings
 from innoclusters.density import kernel_compiled
-from innoclusters.errors import SettingsError
+from innoclusters.errors import InputError, SettingsError
 from innoclusters.locations import build_locations, edition_windows
 from innoclusters.places import add_intensity, area_population, economy_names
 from innoclusters.profiles import cluster_profiles
 from innoclusters.ranking import rank_clusters
 from innoclusters.records import RecordSet, read_records
 from innoclusters.result import RunResult
+from innoclusters.uncertainty import estimate as estimate_uncertainty
 
-__all__ = ["cluster_locations", "run"]
+__all__ = ["add_uncertainty", "cluster_locations", "rerun_with_uncertainty", "run"]
 
 
 class _Stages:
@@ -297,7 +300,116 @@ def run(
         with stages.stage("compare", "Comparing"):
             result = add_comparisons(result, prev)
         result.manifest["timings_s"]["compare"] = stages.timings["compare"]
+    if settings.uncertainty > 0:
+        add_uncertainty(result, records, windows=windows, progress=progress)
     return result
+
+
+def add_uncertainty(
+    result: RunResult,
+    records: RecordSet,
+    *,
+    windows: Mapping[str, tuple[int, int]],
+    progress: bool = False,
+) -> RunResult:
+    """Add rank uncertainty (:mod:`innoclusters.uncertainty`) to a run, in place.
+
+    ``extras["uncertainty"]`` gets the :class:`~innoclusters.uncertainty.Uncertainty`,
+    ``clusters`` gets ``rank_lo``, ``rank_hi`` and ``p_top`` after its other columns, and
+    the manifest the ranges, replicates, seed and time.
+    """
+    start = time.perf_counter()
+    found = estimate_uncertainty(records, result, windows=windows, progress=progress)
+    by_id = found.clusters.set_index("cluster_id")
+    ids = result.clusters["cluster_id"]
+    for col in ("rank_lo", "rank_hi", "p_top"):
+        result.clusters[col] = by_id[col].reindex(ids).set_axis(result.clusters.index)
+    result.extras["uncertainty"] = found
+    result.manifest["uncertainty"] = found.settings
+    result.manifest.setdefault("timings_s", {})["uncertainty"] = round(
+        time.perf_counter() - start, 3
+    )
+    return result
+
+
+def rerun_with_uncertainty(
+    folder: str | Path,
+    *,
+    replicates: int,
+    seed: int | None = None,
+    previous: str | Path | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Run a finished run again, from its manifest, with rank uncertainty.
+
+    The input files and settings are those recorded in ``folder/manifest.json``; each file
+    must still be where the run read it and unchanged (same SHA-256).
+
+    Parameters
+    ----------
+    folder
+        The output folder of the run.
+    replicates
+        Uncertainty replicates per source.
+    seed
+        Seed of the replicates (default: the run's ``uncertainty_seed``).
+    previous
+        An earlier run to compare with, as ``run(previous=...)``.
+    progress
+        Show progress on stderr.
+
+    Returns
+    -------
+    RunResult
+        The same run, with ``extras["uncertainty"]``; write it with
+        :func:`innoclusters.publish.write_outputs`.
+
+    Raises
+    ------
+    InputError
+        When the manifest is missing or an input file is missing or changed.
+    """
+    manifest_path = Path(folder) / "manifest.json"
+    if not manifest_path.is_file():
+        raise InputError(
+            f"{manifest_path} not found; give the output folder of an innoclusters run"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{manifest_path}: not valid JSON ({exc}); run the job again") from None
+    sources: dict[str, list[Path]] = {}
+    for item in manifest.get("inputs", []):
+        path = Path(str(item.get("path", "")))
+        if not path.is_file():
+            raise InputError(
+                f"input file {path} named in {manifest_path} is not found; run "
+                "'innoclusters uncertainty' from the folder the run was made in"
+            )
+        with path.open("rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        if digest != item.get("sha256"):
+            raise InputError(
+                f"input file {path} changed since the run in {folder} (SHA-256 differs); "
+                "make a new run with --uncertainty instead"
+            )
+        sources.setdefault(str(item["metric"]), []).append(path)
+    recorded = {
+        k: v for k, v in manifest.get("settings", {}).items() if not k.endswith("_effective")
+    }
+    recorded["uncertainty"] = replicates
+    if seed is not None:
+        recorded["uncertainty_seed"] = seed
+    settings = load_settings(None, **recorded)
+    population = manifest.get("population", {}).get("source")
+    return run(
+        sources,
+        settings,
+        synthetic=bool(manifest.get("synthetic")),
+        progress=progress,
+        previous=previous,
+        population=None if population in (None, "gazetteer") else population,
+    )
 
 
 def _manifest(

@@ -19,6 +19,7 @@ from innoclusters.publish.tables import (
     write_manifest,
     write_rejects,
 )
+from innoclusters.publish.uncertainty import write_uncertainty
 from innoclusters.publish.xlsx import write_xlsx
 from innoclusters.result import RunResult
 
@@ -50,6 +51,7 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     ]
     written += _optional_writers(result, out)
     written += write_comparison(result, out)
+    written += write_uncertainty(result, out)
     result.manifest.setdefault("timings_s", {})["publish"] = round(time.perf_counter() - start, 3)
     result.manifest["outputs"] = sorted(p.name for p in [*written, out / "manifest.json"])
     written.append(write_manifest(result, out / "manifest.json"))
