@@ -35,7 +35,9 @@ A nominal cluster *exists* in a replicate when it is the predecessor of at least
 replicate cluster (it continues, or it split); its rank there is the best rank among those.
 It has *split* when it is the predecessor of two or more replicate clusters, and *merged*
 when its successor (the cluster holding most of its activity) has another predecessor: it
-was absorbed by a larger cluster and does not exist as a cluster of its own. Coarser rounding is applied to the run's rounded locations (nested grids: a
+was absorbed by a larger cluster and does not exist as a cluster of its own.
+
+Coarser rounding is applied to the run's rounded locations (nested grids: a
 0.01° location goes whole into its 0.02° cell, which may differ from rounding the raw
 coordinates by one cell at the edges); the replicate's clusters are then mapped back to the
 run's locations for matching.
