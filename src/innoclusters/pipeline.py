@@ -39,6 +39,7 @@ from innoclusters.ranking import rank_clusters
 from innoclusters.records import RecordSet, read_records
 from innoclusters.result import RunResult
 from innoclusters.uncertainty import estimate as estimate_uncertainty
+from innoclusters.uncertainty import report_columns
 
 __all__ = ["add_uncertainty", "cluster_locations", "rerun_with_uncertainty", "run"]
 
@@ -325,6 +326,10 @@ def add_uncertainty(
     for col in ("rank_lo", "rank_hi", "p_top"):
         result.clusters[col] = by_id[col].reindex(ids).set_axis(result.clusters.index)
     result.extras["uncertainty"] = found
+    result.extras["report_columns"] = [
+        *result.extras.get("report_columns", []),
+        *report_columns(found, top=result.settings.top),
+    ]
     result.manifest["uncertainty"] = found.settings
     result.manifest.setdefault("timings_s", {})["uncertainty"] = round(
         time.perf_counter() - start, 3

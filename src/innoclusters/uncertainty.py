@@ -106,6 +106,8 @@ __all__ = [
     "Choice",
     "Uncertainty",
     "estimate",
+    "interval_text",
+    "report_columns",
     "uncertainty",
 ]
 
@@ -733,6 +735,7 @@ def estimate(
     seed: int | None = None,
     workers: int | None = None,
     whatif: bool = True,
+    kinds: Sequence[str] = SOURCES,
     progress: bool = False,
 ) -> Uncertainty:
     """Rank uncertainty of a finished run: data bootstrap, method draws and both.
@@ -754,6 +757,10 @@ def estimate(
         depend on it.
     whatif
         Also compute the what-if grid and the one-at-a-time sensitivity runs.
+    kinds
+        The sources of replicates to draw, among :data:`SOURCES` (all by default; the
+        summary has columns for these only, and ``rank_lo``, ``rank_hi`` and ``p_top`` come
+        from the last one). A replicate's draws do not depend on which others are made.
     progress
         Show a progress bar on stderr.
 
@@ -763,7 +770,7 @@ def estimate(
     """
     settings = result.settings
     n = int(settings.uncertainty if replicates is None else replicates)
-    if n < 1:
+    if n < 1 and kinds:
         raise SettingsError(f"setting 'uncertainty' must be a whole number >= 1, got {n!r}")
     seed = int(settings.uncertainty_seed if seed is None else seed)
     threads = _workers(int(settings.workers if workers is None else workers))
@@ -782,7 +789,13 @@ def estimate(
         _window_weights(world, years)
     streams = np.random.SeedSequence(seed).spawn(len(SOURCES))
     jobs: list[tuple[str, int, np.random.SeedSequence | None, Choice | None]] = []
+    unknown = [k for k in kinds if k not in SOURCES]
+    if unknown:
+        raise SettingsError(f"unknown uncertainty source(s) {unknown}; use {', '.join(SOURCES)}")
+    chosen = tuple(k for k in SOURCES if k in kinds)
     for source, stream in zip(SOURCES, streams, strict=True):
+        if source not in chosen:
+            continue
         for i, child in enumerate(stream.spawn(n)):
             jobs.append((source, i, child, None))
     grid_choices = _whatif_choices(settings, metrics, ranges) if whatif else {}
@@ -821,7 +834,7 @@ def estimate(
     finally:
         stop()
     elapsed = time.perf_counter() - start
-    by_source: dict[str, list[tuple[Choice, _Outcome]]] = {s: [] for s in SOURCES}
+    by_source: dict[str, list[tuple[Choice, _Outcome]]] = {s: [] for s in chosen}
     fixed_out: dict[Choice, _Outcome] = {}
     for spec, out in zip(jobs, outcomes, strict=True):
         if spec[0] == "fixed":
@@ -830,7 +843,7 @@ def estimate(
             by_source[spec[0]].append(out)
     table = result.clusters[["rank", "cluster_id", "name"]].reset_index(drop=True).copy()
     summary = _summaries(table, world, by_source, top=settings.top)
-    sensitivity = _sensitivity(table, world, oat, fixed_out, by_source["method"], ranges)
+    sensitivity = _sensitivity(table, world, oat, fixed_out, by_source.get("method", []), ranges)
     what = _whatif_frame(grid_choices, fixed_out, table)
     reps = _replicate_frame(world, by_source)
     draws = _draws_frame(by_source)
@@ -937,8 +950,7 @@ def _summaries(
 ) -> pd.DataFrame:
     out = table.copy()
     pos = [world.nominal_ids.index(str(c)) for c in out["cluster_id"]]
-    for source in SOURCES:
-        outs = by_source[source]
+    for source, outs in by_source.items():
         ranks = np.array([o.rank for _, o in outs])[:, pos]
         fates = np.array([o.fate for _, o in outs])[:, pos]
         exists = ranks > 0
@@ -950,13 +962,16 @@ def _summaries(
         out[f"{source}_p_exists"] = exists.mean(axis=0)
         out[f"{source}_split_rate"] = (fates == FATES.index("split")).mean(axis=0)
         out[f"{source}_merge_rate"] = (fates == FATES.index("merged")).mean(axis=0)
+    if not by_source:
+        return out
+    last = list(by_source)[-1]
     out["rank_lo"] = pd.array(
-        [None if np.isnan(v) else int(v) for v in out["both_rank_p5"]], dtype="Int64"
+        [None if np.isnan(v) else int(v) for v in out[f"{last}_rank_p5"]], dtype="Int64"
     )
     out["rank_hi"] = pd.array(
-        [None if np.isnan(v) else int(v) for v in out["both_rank_p95"]], dtype="Int64"
+        [None if np.isnan(v) else int(v) for v in out[f"{last}_rank_p95"]], dtype="Int64"
     )
-    out["p_top"] = out["both_p_top"]
+    out["p_top"] = out[f"{last}_p_top"]
     out["top_uncertain"] = (out["p_top"] > 0.1) & (out["p_top"] < 0.9)
     return out
 
@@ -1091,8 +1106,8 @@ def _replicate_frame(
 ) -> pd.DataFrame:
     parts = []
     ids = np.asarray(world.nominal_ids, dtype=object)
-    for source in SOURCES:
-        for i, (_, o) in enumerate(by_source[source]):
+    for source, outs in by_source.items():
+        for i, (_, o) in enumerate(outs):
             parts.append(
                 pd.DataFrame(
                     {
@@ -1104,13 +1119,15 @@ def _replicate_frame(
                     }
                 )
             )
+    if not parts:
+        return pd.DataFrame(columns=["source", "replicate", "cluster_id", "rank", "fate"])
     return pd.concat(parts, ignore_index=True)
 
 
 def _draws_frame(by_source: Mapping[str, list[tuple[Choice, _Outcome]]]) -> pd.DataFrame:
     rows = []
     for source in ("method", "both"):
-        for i, (c, _) in enumerate(by_source[source]):
+        for i, (c, _) in enumerate(by_source.get(source, [])):
             row: dict[str, Any] = {"source": source, "replicate": i, "eps_km": c.eps_km}
             for m, v in c.density:
                 row[f"density_{m}"] = v
@@ -1170,3 +1187,43 @@ def uncertainty(
         whatif=whatif,
         progress=progress,
     )
+
+
+def interval_text(lo: Any, hi: Any) -> str:
+    """A rank interval as text: ``"12–18"``; ``"7"`` when both ends agree; ``"12–…"`` when
+    the upper end is not a cluster at all (more than 5 % of the replicates)."""
+
+    def whole(value: Any) -> int | None:
+        if value is None or value is pd.NA:
+            return None
+        v = float(value)
+        return None if math.isnan(v) else int(v)
+
+    a, b = whole(lo), whole(hi)
+    if a is None:
+        return "not a cluster"
+    if b is None:
+        return f"{a}–…"
+    return str(a) if a == b else f"{a}–{b}"
+
+
+def report_columns(found: Uncertainty, *, top: int) -> list[tuple[str, dict[str, str]]]:
+    """Ranking-table columns for the report: the 90 % rank interval and P(top N).
+
+    In the form the report reads from ``RunResult.extras["report_columns"]``: ``(header,
+    {cluster_id: text})``. A cluster whose top-``N`` membership is uncertain
+    (``0.1 < p_top < 0.9``) is marked ``?``.
+    """
+    table = found.clusters
+    if "rank_lo" not in table.columns:
+        return []
+    ids = [str(c) for c in table["cluster_id"]]
+    intervals = {
+        c: interval_text(lo, hi)
+        for c, lo, hi in zip(ids, table["rank_lo"], table["rank_hi"], strict=True)
+    }
+    p_top = {
+        c: f"{float(p):.2f}" + (" ?" if flag else "")
+        for c, p, flag in zip(ids, table["p_top"], table["top_uncertain"], strict=True)
+    }
+    return [("90 % rank interval", intervals), (f"P(top {top})", p_top)]
