@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "innoclusters.profiles": 3,
     "innoclusters.ranking": 3,
     "innoclusters.uncertainty": 3,
+    "innoclusters.matching": 3,
     # 4 comparisons (frames only)
     "innoclusters.compare": 4,
     # 5 the pipeline and its engines

@@ -91,10 +91,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from innoclusters.areas import EARTH_RADIUS_KM, assign_areas, cluster_metrics, unit_vectors
+from innoclusters.areas import assign_areas, cluster_metrics
 from innoclusters.config import METRICS, Settings, parse_method
 from innoclusters.density import weighted_dbscan
 from innoclusters.errors import SettingsError
+from innoclusters.geo import chord, unit_vectors
 from innoclusters.locations import edition_windows
 from innoclusters.matching import match_parts
 from innoclusters.records import RecordSet, read_records
@@ -220,14 +221,10 @@ def _grid_sql(rounding: float) -> tuple[str, str]:
 
 def _cells(lat: np.ndarray, lon: np.ndarray, eps_km: float) -> tuple[np.ndarray, np.ndarray]:
     """Cell of side ``chord(eps_km)`` of each location (3-D grid on unit vectors)."""
-    side = _chord(eps_km)
+    side = float(chord(eps_km))
     ijk = np.floor(unit_vectors(lat, lon) / side).astype(np.int64)
     keys, cell = np.unique(ijk, axis=0, return_inverse=True)
     return keys, cell.reshape(-1)
-
-
-def _chord(km: float) -> float:
-    return 2.0 * math.sin(min(km / EARTH_RADIUS_KM, math.pi) / 2.0)
 
 
 def _near(keys: np.ndarray, reach: int) -> scipy.sparse.csr_matrix:

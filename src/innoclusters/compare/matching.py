@@ -1,5 +1,8 @@
 """Matching clusters across runs
 -----------------------------
+The rule itself lives in :mod:`innoclusters.matching` (one copy, also used by the rank
+uncertainty); this module computes the shared parts from two runs' location tables.
+
 Areas move between editions and methods, so cluster ids are not enough. Clusters are
 matched through the locations they share: a location is a ``(metric, lat, lon)`` of the
 locations table, and both runs assign it to an area or to none.
@@ -27,29 +30,14 @@ locations table, and both runs assign it to an area or to none.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from innoclusters.matching import MIN_SHARED, match_parts
+
 __all__ = ["MIN_SHARED", "match_clusters"]
-
-#: Minimum part of a cluster's activity that its predecessor or successor must hold.
-MIN_SHARED = 0.25
-
-
-def _best(
-    overlap: pd.DataFrame, key: str, other: str, rank_of: Mapping[str, int], min_shared: float
-) -> dict[str, str]:
-    """For each ``key`` cluster, the ``other`` cluster with the largest part (>= min_shared)."""
-    frame = overlap[overlap["part"] >= min_shared].copy()
-    frame["_rank"] = frame[other].map(rank_of).fillna(np.inf)
-    frame = frame.sort_values(
-        [key, "part", "_rank", other], ascending=[True, False, True, True], kind="stable"
-    )
-    first = frame.drop_duplicates(key)
-    return {str(k): str(v) for k, v in zip(first[key], first[other], strict=True)}
 
 
 def match_clusters(
@@ -106,83 +94,12 @@ def match_clusters(
     prev_total = prev.groupby("cluster_id")["activity"].sum()
     up = parts("activity", "cluster_id", "previous_cluster_id", cur_total)
     down = parts("activity_prev", "previous_cluster_id", "cluster_id", prev_total)
-    pred = _best(up, "cluster_id", "previous_cluster_id", prev_rank, min_shared)
-    succ = _best(down, "previous_cluster_id", "cluster_id", cur_rank, min_shared)
-    up_part = {
-        (b, a): p
-        for b, a, p in zip(up["cluster_id"], up["previous_cluster_id"], up["part"], strict=True)
-    }
-    down_part = {
-        (a, b): p
-        for a, b, p in zip(
-            down["previous_cluster_id"], down["cluster_id"], down["part"], strict=True
-        )
-    }
-
-    def by_prev_rank(ids: Sequence[str]) -> list[str]:
-        return sorted(ids, key=lambda a: (prev_rank.get(a, math.inf), a))
-
-    def by_cur_rank(ids: Sequence[str]) -> list[str]:
-        return sorted(ids, key=lambda b: (cur_rank.get(b, math.inf), b))
-
-    children: dict[str, list[str]] = {}
-    for b, a in pred.items():
-        children.setdefault(str(a), []).append(str(b))
-    absorbed: dict[str, list[str]] = {}
-    for pa, sb in succ.items():
-        if pred.get(sb) != pa:
-            absorbed.setdefault(str(sb), []).append(str(pa))
-
-    rows: list[tuple[str, str | None, float, str, str, str]] = []
-    for cid in sorted(cur_total.index.astype(str)):
-        prv = pred.get(cid)
-        merged = ([prv] if prv is not None else []) + by_prev_rank(absorbed.get(cid, []))
-        siblings = [c for c in by_cur_rank(children.get(prv, [])) if c != cid] if prv else []
-        if prv is None:
-            change = "new"
-        elif len(merged) >= 2:
-            change = "merged"
-        elif siblings:
-            change = "split"
-        else:
-            change = "continuing"
-        rows.append(
-            (
-                cid,
-                prv,
-                float(up_part.get((cid, prv), 0.0)) if prv else 0.0,
-                change,
-                ";".join(merged) if len(merged) >= 2 else "",
-                ";".join(siblings),
-            )
-        )
-    current = pd.DataFrame(
-        rows,
-        columns=[
-            "cluster_id",
-            "previous_cluster_id",
-            "shared",
-            "change",
-            "merged_from",
-            "split_with",
-        ],
+    return match_parts(
+        up,
+        down,
+        current_ids=[str(c) for c in cur_total.index],
+        previous_ids=[str(c) for c in prev_total.index],
+        current_rank=cur_rank,
+        previous_rank=prev_rank,
+        min_shared=min_shared,
     )
-    fate_rows: list[tuple[str, str | None, float, str, str]] = []
-    for pid in sorted(prev_total.index.astype(str)):
-        nxt = succ.get(pid)
-        kids = by_cur_rank(children.get(pid, []))
-        if nxt is None and not kids:
-            fate = "vanished"
-        elif len(kids) >= 2:
-            fate = "split"
-        elif nxt is not None and pred.get(nxt) != pid:
-            fate = "merged"
-        else:
-            fate = "continues"
-        part = float(down_part.get((pid, nxt), 0.0)) if nxt else 0.0
-        fate_rows.append((pid, nxt, part, fate, ";".join(kids)))
-    previous = pd.DataFrame(
-        fate_rows,
-        columns=["previous_cluster_id", "successor_cluster_id", "shared", "fate", "continued_by"],
-    )
-    return current, previous

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from innoclusters.publish._atomic import atomic_write_text
+from innoclusters._io import atomic_write_text
 from innoclusters.publish.tables import SYNTHETIC_NOTICE
 from innoclusters.result import RunResult
 
