@@ -13,6 +13,7 @@ import pytest
 
 from innoclusters.config import Settings
 from innoclusters.pipeline import run
+from innoclusters.publish.report import render_report
 from innoclusters.publish.uncertainty import uncertainty_csv_text, uncertainty_view
 from innoclusters.result import RunResult
 from innoclusters.uncertainty import interval_text, report_columns
@@ -83,3 +84,11 @@ def test_csv_text_has_fixed_decimals(result: RunResult) -> None:
     assert list(frame["rank"]) == list(result.clusters["rank"])
     cells = next(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
     assert re.fullmatch(r"\d\.\d{4}", cells["data_p_top"])
+
+
+def test_report_page_has_the_pieces(result: RunResult) -> None:
+    html = render_report(result)
+    assert 'id="whatif-form"' in html and "computes no clusters" in html
+    assert "90 % rank interval" in html and "P(top 2)" in html
+    plain = RunResult(**{**result.__dict__, "extras": {}})
+    assert 'id="uncertainty"' not in render_report(plain)

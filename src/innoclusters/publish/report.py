@@ -57,6 +57,7 @@ from innoclusters.publish.mapdata import (
     search_entries,
 )
 from innoclusters.publish.tables import scalar
+from innoclusters.publish.uncertainty import uncertainty_view
 from innoclusters.result import RunResult
 
 __all__ = ["MAX_NOISE_POINTS", "noise_cells", "render_report", "safe_json", "write_report"]
@@ -813,6 +814,7 @@ def _context(result: RunResult) -> dict[str, Any]:
         ),
         "table": _table(table, numeric=numeric),
         "extra_columns": _extra_columns(result, ids),
+        "uncertainty": uncertainty_view(result),
         "intensity_table": _table(intensity.head(30), numeric=set(intensity.columns) - {"name"})
         if len(intensity)
         else None,
