@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -101,6 +102,35 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path: Path, content: str, mes
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o" / "clusters.csv").exists()
+
+
+def test_a_latin_1_file_is_named_and_read_with_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes("doc_id,year,city,country\na,2020,Zürich,CH\n".encode("latin-1"))
+    proc = cli("run", "--patents", str(path), "--out", str(tmp_path / "o"), "--quiet")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"Error: {path}: line 2 is not valid UTF-8 text")
+    assert "--encoding" in proc.stderr
+    proc = cli("run", "--patents", str(path), "--out", str(tmp_path / "o"), "--encoding", "klingon")
+    assert proc.returncode == 2 and "setting 'encoding'" in proc.stderr
+
+
+def test_inspect_reports_the_source_format_rows_and_problems(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "data" / "sources" / "patentsview" / "granted"
+    proc = cli("inspect", f"patentsview:{data}")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "g_inventor_disambiguated.tsv.zip: patentsview (patents)" in out
+    assert "rows: 10 read = 5 usable + 3 filtered (patent type 2, withdrawn 1) + 2 with" in out
+    assert "years: 2019-2021" in out and "countries: US 2, DE 1, GB 1, JP 1" in out
+    assert "line 8 (10000005): location_id 'loc-gone' not in g_location_disambiguated" in out
+    proc = cli("inspect", str(data), "--json")  # detected from the files
+    (found,) = json.loads(proc.stdout)
+    assert found["adapter"] == "patentsview" and found["rows_read"] == 10
+    bad = tmp_path / "x.tsv"
+    bad.write_text("patent_id\tname\n1\tx\n", encoding="utf-8")
+    proc = cli("inspect", str(bad))
+    assert proc.returncode == 2 and "closest source format, patentsview, lacks" in proc.stderr
 
 
 def test_directory_and_bad_settings_exit_2(tmp_path: Path) -> None:

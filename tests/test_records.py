@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from innoclusters.errors import InputError
-from innoclusters.records import read_records
+from innoclusters.records import inspect_records, read_records
 
 HEADER = "doc_id,year,lat,lon,country,weight\n"
 
@@ -50,7 +50,11 @@ def test_valid_rows_are_accepted_with_typed_columns(tmp_path: Path) -> None:
         ("a,2020,,,FR,", "missing lat/lon and city"),
         ("a,2020,1,2,FR,-0.5", "weight -0.5 is negative"),
         ("a,2020,1,2,FR,abc", "weight 'abc' is not a number"),
-        ("a,2020,1,2,QQ,", "country 'QQ' is not an ISO 3166-1 alpha-2 code"),
+        (
+            "a,2020,1,2,QQ,",
+            "country 'QQ' is not a known country; use an ISO 3166 code or an English name",
+        ),
+        ("  ,2020,1,2,FR,", "missing doc_id"),
     ],
 )
 def test_bad_rows_are_rejected_with_line_and_reason(tmp_path: Path, row: str, reason: str) -> None:
@@ -69,30 +73,142 @@ def test_every_problem_of_a_row_is_listed(tmp_path: Path) -> None:
     reason = read_records({"patents": [path]}).rejects()["reason"].iloc[0]
     assert reason == (
         "missing doc_id; year 1800 outside 1900-2100; lat 100 outside -90..90; "
-        "country 'QQ' is not an ISO 3166-1 alpha-2 code"
+        "country 'QQ' is not a known country; use an ISO 3166 code or an English name"
     )
 
 
-def test_malformed_and_non_utf8_rows_are_rejected_with_their_lines(tmp_path: Path) -> None:
+def test_malformed_rows_are_rejected_with_their_lines(tmp_path: Path) -> None:
     body = (
         HEADER.encode()
         + b"a,2020,1,2,FR,\n"  # line 2
         + b"b,2020,1\n"  # line 3: too few columns
-        + b"c,2020,1,2,F\xffR,\n"  # line 4: not UTF-8
-        + b"d,2020,1,2,FR,,9\n"  # line 5: too many columns
-        + b"e,2020,1,200,FR,\n"  # line 6: out of range
-        + b"f,2021,3,4,DE,\n"  # line 7
+        + b"d,2020,1,2,FR,,9\n"  # line 4: too many columns
+        + b"e,2020,1,200,FR,\n"  # line 5: out of range
+        + b"f,2021,3,4,DE,\n"  # line 6
     )
     path = write(tmp_path, "p.csv", body)
     rs = read_records({"patents": [path]})
     rejects = rs.rejects()
-    assert list(rejects["line"]) == [3, 4, 5, 6]
-    assert rejects["reason"].iloc[1] == "not UTF-8 text; save the file as UTF-8"
+    assert list(rejects["line"]) == [3, 4, 5]
     assert rejects["reason"].iloc[0].startswith("malformed row")
-    assert rejects["reason"].iloc[3] == "lon 200 outside -180..180"
+    assert rejects["reason"].iloc[1].startswith("malformed row")
+    assert rejects["reason"].iloc[2] == "lon 200 outside -180..180"
     assert sorted(rs.frame()["doc_id"]) == ["a", "f"]
     stats = rs.files[0]
-    assert stats.rows_read == 6 and stats.rows_accepted == 2 and stats.rows_rejected == 4
+    assert stats.rows_read == 5 and stats.rows_accepted == 2 and stats.rows_rejected == 3
+
+
+def test_reject_lines_are_exact_after_blank_lines_and_quoted_line_breaks(tmp_path: Path) -> None:
+    text = (
+        "doc_id,year,lat,lon,org\n"  # 1
+        "a,2020,1,2,x\n"  # 2
+        "\n"  # 3: blank
+        'b,2020,1,2,"two\nlines"\n'  # 4-5: one row
+        "\n"  # 6: blank
+        "c,2020,1,200,x\n"  # 7: rejected
+        "d,2020,1\n"  # 8: malformed
+        '"e",2020,"1","2","three\n\nlines"\n'  # 9-11
+        "f,1800,1,2,x\n"  # 12: rejected
+    )
+    path = write(tmp_path, "p.csv", text)
+    rs = read_records({"patents": [path]}, geocode=False)
+    rejects = rs.rejects()
+    assert list(rejects["line"]) == [7, 8, 12]
+    assert list(rejects["doc_id"].fillna("")) == ["c", "", "f"]
+    assert sorted(rs.frame()["doc_id"]) == ["a", "b", "e"]
+    js = write(
+        tmp_path,
+        "p.jsonl",
+        '{"doc_id": "a", "year": 2020, "lat": 1, "lon": 2}\n\n'
+        '{"doc_id": "b", "year": 2020, "lat": 100, "lon": 2}\n',
+    )
+    assert list(read_records({"patents": [js]}, geocode=False).rejects()["line"]) == [3]
+
+
+def test_a_file_in_another_encoding_is_an_error_naming_it(tmp_path: Path) -> None:
+    text = "doc_id,year,city,country\na,2020,Zürich,CH\nb,2020,Köln,DE\n"
+    path = write(tmp_path, "p.csv", text.encode("latin-1"))
+    with pytest.raises(InputError) as info:
+        read_records({"patents": [path]})
+    message = str(info.value)
+    assert str(path) in message
+    assert "line 2 is not valid UTF-8 text (2 such line(s))" in message
+    assert "--encoding" in message
+    frame = read_records({"patents": [path]}, encoding="latin-1").frame()
+    assert sorted(frame["doc_id"]) == ["a", "b"]
+    assert frame.set_index("doc_id").loc["a", "lat"] == pytest.approx(47.37, abs=0.05)
+    # cp1252 is not read natively by DuckDB: transcoded, and the right characters come out.
+    cp = write(tmp_path, "w.csv", "doc_id,year,lat,lon,org\na,2020,1,2,Café’s\n".encode("cp1252"))
+    assert read_records({"patents": [cp]}, encoding="cp1252").frame()["org"].tolist() == ["Café’s"]
+    with pytest.raises(InputError, match="unknown encoding 'klingon'"):
+        read_records({"patents": [cp]}, encoding="klingon")
+
+
+def test_headers_match_whatever_their_case_spaces_and_aliases(tmp_path: Path) -> None:
+    text = " Doc ID ,YEAR,Latitude, lng ,City,Country Code\na,2020,48.86,2.35,Lyon,fr\n"
+    path = write(tmp_path, "p.csv", text)
+    rs = read_records({"patents": [path]})
+    row = rs.frame().iloc[0]
+    # Coordinates win over the city: this row stays in Paris, not at Lyon's centre.
+    assert (row["doc_id"], row["year"], row["lat"], row["lon"]) == ("a", 2020, 48.86, 2.35)
+    assert row["country"] == "FR" and row["city"] == "Lyon"
+    # DuckDB trims the spaces around header names itself.
+    assert dict(rs.files[0].columns) == {
+        "doc_id": "Doc ID",
+        "year": "YEAR",
+        "lat": "Latitude",
+        "lon": "lng",
+        "city": "City",
+        "country": "Country Code",
+    }
+    assert rs.files[0].to_dict()["columns"]["lon"] == "lng"
+    both = write(tmp_path, "b.csv", "doc_id,year,lat,Latitude,lon\na,2020,1,1,1\n")
+    with pytest.raises(InputError, match="columns 'lat' and 'Latitude' both mean lat"):
+        read_records({"patents": [both]})
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("doc_id,pub_year,lat,lon", "missing column(s) year for patents"),
+        ("doc_id,pub_year,lat,lon", "did you mean 'pub_year' for year?"),
+        ("doc_id,Years,lat,lon", "'Years' for year"),
+        ("doc_id,year,lat_deg,lon", "'lat_deg' for lat"),
+        ("id,year,lat,lon", "missing column(s) doc_id"),
+    ],
+)
+def test_missing_column_messages_name_near_misses(
+    tmp_path: Path, header: str, expected: str
+) -> None:
+    path = write(tmp_path, "p.csv", header + "\na,2020,1,2\n")
+    with pytest.raises(InputError) as info:
+        read_records({"patents": [path]})
+    assert expected in str(info.value)
+
+
+def test_country_names_and_codes_are_normalised(tmp_path: Path) -> None:
+    text = HEADER + "".join(
+        f"d{i},2020,{i},{i},{c},\n"
+        for i, c in enumerate(["USA", "United States", "UK", " US", "fra", "Deutschland"])
+    )
+    rs = read_records({"patents": [write(tmp_path, "p.csv", text)]})
+    assert rs.frame().sort_values("doc_id")["country"].tolist() == ["US", "US", "GB", "US", "FR"]
+    assert rs.rejects()["reason"].tolist() == [
+        "country 'Deutschland' is not a known country; use an ISO 3166 code or an English name"
+    ]
+
+
+def test_mixed_explicit_and_missing_weights_keep_a_document_at_one(tmp_path: Path) -> None:
+    text = (
+        "doc_id,year,lat,lon,weight\n"
+        "A,2020,1,1,0.5\nA,2020,1,2,\nA,2020,1,3,\n"  # 0.5 given: the others share 0.5
+        "B,2020,1,1,0.25\nB,2020,1,2,0.25\n"  # all given: kept as they are
+        "C,2020,1,1,1\nC,2020,1,2,\n"  # nothing left to share: 0
+    )
+    frame = read_records({"patents": [write(tmp_path, "p.csv", text)]}, geocode=False).frame()
+    weights = frame.groupby("doc_id")["weight"].apply(list).to_dict()
+    assert weights == {"A": [0.5, 0.25, 0.25], "B": [0.25, 0.25], "C": [1.0, 0.0]}
+    assert frame.loc[frame["doc_id"] == "A", "weight"].sum() == 1.0
 
 
 @pytest.mark.parametrize(
@@ -214,3 +330,24 @@ def test_country_is_found_for_coordinates_without_one(tmp_path: Path) -> None:
     path = write(tmp_path, "p.csv", "doc_id,year,lat,lon\na,2020,48.857,2.352\n")
     rs = read_records({"patents": [path]})
     assert rs.frame()["country"].tolist() == ["FR"]
+
+
+def test_inspect_summarises_without_geocoding(tmp_path: Path) -> None:
+    text = (
+        "Doc ID,Year,Lat,Lon,City,Country\n"
+        "a,2019,48.86,2.35,,FR\n"  # 2
+        "a,2019,,,Lyon,FR\n"  # 3: a place to geocode
+        "\n"  # 4: blank
+        "b,2021,35.68,139.69,,Japan\n"  # 5
+        "c,1800,1,2,,FR\n"  # 6: bad year
+        "d,2020,1\n"  # 7: malformed
+    )
+    (found,) = inspect_records({"patents": [write(tmp_path, "p.csv", text)]})
+    assert found["adapter"] == "table" and found["columns"]["lat"] == "Lat"
+    assert (found["rows_read"], found["rows_valid"], found["rows_invalid"]) == (5, 3, 2)
+    assert (found["rows_with_coordinates"], found["rows_to_geocode"]) == (2, 1)
+    assert found["documents"] == 2 and found["years"] == [2019, 2021]
+    assert found["rows_per_year"] == {2019: 2, 2021: 1}
+    assert found["countries"] == [["FR", 2], ["JP", 1]]
+    assert [(p["line"], p["doc_id"]) for p in found["problems"]] == [(6, "c"), (7, None)]
+    assert found["problems"][0]["reason"] == "year 1800 outside 1900-2100"

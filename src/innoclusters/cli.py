@@ -97,12 +97,20 @@ def _root(
 def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     patents: Annotated[
-        list[Path] | None, typer.Option(help="Patent records (CSV, Parquet, JSON Lines).")
+        list[Path] | None,
+        typer.Option(
+            help="Patent records (CSV, Parquet, JSON Lines), or upstream files as FORMAT:PATH, "
+            "e.g. patentsview:DIR (docs/sources.md)."
+        ),
     ] = None,
     publications: Annotated[
-        list[Path] | None, typer.Option(help="Publication records (CSV, Parquet, JSON Lines).")
+        list[Path] | None,
+        typer.Option(help="Publication records, or FORMAT:PATH (e.g. openalex:DIR)."),
     ] = None,
-    vc: Annotated[list[Path] | None, typer.Option(help="Venture-capital deal records.")] = None,
+    vc: Annotated[
+        list[Path] | None,
+        typer.Option(help="Venture-capital deal records, or FORMAT:PATH (e.g. crunchbase:DIR)."),
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Settings file (TOML).")
     ] = None,
@@ -148,6 +156,13 @@ def run(
             "and both (uncertainty.csv, rank intervals in clusters.csv and the report)."
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="Text encoding of the CSV/TSV/JSON Lines inputs, e.g. latin-1 or cp1252 "
+            "(default utf-8)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Cluster and rank the given records and write the output folder."""
@@ -162,6 +177,7 @@ def run(
             also_method=also_method,
             emerging=emerging,
             uncertainty=uncertainty,
+            encoding=encoding,
         )
         sources = {"patents": patents or [], "publications": publications or [], "vc": vc or []}
         result = run_pipeline(
@@ -242,6 +258,85 @@ def uncertainty_command(
             f"{result.settings.top} membership); uncertainty.csv in {run_dir}",
             err=True,
         )
+
+
+@app.command()
+def inspect(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH...",
+            help="Files or folders to look at; FORMAT:PATH names the source format "
+            "(e.g. patentsview:DIR).",
+        ),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Metric the files hold (patents, publications, vc); by default the source "
+            "format's, or patents for plain tables.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Settings file (TOML) with [sources].")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of CSV/TSV/JSON Lines (default utf-8).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Dry run: how each file would be read (format, columns, rows, years, places)."""
+    import json
+
+    from innoclusters.config import load_settings
+    from innoclusters.records import inspect_records
+    from innoclusters.sources import METRIC_OF, detect, parse_source
+
+    def job() -> list[dict[str, Any]]:
+        settings = load_settings(config, encoding=encoding)
+        by_metric: dict[str, list[str]] = {}
+        for raw in paths:
+            chosen = metric
+            if chosen is None:
+                adapter, path = parse_source(raw)
+                adapter = adapter or str(settings.sources.get("patents", {}).get("format", ""))
+                chosen = METRIC_OF.get(adapter or detect([path]), "patents")
+            by_metric.setdefault(chosen, []).append(raw)
+        return inspect_records(by_metric, options=settings.sources, encoding=settings.encoding)
+
+    found = guarded(job)
+    if as_json:
+        typer.echo(json.dumps(found, indent=2, default=str))
+        return
+    for item in found:
+        for line in _inspect_lines(item):
+            typer.echo(line)
+
+
+def _inspect_lines(item: dict[str, Any]) -> list[str]:
+    """Human-readable lines of one file's inspection."""
+    read = item["rows_read"] or 1
+    filtered = ", ".join(f"{k} {v:,}" for k, v in item["filtered"].items())
+    lines = [
+        f"{item['path']}: {item['adapter']} ({item['metric']})",
+        "  columns: " + ", ".join(f"{k} <- {v}" for k, v in item["columns"].items()),
+        f"  rows: {item['rows_read']:,} read = {item['rows_valid']:,} usable + "
+        f"{item['rows_filtered']:,} filtered{f' ({filtered})' if filtered else ''} + "
+        f"{item['rows_invalid']:,} with problems",
+        f"  documents: {item['documents']:,}; years: "
+        + ("-".join(str(y) for y in item["years"]) if item["years"] else "none"),
+        f"  places: {item['rows_with_coordinates']:,} rows with coordinates "
+        f"({item['rows_with_coordinates'] / read:.1%}), {item['rows_to_geocode']:,} with a "
+        f"place to geocode ({item['rows_to_geocode'] / read:.1%})",
+        "  countries: " + (", ".join(f"{c} {n:,}" for c, n in item["countries"]) or "none"),
+    ]
+    if item["problems"]:
+        lines.append("  first problems:")
+        for p in item["problems"]:
+            doc = f" ({p['doc_id']})" if p["doc_id"] else ""
+            lines.append(f"    line {p['line']}{doc}: {p['reason']}")
+    return lines
 
 
 @app.command()

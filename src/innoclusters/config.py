@@ -7,6 +7,7 @@ so that a user fixes a settings file in one pass.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import math
 import tomllib
@@ -113,6 +114,13 @@ class Settings:
         Roundings drawn, as whole multiples of ``rounding``.
     uncertainty_window_years
         Window lengths drawn (years ending in the run's last year per metric).
+    encoding
+        Text encoding of the CSV, TSV and JSON Lines inputs (``utf-8``, ``latin-1``,
+        ``cp1252``, ...).
+    sources
+        Per metric, the source format of its files and that format's settings, e.g.
+        ``[sources.vc] format = "table"`` with ``columns = {doc_id = "Deal ID"}`` (see
+        ``docs/sources.md``); metrics not named are detected from their files.
     """
 
     eps_km: float = 13.0
@@ -141,6 +149,8 @@ class Settings:
     uncertainty_methods: tuple[str, ...] = ("", "patents,publications")
     uncertainty_rounding_factors: tuple[int, ...] = (1, 2, 5)
     uncertainty_window_years: tuple[int, ...] = (4, 5, 6)
+    encoding: str = "utf-8"
+    sources: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -181,6 +191,14 @@ class Settings:
             if m not in self.min_weight
         }
         return out
+
+
+def _known_encoding(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 def _is_number(value: object) -> bool:
@@ -266,6 +284,18 @@ def _problems(s: Settings) -> list[str]:
         v = getattr(s, name)
         if not _is_number(v) or not 0 <= v <= 1:
             problems.append(f"setting '{name}' must be a fraction in [0, 1], got {v!r}")
+    if not isinstance(s.sources, Mapping) or not all(
+        m in METRICS and isinstance(v, Mapping) for m, v in s.sources.items()
+    ):
+        problems.append(
+            "setting 'sources' must be tables [sources.<metric>] for metrics "
+            f'{", ".join(METRICS)}, e.g. [sources.vc] format = "table"'
+        )
+    if not isinstance(s.encoding, str) or not _known_encoding(s.encoding):
+        problems.append(
+            f"setting 'encoding' must be a text encoding such as utf-8, latin-1 or cp1252, "
+            f"got {s.encoding!r}"
+        )
     if not _is_number(s.name_max_km) or not 0 < s.name_max_km <= 500:
         problems.append(
             f"setting 'name_max_km' must be a number in (0, 500] km, got {s.name_max_km!r}"

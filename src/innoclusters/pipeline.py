@@ -236,7 +236,12 @@ def run(
     prev = read_run(previous) if isinstance(previous, str | Path) else previous
     stages = _Stages(progress)
     with stages.stage("records", "Reading and validating records"):
-        records = read_records(sources, connection=_connection(settings.workers))
+        records = read_records(
+            sources,
+            connection=_connection(settings.workers),
+            encoding=settings.encoding,
+            options=settings.sources,
+        )
     present = records.metrics()
     metrics = settings.metrics or present
     missing = [m for m in metrics if m not in present]

@@ -6,20 +6,42 @@ metric, read with DuckDB so that files larger than memory work. Every row read i
 accepted into the ``records`` table or listed in the ``rejects`` table with its file, line
 and reason: accepted + rejected = read, per file.
 
-Fractional counting: a row without a ``weight`` gets ``1 / n`` where ``n`` is the number of
-*accepted* rows of its document (same metric and ``doc_id``, across all files of the metric).
-A document whose rows are partly rejected therefore still counts 1, shared among the
-addresses that could be used; a document whose rows are all rejected counts 0. Rows with an
-explicit ``weight`` keep it.
+Columns: a header matches whatever its case, surrounding spaces and punctuation, and the
+common aliases of :data:`COLUMN_ALIASES` (``Lat``/``Lon``, ``latitude``/``longitude``,
+``lng``); the mapping used is recorded per file (:attr:`FileStats.columns`, in the
+manifest). A row with coordinates is placed at them even when it also has a ``city``; only
+rows without both coordinates are geocoded. ``doc_id`` is trimmed; an empty or blank one is
+missing. ``country`` accepts ISO 3166 alpha-2 and alpha-3 codes and English names
+(:mod:`innoclusters.countries`) and is stored as alpha-2.
 
-Line numbers: for CSV the physical line in the file (the header is line 1), assuming quoted
-fields hold no line breaks; for JSON Lines the line; for Parquet the 1-based row number.
+Fractional counting: explicit weights are kept as given; the *accepted* rows of a document
+(same metric and ``doc_id``, across all files of the metric) without a ``weight`` share
+equally what the document's explicit weights leave of 1, that is
+``max(0, 1 - sum of explicit weights) / (rows without weight)``. A document without
+explicit weights therefore gives ``1 / n`` to each of its ``n`` accepted rows; one with
+``0.5, '', ''`` gives ``0.5, 0.25, 0.25``; every document whose explicit weights do not
+exceed 1 sums to exactly 1. A document whose rows are partly rejected still counts 1,
+shared among the addresses that could be used; one whose rows are all rejected counts 0.
+
+Line numbers: for CSV and JSON Lines the physical line where the row starts (the header is
+line 1), exact after blank lines and quoted fields with line breaks; for Parquet the 1-based
+row number.
+
+Encodings: text files are UTF-8 unless ``encoding`` says otherwise; a file with bytes that
+are not valid in its encoding is an error naming the file and the first such line, never a
+silent loss of the rows with accented place names.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import dataclasses
+import difflib
+import gzip
 import hashlib
+import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,30 +49,49 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-import pycountry
 
-from innoclusters import places
+from innoclusters import countries, places
+from innoclusters import sources as sources_pkg
 from innoclusters._io import format_of, sql_path
 from innoclusters.config import METRICS
 from innoclusters.errors import InputError
+from innoclusters.sources import Prepared, SourceSpec
 
 __all__ = [
+    "COLUMN_ALIASES",
     "OPTIONAL_COLUMNS",
     "YEAR_RANGE",
     "FileStats",
     "RecordSet",
+    "header_key",
+    "inspect_records",
+    "match_columns",
     "read_records",
 ]
 
 #: Columns the pipeline uses besides ``doc_id``, ``year`` and the coordinates.
 OPTIONAL_COLUMNS: tuple[str, ...] = ("country", "weight", "city", "region", "org", "field")
 
+#: Header spellings of each records column, as :func:`header_key` gives them. A header
+#: matches whatever its case, surrounding spaces and punctuation.
+COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "metric": ("metric",),
+    "doc_id": ("doc_id", "docid", "document_id", "doc"),
+    "year": ("year",),
+    "lat": ("lat", "latitude"),
+    "lon": ("lon", "lng", "long", "longitude"),
+    "country": ("country", "country_code", "ctry_code", "iso_country"),
+    "weight": ("weight",),
+    "city": ("city", "town", "locality"),
+    "region": ("region", "state", "province", "admin1"),
+    "org": ("org", "organisation", "organization"),
+    "field": ("field",),
+}
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
 #: Years accepted as sane, inclusive.
 YEAR_RANGE: tuple[int, int] = (1900, 2100)
-
-
-# Kosovo's user-assigned code is in common use by statistical offices.
-_ISO2 = sorted({c.alpha_2 for c in pycountry.countries} | {"XK"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +107,16 @@ class FileStats:
     rows_accepted: int
     rows_rejected: int
     synthetic: bool = False
+    #: Records column -> the file's column it was read from.
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    encoding: str = ""
+    #: The source format (``table`` for records tables, else the adapter).
+    adapter: str = "table"
+    #: Rows left out by a filter, in total and per filter name.
+    rows_filtered: int = 0
+    filtered: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: Every upstream file read for this one (the file itself for records tables).
+    files: Sequence[str] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the manifest."""
@@ -119,11 +170,14 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path}: the file is empty; it needs a header row and data rows")
 
 
-def _scan_sql(path: Path, fmt: str, index: int, *, numbered: bool = False) -> str:
+def _scan_sql(
+    path: Path, fmt: str, index: int, *, numbered: bool = False, encoding: str = "utf-8"
+) -> str:
     """SQL reading one file; ``numbered`` adds ``_row``, the 1-based row number.
 
     Row numbers make a scan slower (ordered), so they are asked for only when a file has
-    rows to reject, whose lines must be reported.
+    rows to reject, whose lines must be reported. ``encoding`` is one DuckDB reads natively
+    (:func:`_duckdb_encoding`).
     """
     p = sql_path(path)
     if fmt in ("csv", "tsv"):
@@ -131,7 +185,7 @@ def _scan_sql(path: Path, fmt: str, index: int, *, numbered: bool = False) -> st
         source = (
             f"read_csv('{p}', delim='{delim}', header=true, all_varchar=true, quote='\"', "
             f"escape='\"', store_rejects=true, rejects_table='_bad_{index}', "
-            f"rejects_scan='_scan_{index}', auto_detect=true)"
+            f"rejects_scan='_scan_{index}', auto_detect=true, encoding='{encoding}')"
         )
     elif fmt == "parquet":
         if numbered:
@@ -147,11 +201,53 @@ def _scan_sql(path: Path, fmt: str, index: int, *, numbered: bool = False) -> st
     return f"SELECT * FROM {source}"
 
 
+#: Encodings DuckDB's CSV reader decodes itself; others are transcoded to UTF-8 first.
+_NATIVE_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1"}
+
+
+def _duckdb_encoding(encoding: str) -> str | None:
+    """DuckDB's name of an encoding it reads natively, or ``None``.
+
+    Raises
+    ------
+    InputError
+        When Python does not know the encoding either.
+    """
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(
+            f"unknown encoding '{encoding}'; use e.g. utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    return _NATIVE_ENCODINGS.get(name)
+
+
+def _transcode(path: Path, encoding: str, folder: Path) -> Path:
+    """A UTF-8 copy of a text file in another encoding, decoded in blocks (any size)."""
+    target = folder / f"{len(list(folder.iterdir()))}_{path.name.removesuffix('.gz')}"
+    opener: Any = open
+    if path.name.lower().endswith(".gz"):
+        opener = gzip.open
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with opener(path, "rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+            for block in iter(lambda: src.read(1 << 22), b""):
+                dst.write(decoder.decode(block))
+            dst.write(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: byte {exc.start} is not valid {encoding} text ({exc.reason}); "
+            "pass the file's real encoding with --encoding"
+        ) from None
+    return target
+
+
 _READ_HINT = {
     "csv": "check it is a comma-separated UTF-8 text file with a header row",
     "tsv": "check it is a tab-separated UTF-8 text file with a header row",
     "parquet": "check it is a valid Parquet file",
     "jsonl": "check it has one JSON object per line",
+    "source": "check they are the files as downloaded",
 }
 
 _RECORDS_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year INTEGER, lat DOUBLE, lon DOUBLE,
@@ -171,19 +267,101 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> 
         ) from None
 
 
+def header_key(name: str) -> str:
+    """A header as matched: lower case, surrounding spaces gone, inner runs of spaces and
+    punctuation as one ``_`` (``" Doc ID"`` is ``doc_id``)."""
+    return _NON_WORD.sub("_", name.strip().lower()).strip("_")
+
+
+def match_columns(header: Sequence[str], *, path: Path | str = "") -> dict[str, str]:
+    """Map the records columns to the columns of a file's header.
+
+    A header matches whatever its case, surrounding spaces and punctuation, and the common
+    aliases of :data:`COLUMN_ALIASES` (``Lat``, ``latitude``, ``lng``, ``Country Code``).
+
+    Parameters
+    ----------
+    header
+        The file's column names, as written.
+    path
+        The file, for messages.
+
+    Returns
+    -------
+    dict
+        Records column -> the file's column, for the columns found.
+
+    Raises
+    ------
+    InputError
+        When two columns of the file match one records column (``lat`` and ``Latitude``).
+    """
+    mapping: dict[str, str] = {}
+    for name in header:
+        k = header_key(name)
+        for column, aliases in COLUMN_ALIASES.items():
+            if k in aliases:
+                if column in mapping:
+                    raise InputError(
+                        f"{path}: columns '{mapping[column]}' and '{name}' both mean {column}; "
+                        "rename or drop one of them"
+                    )
+                mapping[column] = name
+    return mapping
+
+
+def _near_misses(wanted: str, header: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """Columns of a header that look like ``wanted`` but did not match it."""
+    used = set(mapping.values())
+    free = [h for h in header if h not in used and h != "_row"]
+    keys = {header_key(h): h for h in free}
+    names = [keys[k] for k in difflib.get_close_matches(wanted, list(keys), n=3, cutoff=0.6)]
+    for k, h in keys.items():
+        if any(a in k for a in COLUMN_ALIASES[wanted] if len(a) >= 3) and h not in names:
+            names.append(h)
+    return names
+
+
 def _columns(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: str, index: int, metric: str
-) -> dict[str, str]:
-    """Column types of one file; raise when a required column is missing."""
-    described = _execute(con, f"DESCRIBE {_scan_sql(path, fmt, index)}", path, fmt).fetchall()
-    have = {str(r[0]): str(r[1]) for r in described}
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: str,
+    index: int,
+    metric: str,
+    encoding: str,
+    *,
+    explicit: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Column types of one file and its column mapping; raise when a required one is missing.
+
+    Returns the file's own column types and the mapping records column -> file column.
+    """
+    described = _execute(
+        con, f"DESCRIBE {_scan_sql(path, fmt, index, encoding=encoding)}", path, fmt
+    ).fetchall()
+    raw = {str(r[0]): str(r[1]) for r in described}
+    given = sources_pkg.table.map_columns(explicit or {}, list(raw), path)
+    rest = [c for c in raw if c not in given.values()]
+    mapping = {k: v for k, v in match_columns(rest, path=path).items() if k not in given}
+    mapping.update(given)
+    have = mapping
     missing = [c for c in ("doc_id", "year") if c not in have]
     if not ({"lat", "lon"} <= have.keys() or "city" in have):
         missing += [c for c in ("lat", "lon") if c not in have]
     if missing:
-        found = ", ".join(sorted(set(have) - {"_row"})) or "none"
+        found = ", ".join(f"'{c}'" for c in raw if c != "_row") or "none"
         hint = "add them to the header"
-        only = [c for c in have if c != "_row"]
+        near = {m: _near_misses(m, list(raw), mapping) for m in missing}
+        named = [f"'{n}' for {m}" for m, ns in near.items() for n in ns]
+        if named:
+            hint = f"did you mean {', '.join(named)}? rename the column(s)"
+        else:
+            adapter, lacking = sources_pkg.closest_adapter(list(raw))
+            hint += (
+                f", or map them with [sources.{metric}] columns = {{...}} in the settings; "
+                f"the closest source format, {adapter}, lacks {', '.join(lacking)}"
+            )
+        only = [c for c in raw if c != "_row"]
         if fmt == "csv" and len(only) == 1:
             for sep, sname in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
                 if sep in only[0]:
@@ -193,7 +371,7 @@ def _columns(
         raise InputError(
             f"{path}: missing column(s) {', '.join(missing)} for {metric} (found: {found}); {hint}"
         )
-    return have
+    return raw, mapping
 
 
 def _text(col: str, types: Mapping[str, str]) -> str:
@@ -215,57 +393,84 @@ def _number(col: str, types: Mapping[str, str]) -> tuple[str, str, str]:
     return f'TRY_CAST("{col}" AS DOUBLE)', f'"{col}" IS NULL', f'CAST("{col}" AS VARCHAR)'
 
 
+def _year(types: Mapping[str, str]) -> tuple[str, str, str]:
+    """SQL for the year: a number, or the four-digit year of a date (``2021-03-15``,
+    ``15/03/2021``, ``Mar 15, 2021``); a DATE or TIMESTAMP column gives its year."""
+    kind = types.get("year", "").upper()
+    if kind.startswith(("DATE", "TIMESTAMP")):
+        return 'CAST(year("year") AS DOUBLE)', '"year" IS NULL', 'CAST("year" AS VARCHAR)'
+    value, missing, text = _number("year", types)
+    if kind in ("VARCHAR", "JSON"):
+        # CASE evaluates a branch only for the rows that reach it: ISO dates first (the
+        # cheapest test), then numbers, and the regular expression only for other dates.
+        in_date = f"regexp_extract({text}, '(^|[^0-9])((1[89]|2[01])[0-9][0-9])([^0-9]|$)', 2)"
+        value = f"""CASE WHEN TRY_CAST({text} AS DATE) IS NOT NULL
+            THEN CAST(year(TRY_CAST({text} AS DATE)) AS DOUBLE)
+          WHEN {value} IS NOT NULL THEN {value}
+          ELSE TRY_CAST(nullif({in_date}, '') AS DOUBLE) END"""
+    return value, missing, text
+
+
 def _validate_sql(scan: str, metric: str, types: Mapping[str, str], file_id: int, line: str) -> str:
     """SQL giving every row of a file typed columns and a ``reason`` ('' when valid).
 
     ``line`` is the SQL of the row's line number (``NULL`` when the scan is not numbered).
+    A ``_share`` column (source adapters) is the row's relative share of its document.
+    Values are parsed once, in an inner query; the reasons are built from them.
     """
-    year, year_missing, year_txt = _number("year", types)
+    year, year_missing, year_txt = _year(types)
     lat, lat_missing, lat_txt = _number("lat", types)
     lon, lon_missing, lon_txt = _number("lon", types)
     weight, weight_missing, weight_txt = _number("weight", types)
     lo, hi = YEAR_RANGE
     m = metric.replace("'", "''")
-    metric_txt = _text("metric", types)
-    doc_txt = _text("doc_id", types)
-    country = f"upper({_text('country', types)})"
-    city = _text("city", types)
-    reason = f"""concat_ws('; ',
-      CASE WHEN {metric_txt} IS NOT NULL AND lower({metric_txt}) <> '{m}'
-        THEN 'metric ''' || {metric_txt} || ''' in a {m} file' END,
-      CASE WHEN {doc_txt} IS NULL THEN 'missing doc_id' END,
-      CASE WHEN {year_missing} THEN 'missing year'
-           WHEN {year} IS NULL OR NOT isfinite({year}) OR {year} <> floor({year})
-             THEN 'year ''' || {year_txt} || ''' is not a whole number'
-           WHEN {year} < {lo} OR {year} > {hi}
-             THEN 'year ' || {year_txt} || ' outside {lo}-{hi}' END,
-      CASE WHEN {lat_missing} AND {lon_missing} THEN
-             CASE WHEN {city} IS NULL THEN 'missing lat/lon and city' END
-           WHEN {lat_missing} THEN 'missing lat'
-           WHEN {lat} IS NULL OR NOT isfinite({lat})
-             THEN 'lat ''' || {lat_txt} || ''' is not a number'
-           WHEN {lat} < -90 OR {lat} > 90 THEN 'lat ' || {lat_txt} || ' outside -90..90' END,
-      CASE WHEN {lat_missing} AND {lon_missing} THEN NULL
-           WHEN {lon_missing} THEN 'missing lon'
-           WHEN {lon} IS NULL OR NOT isfinite({lon})
-             THEN 'lon ''' || {lon_txt} || ''' is not a number'
-           WHEN {lon} < -180 OR {lon} > 180 THEN 'lon ' || {lon_txt} || ' outside -180..180' END,
-      CASE WHEN NOT ({weight_missing}) AND ({weight} IS NULL OR NOT isfinite({weight}))
-             THEN 'weight ''' || {weight_txt} || ''' is not a number'
-           WHEN {weight} < 0 THEN 'weight ' || {weight_txt} || ' is negative' END,
-      CASE WHEN {country} IS NOT NULL AND {country} NOT IN (SELECT code FROM _iso2)
-             THEN 'country ''' || {country} || ''' is not an ISO 3166-1 alpha-2 code' END
+    country_txt = f"nullif(trim({_text('country', types)}), '')"
+    inner = f"""SELECT {_text("metric", types)} AS _m,
+        nullif(trim({_text("doc_id", types)}), '') AS _doc,
+        {year} AS _y, {year_missing} AS _ym, {year_txt} AS _yt,
+        {lat} AS _lat, {lat_missing} AS _latm, {lat_txt} AS _latt,
+        {lon} AS _lon, {lon_missing} AS _lonm, {lon_txt} AS _lont,
+        {weight} AS _w, {weight_missing} AS _wm, {weight_txt} AS _wt,
+        {country_txt} AS _ct, _c.alpha2 AS _cc,
+        {"TRY_CAST(_share AS DOUBLE)" if "_share" in types else "1.0"} AS _share,
+        {_text("city", types)} AS _city, {_text("region", types)} AS _region,
+        {_text("org", types)} AS _org, {_text("field", types)} AS _field,
+        {"nullif(_problem, '')" if "_problem" in types else "CAST(NULL AS VARCHAR)"} AS _p,
+        {"_filter" if "_filter" in types else "CAST(NULL AS VARCHAR)"} AS _fl,
+        {line} AS _line
+      FROM ({scan}) AS _s LEFT JOIN _countries AS _c ON {countries.sql_key(country_txt)} = _c.key"""
+    reason = f"""concat_ws('; ', _p,
+      CASE WHEN _m IS NOT NULL AND lower(_m) <> '{m}'
+        THEN 'metric ''' || _m || ''' in a {m} file' END,
+      CASE WHEN _doc IS NULL THEN 'missing doc_id' END,
+      CASE WHEN _ym THEN 'missing year'
+           WHEN _y IS NULL OR NOT isfinite(_y) OR _y <> floor(_y)
+             THEN 'year ''' || _yt || ''' is not a whole number'
+           WHEN _y < {lo} OR _y > {hi} THEN 'year ' || _yt || ' outside {lo}-{hi}' END,
+      CASE WHEN _latm AND _lonm THEN
+             CASE WHEN _city IS NULL AND _p IS NULL THEN 'missing lat/lon and city' END
+           WHEN _latm THEN 'missing lat'
+           WHEN _lat IS NULL OR NOT isfinite(_lat) THEN 'lat ''' || _latt || ''' is not a number'
+           WHEN _lat < -90 OR _lat > 90 THEN 'lat ' || _latt || ' outside -90..90' END,
+      CASE WHEN _latm AND _lonm THEN NULL
+           WHEN _lonm THEN 'missing lon'
+           WHEN _lon IS NULL OR NOT isfinite(_lon) THEN 'lon ''' || _lont || ''' is not a number'
+           WHEN _lon < -180 OR _lon > 180 THEN 'lon ' || _lont || ' outside -180..180' END,
+      CASE WHEN NOT _wm AND (_w IS NULL OR NOT isfinite(_w))
+             THEN 'weight ''' || _wt || ''' is not a number'
+           WHEN _w < 0 THEN 'weight ' || _wt || ' is negative' END,
+      CASE WHEN _ct IS NOT NULL AND _cc IS NULL
+             THEN 'country ''' || _ct || ''' is not a known country; use an '
+               || 'ISO 3166 code or an English name' END
     )"""
     return f"""
-    SELECT '{m}' AS metric, {doc_txt} AS doc_id,
-      CASE WHEN {year} BETWEEN {lo} AND {hi} AND {year} = floor({year})
-        THEN CAST({year} AS INTEGER) END AS year,
-      {lat} AS lat, {lon} AS lon, {country} AS country,
-      CASE WHEN {weight_missing} THEN NULL ELSE {weight} END AS weight,
-      {city} AS city, {_text("region", types)} AS region, {_text("org", types)} AS org,
-      {_text("field", types)} AS field, {file_id} AS file_id, {line} AS line,
-      {reason} AS reason
-    FROM ({scan})
+    SELECT '{m}' AS metric, _doc AS doc_id,
+      CASE WHEN _y BETWEEN {lo} AND {hi} AND _y = floor(_y) THEN CAST(_y AS INTEGER) END AS year,
+      _lat AS lat, _lon AS lon, _cc AS country,
+      CASE WHEN _wm THEN NULL ELSE _w END AS weight, _share AS share,
+      _city AS city, _region AS region, _org AS org, _field AS field,
+      {file_id} AS file_id, _line AS line, {reason} AS reason, _fl AS _filter
+    FROM ({inner})
     """
 
 
@@ -277,27 +482,53 @@ def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    """One input file: where it is, how to read it, and its columns."""
+    """One input file: where it is, how to read it, its columns and their mapping."""
 
     path: Path
     fmt: str
     metric: str
     index: int
-    types: Mapping[str, str]
+    raw: Mapping[str, str]
+    mapping: Mapping[str, str]
+    read_path: Path
+    encoding: str = "utf-8"
+    source: str = ""
+    adapter: str = "table"
+    columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    files: tuple[Path, ...] = ()
+
+    @property
+    def types(self) -> dict[str, str]:
+        """Types of the records columns the file has."""
+        return {c: self.raw[f] for c, f in self.mapping.items()}
+
+    def scan(self, *, numbered: bool = False) -> str:
+        """SQL reading the file with its columns renamed to the records columns."""
+        if self.source:
+            return f"SELECT * FROM ({self.source})"
+        raw = _scan_sql(
+            self.read_path, self.fmt, self.index, numbered=numbered, encoding=self.encoding
+        )
+        cols = [f'"{f.replace(chr(34), chr(34) * 2)}" AS {c}' for c, f in self.mapping.items()]
+        if numbered:
+            cols.append("_row")
+        return f"SELECT {', '.join(cols)} FROM ({raw})"
 
     def sql(self, *, numbered: bool = False) -> str:
-        """The SQL that validates every row (with line numbers when ``numbered``)."""
-        scan = _scan_sql(self.path, self.fmt, self.index, numbered=numbered)
-        header = int(self.fmt in ("csv", "tsv"))
-        line = f"_row + {header}" if numbered else "CAST(NULL AS BIGINT)"
-        return _validate_sql(scan, self.metric, self.types, self.index, line)
+        """The SQL that validates every row (with ``_row`` numbers when ``numbered``)."""
+        line = "_row" if numbered else "CAST(NULL AS BIGINT)"
+        return _validate_sql(
+            self.scan(numbered=numbered), self.metric, self.types, self.index, line
+        )
 
 
 def read_records(
-    sources: Mapping[str, Sequence[str | Path]],
+    sources: Mapping[str, Sequence[str | Path | SourceSpec]],
     *,
     connection: duckdb.DuckDBPyConnection | None = None,
     geocode: bool = True,
+    encoding: str = "utf-8",
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RecordSet:
     """Read, validate and fractionally count the records of every metric.
 
@@ -310,12 +541,24 @@ def read_records(
     ----------
     sources
         Files per metric, e.g. ``{"patents": ["pct.parquet"], "publications": [...]}``.
+        A path may name its source format (``"patentsview:data/pv"``), or an entry may be a
+        :class:`~innoclusters.sources.SourceSpec` with the adapter's settings; otherwise
+        the format is detected from the files (:mod:`innoclusters.sources`), and files
+        that fit no upstream layout are read as records tables.
     connection
         DuckDB connection to hold the tables (a new in-memory one by default).
     geocode
         Place rows that have ``city``/``country`` but no coordinates, and give a ``country``
         to rows that have coordinates but none (see :mod:`innoclusters.places`). When
         ``False``, rows without coordinates are rejected.
+    encoding
+        Text encoding of the CSV, TSV and JSON Lines files (``utf-8``, ``latin-1``,
+        ``cp1252``, ``utf-16``, or any other Python knows). A file with bytes that are not
+        valid in it raises an error naming the file and line.
+    options
+        Per metric, the source settings (``format`` and the adapter's own, as in
+        ``[sources.<metric>]`` of the settings TOML); they apply to paths given without a
+        ``FORMAT:`` prefix.
 
     Returns
     -------
@@ -334,78 +577,389 @@ def read_records(
     if not any(sources.values()):
         raise InputError("no input files; pass at least one of --patents, --publications, --vc")
     con = connection if connection is not None else duckdb.connect()
+    _prepare_connection(con)
+    with tempfile.TemporaryDirectory(prefix="innoclusters-") as tmp:
+        plans = _plan_all(con, sources, options or {}, encoding, Path(tmp))
+        geocoding = _read_plans(con, plans, geocode=geocode)
+    return RecordSet(connection=con, files=_file_stats(con, plans), geocoding=geocoding)
+
+
+def _prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the country lookup and the empty ``records`` and ``rejects`` tables."""
+    con.register("_countries_frame", countries.alpha2_table())
+    con.execute("CREATE OR REPLACE TEMP TABLE _countries AS SELECT * FROM _countries_frame")
+    con.unregister("_countries_frame")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _iso2 AS SELECT unnest(?::VARCHAR[]) AS code", [_ISO2]
+        "CREATE OR REPLACE TEMP TABLE _filtered (file_id INTEGER, _filter VARCHAR, n BIGINT)"
     )
     con.execute(f"CREATE OR REPLACE TABLE records ({_RECORDS_SCHEMA})")
     con.execute(
         """CREATE OR REPLACE TABLE rejects (file VARCHAR, line BIGINT, metric VARCHAR,
         doc_id VARCHAR, reason VARCHAR)"""
     )
+
+
+def _plan_all(
+    con: duckdb.DuckDBPyConnection,
+    sources: Mapping[str, Sequence[str | Path | SourceSpec]],
+    options: Mapping[str, Mapping[str, Any]],
+    encoding: str,
+    tmp: Path,
+) -> list[_Plan]:
+    """How to read every input: adapters' files read once into tables, tables planned."""
+    native = _duckdb_encoding(encoding)
     plans: list[_Plan] = []
     for metric in METRICS:
-        for raw_path in sources.get(metric, ()):
-            path = Path(raw_path)
-            _check_file(path)
-            if any(p.path == path for p in plans):
-                raise InputError(f"{path}: passed twice; pass each file once")
-            fmt = format_of(path)
-            index = len(plans)
-            types = _columns(con, path, fmt, index, metric)
-            plans.append(_Plan(path, fmt, metric, index, types))
-    geocoding = _geocode(con, plans) if geocode else {}
-    for metric in METRICS:
-        mine = [p for p in plans if p.metric == metric]
-        if not mine:
-            continue
-        rows = " UNION ALL ".join(f"({p.sql()})" for p in mine)
-        if geocoding:
-            rows = _placed_sql(rows)
-        try:
-            # Fractional weights: count each document's accepted rows first, then join;
-            # a window over the rows would buffer every column of every row.
-            con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT doc_id, count(*) AS n
-                FROM ({rows}) WHERE reason = '' GROUP BY doc_id"""
+        setting = dict(options.get(metric, {}))
+        for entry in sources.get(metric, ()):
+            spec = _spec_of(entry, setting)
+            if spec.adapter != sources_pkg.table.NAME:
+                for prepared in sources_pkg.prepare(spec, tmp):
+                    if any(p.path == prepared.path for p in plans):
+                        raise InputError(f"{prepared.path}: passed twice; pass it once")
+                    plans.append(_materialise(con, prepared, metric, len(plans)))
+                continue
+            for path in spec.paths:
+                _check_file(path)
+                if any(p.path == path for p in plans):
+                    raise InputError(f"{path}: passed twice; pass each file once")
+                fmt = format_of(path)
+                index = len(plans)
+                read_path = path
+                if fmt != "parquet" and native != "utf-8" and (fmt == "jsonl" or native is None):
+                    read_path = _transcode(path, encoding, tmp)
+                enc = "utf-8" if read_path != path else (native or "utf-8")
+                raw, mapping = _columns(
+                    con, read_path, fmt, index, metric, enc, explicit=spec.options
+                )
+                plans.append(_Plan(path, fmt, metric, index, raw, mapping, read_path, enc))
+    return plans
+
+
+def inspect_records(
+    sources: Mapping[str, Sequence[str | Path | SourceSpec]],
+    *,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    encoding: str = "utf-8",
+    problems: int = 5,
+) -> list[dict[str, Any]]:
+    """A dry run: what reading ``sources`` would give, file by file, without geocoding.
+
+    Reads every file once (adapters' upstream files once each), validates every row as
+    :func:`read_records` would, and summarises; nothing is geocoded or clustered.
+
+    Parameters
+    ----------
+    sources, options, encoding
+        As for :func:`read_records`.
+    problems
+        How many of the first problem rows to list per file.
+
+    Returns
+    -------
+    list of dict
+        One per file: ``path``, ``metric``, ``adapter``, ``format``, ``columns`` (records
+        column -> the file's), ``rows_read``, ``rows_filtered`` and ``filtered`` (per
+        filter), ``rows_valid``, ``rows_with_coordinates``, ``rows_to_geocode`` (a place but
+        no coordinates; valid if the place is found), ``rows_invalid``, ``documents``,
+        ``years`` (first, last), ``rows_per_year``, ``countries`` (top 10, rows),
+        ``problems`` (the first rows with a problem: ``line``, ``doc_id``, ``reason``) and
+        ``reasons`` (rows per reason, most frequent first).
+
+    Raises
+    ------
+    InputError, SettingsError
+        As :func:`read_records` does for files that cannot be read at all.
+    """
+    con = duckdb.connect()
+    _prepare_connection(con)
+    out: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="innoclusters-") as tmp:
+        plans = _plan_all(con, sources, options or {}, encoding, Path(tmp))
+        for plan in plans:
+            out.append(_inspect_plan(con, plan, problems))
+    con.close()
+    return out
+
+
+def _inspect_plan(con: duckdb.DuckDBPyConnection, plan: _Plan, problems: int) -> dict[str, Any]:
+    rows = f"SELECT * FROM ({plan.sql(numbered=bool(plan.source))})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _inspect_all AS {rows}")
+    filtered = {
+        str(k): int(v)
+        for k, v in con.execute(
+            "SELECT _filter, count(*) FROM _inspect_all WHERE _filter IS NOT NULL "
+            "GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+    }
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _inspect AS SELECT * FROM _inspect_all WHERE _filter IS NULL"
+    )
+    con.execute("DROP TABLE _inspect_all")
+    agg = con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE reason = ''),
+          count(*) FILTER (WHERE reason = '' AND lat IS NOT NULL),
+          count(*) FILTER (WHERE reason = '' AND lat IS NULL AND city IS NOT NULL),
+          count(DISTINCT doc_id) FILTER (WHERE reason = ''),
+          min(year) FILTER (WHERE reason = ''), max(year) FILTER (WHERE reason = '')
+        FROM _inspect"""
+    ).fetchone()
+    assert agg is not None
+    n, valid, with_xy, to_geocode, docs, first, last = agg
+    per_year = dict(
+        con.execute(
+            "SELECT year, count(*) FROM _inspect WHERE reason = '' GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+    )
+    top = con.execute(
+        """SELECT coalesce(country, '?'), count(*) AS n FROM _inspect WHERE reason = ''
+        GROUP BY ALL ORDER BY n DESC, 1 LIMIT 10"""
+    ).fetchall()
+    reasons = con.execute(
+        """SELECT reason, count(*) AS n FROM _inspect WHERE reason <> ''
+        GROUP BY ALL ORDER BY n DESC, 1 LIMIT 10"""
+    ).fetchall()
+    malformed = pd.DataFrame({"line": pd.Series([], dtype="int64")})
+    if plan.fmt in ("csv", "tsv"):
+        malformed = _malformed_lines(con, plan)
+    first_rows = pd.DataFrame({"line": [], "doc_id": [], "reason": []})
+    if valid < n and plan.source:
+        first_rows = con.execute(
+            f"SELECT line, doc_id, reason FROM _inspect WHERE reason <> '' ORDER BY line "
+            f"LIMIT {int(problems)}"
+        ).df()
+    elif valid < n:
+        keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+        con.execute("SET preserve_insertion_order = true")
+        first_rows = con.execute(
+            f"SELECT line, doc_id, reason FROM ({plan.sql(numbered=True)}) WHERE reason <> '' "
+            f"LIMIT {int(problems)}"
+        ).df()
+        con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+        if plan.fmt in ("csv", "tsv", "jsonl") and len(first_rows):
+            numbers = first_rows["line"].to_numpy(dtype=np.int64)
+            starts = _row_lines(plan, set(malformed["line"].tolist()), int(numbers.max()))
+            first_rows["line"] = starts[numbers - 1]
+    listed = (
+        pd.concat(
+            [
+                f
+                for f in (malformed.drop(columns="error_type", errors="ignore"), first_rows)
+                if len(f)
+            ]
+            or [first_rows],
+            ignore_index=True,
+        )
+        .sort_values("line", kind="stable")
+        .head(problems)
+    )
+    bad_lines = len(malformed)
+    for reason in malformed.get("reason", pd.Series(dtype=object)):
+        reasons.append((reason, 1))
+    return {
+        "path": str(plan.path),
+        "metric": plan.metric,
+        "adapter": plan.adapter,
+        "format": plan.fmt,
+        "columns": dict(plan.columns or plan.mapping),
+        "rows_read": int(n) + bad_lines + sum(filtered.values()),
+        "rows_filtered": sum(filtered.values()),
+        "filtered": filtered,
+        "rows_valid": int(valid),
+        "rows_with_coordinates": int(with_xy),
+        "rows_to_geocode": int(to_geocode),
+        "rows_invalid": int(n - valid) + bad_lines,
+        "documents": int(docs),
+        "years": [first, last] if first is not None else [],
+        "rows_per_year": {int(k): int(v) for k, v in per_year.items() if k is not None},
+        "countries": [[str(c), int(k)] for c, k in top],
+        "problems": [
+            {"line": int(line), "doc_id": None if pd.isna(doc) else str(doc), "reason": str(why)}
+            for line, doc, why in zip(
+                listed["line"].tolist(),
+                listed["doc_id"].tolist(),
+                listed["reason"].tolist(),
+                strict=True,
             )
-            con.execute(
-                f"""INSERT INTO records SELECT v.metric, v.doc_id, v.year, v.lat, v.lon,
-                v.country, CASE WHEN v.reason = '' THEN coalesce(v.weight, 1.0 / d.n) END,
-                v.city, v.region, v.org, v.field, v.file_id, v.reason
-                FROM ({rows}) AS v LEFT JOIN _docn AS d ON v.doc_id = d.doc_id"""
-            )
-            con.execute("DROP TABLE _docn")
-        except duckdb.Error as exc:
-            names = ", ".join(str(p.path) for p in mine)
-            first = str(exc).strip().splitlines()[0]
+        ],
+        "reasons": [[str(r), int(k)] for r, k in reasons],
+    }
+
+
+def _spec_of(entry: str | Path | SourceSpec, setting: Mapping[str, Any]) -> SourceSpec:
+    """The source of one entry of ``sources``, its adapter named or detected.
+
+    ``setting`` is the metric's ``[sources.<metric>]`` table: its ``format`` names the
+    adapter of paths given without one, the rest are that adapter's settings.
+    """
+    if isinstance(entry, SourceSpec):
+        spec = entry
+    else:
+        adapter, path = sources_pkg.parse_source(entry)
+        given = str(setting.get("format", "")).lower()
+        rest = {k: v for k, v in setting.items() if k != "format"}
+        spec = SourceSpec(
+            adapter or given, (path,), rest if given in ("", adapter or given) else {}
+        )
+    if not spec.adapter:
+        found = sources_pkg.detect(list(spec.paths))
+        if not found and any(p.is_dir() for p in spec.paths):
+            dirs = ", ".join(str(p) for p in spec.paths if p.is_dir())
             raise InputError(
-                f"{names}: cannot be read ({first}); {_READ_HINT[mine[0].fmt]}"
-            ) from None
-    _collect_rejects(con, plans, placed=bool(geocoding))
+                f"{dirs}: is a directory whose files fit no source format "
+                f"({', '.join(sources_pkg.NAMES)}); pass the data files themselves or name "
+                "the format, e.g. patentsview:DIR"
+            )
+        spec = dataclasses.replace(spec, adapter=found or sources_pkg.table.NAME)
+    return spec
+
+
+def _materialise(
+    con: duckdb.DuckDBPyConnection, prepared: Prepared, metric: str, index: int
+) -> _Plan:
+    """Stage an adapter's row-defining file once, in file order, as ``_staged_<index>``.
+
+    Its rows are then numbered by rowid (free, where a window over a scan is not), and the
+    adapter's query over it and the other upstream files is validated in the same pass as
+    every other file (:func:`_read_plans`).
+    """
+    staged = f"_staged_{index}"
+    keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    source = prepared.sql.replace(
+        "@STAGED", f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
+    )
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {prepared.staged}")
+        con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+        raw = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {source}").fetchall()}
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        names = ", ".join(str(p) for p in prepared.files)
+        raise InputError(
+            f"{names}: cannot be read as {prepared.adapter} tables ({first}); check they are "
+            "the files as downloaded"
+        ) from None
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+    return _Plan(
+        prepared.path,
+        "source",
+        metric,
+        index,
+        raw,
+        {c: c for c in raw if c != "_row"},
+        prepared.path,
+        source=source,
+        adapter=prepared.adapter,
+        columns=dict(prepared.columns),
+        files=prepared.files,
+    )
+
+
+def _read_plans(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, geocode: bool
+) -> dict[str, Any]:
+    """Fill ``records`` and ``rejects`` from the planned files; return the geocoding stats.
+
+    Every file is read and validated once, into the temporary table ``_rows`` (rows of
+    source adapters keep their row numbers, which cost nothing there); geocoding, the
+    per-document sums of the fractional weights, the records and the rejects are then
+    taken from that table.
+    """
+    if not plans:
+        return {}
+    rows = " UNION ALL ".join(f"({p.sql(numbered=bool(p.source))})" for p in plans)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {rows}")
+    except duckdb.Error as exc:
+        names = ", ".join(str(p.path) for p in plans)
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{names}: cannot be read ({first}); {_READ_HINT[plans[0].fmt]}") from None
+    con.execute(
+        """INSERT INTO _filtered SELECT file_id, _filter, count(*) AS n
+        FROM _rows WHERE _filter IS NOT NULL GROUP BY ALL"""
+    )
+    for plan in plans:
+        if plan.source:
+            con.execute(f"DROP TABLE IF EXISTS _staged_{plan.index}")
+    geocoding = _geocode(con) if geocode else {}
+    table = "_rows"
+    if geocoding:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _rows_placed AS {_placed_sql('_rows')}")
+        con.execute("DROP TABLE _rows")
+        table = "_rows_placed"
+    # Fractional weights: sum each document's shares first, then join; a window over the
+    # rows would buffer every column of every row.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT metric, doc_id,
+        sum(share) FILTER (WHERE weight IS NULL) AS shares, coalesce(sum(weight), 0) AS given
+        FROM {table} WHERE reason = '' AND _filter IS NULL GROUP BY ALL"""
+    )
+    con.execute(
+        f"""INSERT INTO records SELECT v.metric, v.doc_id, v.year, v.lat, v.lon, v.country,
+        coalesce(v.weight, greatest(1.0 - d.given, 0.0) * v.share / d.shares),
+        v.city, v.region, v.org, v.field, v.file_id, v.reason
+        FROM {table} AS v JOIN _docn AS d ON v.metric = d.metric AND v.doc_id = d.doc_id
+        WHERE v.reason = '' AND v._filter IS NULL"""
+    )
+    con.execute("DROP TABLE _docn")
+    _collect_rejects(con, plans, table=table, placed=bool(geocoding))
+    con.execute(f"DROP TABLE {table}")
     if geocode:
         assigned = _assign_countries(con)
         if assigned:
             geocoding["countries_assigned"] = assigned
-    return RecordSet(
-        connection=con,
-        files=_file_stats(
-            con, [p.path for p in plans], [p.fmt for p in plans], [p.metric for p in plans]
-        ),
-        geocoding=geocoding,
-    )
+    return geocoding
 
 
-def _malformed_lines(con: duckdb.DuckDBPyConnection, index: int) -> pd.DataFrame:
-    """The lines of one CSV file that DuckDB could not parse, with their reasons."""
+def _open_text(path: Path, encoding: str) -> Any:
+    """A text stream of a (possibly gzipped) file, undecodable bytes replaced."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding=encoding, errors="replace", newline="")
+    return path.open(encoding=encoding, errors="replace", newline="")
+
+
+def _lines_at_bytes(path: Path, positions: Sequence[int]) -> list[int]:
+    """Physical line (1-based) of each byte offset of a (possibly gzipped) file."""
+    if not positions:
+        return []
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    order = sorted(range(len(positions)), key=lambda i: positions[i])
+    out = [0] * len(positions)
+    line, offset, k = 1, 0, 0
+    with opener(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            while k < len(order) and positions[order[k]] < offset + len(block):
+                out[order[k]] = line + block.count(b"\n", 0, positions[order[k]] - offset)
+                k += 1
+            line += block.count(b"\n")
+            offset += len(block)
+            if k == len(order):
+                break
+    for i in order[k:]:
+        out[i] = line
+    return out
+
+
+def _malformed_lines(con: duckdb.DuckDBPyConnection, plan: _Plan) -> pd.DataFrame:
+    """The lines of one CSV file that DuckDB could not parse, with their reasons.
+
+    Lines are physical lines of the file, found from the byte offset where each bad row
+    starts, so blank lines and quoted line breaks before it do not shift them.
+    """
     bad = con.execute(
-        f"""SELECT line, first(error_type ORDER BY column_idx) AS error_type,
+        f"""SELECT line_byte_position AS pos,
+          first(error_type ORDER BY column_idx) AS error_type,
           first(error_message ORDER BY column_idx) AS error_message
-        FROM _bad_{index} GROUP BY line ORDER BY line"""
+        FROM _bad_{plan.index} GROUP BY ALL ORDER BY pos"""
     ).df()
+    lines = _lines_at_bytes(plan.read_path, [int(x) for x in bad["pos"]])
     return pd.DataFrame(
         {
-            "line": bad["line"].astype("int64"),
+            "line": pd.Series(lines, dtype="int64"),
             "doc_id": pd.Series([None] * len(bad), dtype=object),
+            "error_type": bad["error_type"].astype(str),
             "reason": [
                 _malformed_reason(t, msg)
                 for t, msg in zip(bad["error_type"], bad["error_message"], strict=True)
@@ -414,30 +968,84 @@ def _malformed_lines(con: duckdb.DuckDBPyConnection, index: int) -> pd.DataFrame
     )
 
 
-def _collect_rejects(
-    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, placed: bool
-) -> None:
-    """Move the rows that failed from the records into the rejects, with their lines.
+def _row_lines(plan: _Plan, skip: set[int], rows: int | None = None) -> np.ndarray:
+    """Physical line where each data row of a text file starts, in the reader's order.
 
-    The first pass does not number rows (numbering slows a scan down); a file with rejected
-    rows is read a second time, numbered, to find their lines. A CSV line counts the header
-    and the malformed lines DuckDB skipped before it.
+    The header is line 1; blank lines are not rows; a quoted field with line breaks makes
+    one row of several lines; the lines in ``skip`` (rows DuckDB could not parse) are not
+    rows of the scan. With ``rows``, only the first ``rows`` rows are placed.
+    """
+    starts: list[int] = []
+    with _open_text(plan.read_path, plan.encoding) as fh:
+        if plan.fmt == "jsonl":
+            for number, text in enumerate(fh, start=1):
+                if text.strip():
+                    starts.append(number)
+                    if rows is not None and len(starts) >= rows:
+                        break
+        else:
+            reader = csv.reader(fh, delimiter="\t" if plan.fmt == "tsv" else ",")
+            end = 0
+            header = True
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if not record:
+                    continue
+                if header:
+                    header = False
+                elif start not in skip:
+                    starts.append(start)
+                    if rows is not None and len(starts) >= rows:
+                        break
+    return np.asarray(starts, dtype=np.int64)
+
+
+def _collect_rejects(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, table: str, placed: bool
+) -> None:
+    """Write the rows that failed, with their lines, into the ``rejects`` table.
+
+    Rows of source adapters carry their line. A records table's rows are numbered only when
+    it has rejects (numbering slows a scan down): it is read a second time, numbered, and
+    once more in Python to find the physical line of each row (blank lines and quoted line
+    breaks make row and line differ).
+
+    Raises
+    ------
+    InputError
+        When a text file has bytes that are not valid in its encoding.
     """
     failed = dict(
         con.execute(
-            "SELECT file_id, count(*) FROM records WHERE reason <> '' GROUP BY ALL"
+            f"SELECT file_id, count(*) FROM {table} WHERE reason <> '' GROUP BY ALL"
         ).fetchall()
     )
     for plan in plans:
         parts = []
-        malformed = pd.DataFrame()
+        malformed = pd.DataFrame({"line": pd.Series([], dtype="int64")})
         if plan.fmt in ("csv", "tsv"):
-            malformed = _malformed_lines(con, plan.index)
-            parts.append(malformed)
-        if failed.get(plan.index):
+            malformed = _malformed_lines(con, plan)
+            wrong = malformed[malformed["error_type"].str.upper().str.contains("ENCODING")]
+            if len(wrong):
+                raise InputError(
+                    f"{plan.path}: line {int(wrong['line'].iloc[0])} is not valid "
+                    f"{plan.encoding.upper()} text ({len(wrong)} such line(s)); pass the file's "
+                    "encoding with --encoding (e.g. --encoding latin-1 or cp1252) or save it "
+                    "as UTF-8"
+                )
+            parts.append(malformed.drop(columns="error_type"))
+        if failed.get(plan.index) and plan.source:
+            parts.append(
+                con.execute(
+                    f"""SELECT line, doc_id, reason FROM {table}
+                    WHERE file_id = {plan.index} AND reason <> '' AND _filter IS NULL
+                    ORDER BY line"""
+                ).df()
+            )
+        elif failed.get(plan.index):
             sql = plan.sql(numbered=True)
             if placed:
-                sql = _placed_sql(sql)
+                sql = _placed_sql(f"({sql})")
             # row_number() OVER () numbers rows in file order only while order is preserved.
             keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
             con.execute("SET preserve_insertion_order = true")
@@ -445,12 +1053,9 @@ def _collect_rejects(
                 f"SELECT line, doc_id, reason FROM ({sql}) WHERE reason <> '' ORDER BY line"
             ).df()
             con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
-            if len(malformed):
-                # Row r sits on line r + 1 plus the malformed lines before it; the j-th
-                # malformed line (0-based) at line b_j has b_j - 2 - j parsed rows before it.
-                before = malformed["line"].to_numpy(dtype=np.int64) - 2 - np.arange(len(malformed))
-                parsed = rows["line"].to_numpy(dtype=np.int64) - 1
-                rows["line"] = parsed + 1 + np.searchsorted(before, parsed, side="right")
+            if plan.fmt in ("csv", "tsv", "jsonl"):
+                starts = _row_lines(plan, set(malformed["line"].tolist()))
+                rows["line"] = starts[rows["line"].to_numpy(dtype=np.int64) - 1]
             parts.append(rows)
         if parts:
             frame = pd.concat([p for p in parts if len(p)] or parts, ignore_index=True)
@@ -458,32 +1063,40 @@ def _collect_rejects(
             frame.insert(2, "metric", plan.metric)
             if len(frame):
                 _insert_frame(con, "rejects", frame[["file", "line", "metric", "doc_id", "reason"]])
-    con.execute("DELETE FROM records WHERE reason <> ''")
 
 
-def _file_stats(
-    con: duckdb.DuckDBPyConnection,
-    paths: Sequence[Path],
-    formats: Sequence[str],
-    metrics: Sequence[str],
-) -> list[FileStats]:
+def _file_stats(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> list[FileStats]:
     accepted = dict(con.execute("SELECT file_id, count(*) FROM records GROUP BY ALL").fetchall())
+    by_filter: dict[int, dict[str, int]] = {}
+    for file_id, name, n in con.execute(
+        "SELECT file_id, _filter, n FROM _filtered ORDER BY 1, 2"
+    ).fetchall():
+        by_filter.setdefault(int(file_id), {})[str(name)] = int(n)
     rejected = dict(con.execute("SELECT file, count(*) FROM rejects GROUP BY ALL").fetchall())
     stats = []
-    for i, (path, fmt) in enumerate(zip(paths, formats, strict=True)):
-        n_ok = int(accepted.get(i, 0))
+    for plan in plans:
+        path = plan.path
+        n_ok = int(accepted.get(plan.index, 0))
         n_rej = int(rejected.get(str(path), 0))
+        filtered = by_filter.get(plan.index, {})
+        n_filtered = sum(filtered.values())
         stats.append(
             FileStats(
                 path=str(path),
-                metric=metrics[i],
-                format=fmt,
+                metric=plan.metric,
+                format=plan.fmt,
                 size_bytes=path.stat().st_size,
                 sha256=_sha256(path),
-                rows_read=n_ok + n_rej,
+                rows_read=n_ok + n_rej + n_filtered,
                 rows_accepted=n_ok,
                 rows_rejected=n_rej,
-                synthetic=fmt == "parquet" and _marked_synthetic(path),
+                synthetic=plan.fmt == "parquet" and _marked_synthetic(path),
+                columns=dict(plan.columns or plan.mapping),
+                encoding=plan.encoding if plan.fmt in ("csv", "tsv", "jsonl") else "",
+                adapter=plan.adapter,
+                rows_filtered=n_filtered,
+                filtered=filtered,
+                files=[str(f) for f in plan.files] or [str(path)],
             )
         )
     return stats
@@ -507,48 +1120,32 @@ def _malformed_reason(error_type: str, message: str) -> str:
     return f"malformed row: {str(message).splitlines()[0]}"
 
 
-def _has_rows_without_coordinates(con: duckdb.DuckDBPyConnection, plan: _Plan) -> bool:
-    """Whether any row of a file lacks both coordinates (a cheap scan of two columns)."""
-    if "lat" not in plan.types or "lon" not in plan.types:
-        return True
-    _, lat_missing, _ = _number("lat", plan.types)
-    _, lon_missing, _ = _number("lon", plan.types)
-    scan = _scan_sql(plan.path, plan.fmt, plan.index)
-    found = con.execute(
-        f"SELECT 1 FROM ({scan}) WHERE ({lat_missing}) AND ({lon_missing}) LIMIT 1"
-    ).fetchone()
-    return found is not None
-
-
 def _placed_sql(rows: str) -> str:
-    """Rows with the geocoded coordinates (and ``place not found`` reasons) joined in."""
+    """Rows (a table name or a parenthesised query) with the geocoded places joined in.
+
+    Adds the coordinates, and ``place not found`` reasons, from ``_placed``.
+    """
     return f"""SELECT v.* REPLACE (
         coalesce(v.lat, p.g_lat) AS lat, coalesce(v.lon, p.g_lon) AS lon,
         coalesce(v.country, p.g_country) AS country,
         CASE WHEN v.reason = '' AND v.lat IS NULL AND v.lon IS NULL
           THEN coalesce(p.g_reason, '') ELSE v.reason END AS reason)
-      FROM ({rows}) AS v LEFT JOIN _placed AS p
+      FROM {rows} AS v LEFT JOIN _placed AS p
         ON v.lat IS NULL AND v.lon IS NULL AND v.city = p.city
         AND v.region IS NOT DISTINCT FROM p.region AND v.country IS NOT DISTINCT FROM p.country"""
 
 
-def _geocode(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> dict[str, Any]:
-    """Geocode the unique places of rows that have a ``city`` but no coordinates.
+def _geocode(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Geocode the unique places of the valid ``_rows`` that have a city but no coordinates.
 
     Leaves the table ``_placed`` (``city, region, country, g_lat, g_lon, g_country,
     g_reason``) for :func:`_placed_sql` and returns the geocoding rate per metric and the
     most frequent places not found. Returns ``{}`` when no row needs geocoding.
     """
-    with_city = [p for p in plans if "city" in p.types and _has_rows_without_coordinates(con, p)]
-    if not with_city:
-        return {}
-    rows = " UNION ALL ".join(
-        f"""(SELECT metric, city, region, country FROM ({p.sql()})
-        WHERE reason = '' AND lat IS NULL AND lon IS NULL)"""
-        for p in with_city
-    )
     todo = con.execute(
-        f"SELECT metric, city, region, country, count(*) AS rows FROM ({rows}) GROUP BY ALL"
+        """SELECT metric, city, region, country, count(*) AS rows FROM _rows
+        WHERE reason = '' AND _filter IS NULL AND lat IS NULL AND lon IS NULL
+          AND city IS NOT NULL GROUP BY ALL"""
     ).df()
     if not len(todo):
         return {}

@@ -1,0 +1,195 @@
+"""Benchmark: PatentsView inventor tables (zipped TSV) to records, against a DuckDB floor.
+
+Run by hand, under the heavy lock (the figures go in the README)::
+
+    flock /tmp/innoclusters-heavy.lock .venv/bin/python -m benchmarks.bench_sources \\
+        --rows 10000000
+
+Generates, in PatentsView's exact layout (header, tab-separated, one ``.tsv`` per ``.zip``):
+``g_inventor_disambiguated`` with ``--rows`` inventor rows (patents of 1 to 5 inventors),
+``g_location_disambiguated`` (100,000 places with coordinates), ``g_application`` and
+``g_patent`` (one row per patent; 3 % design patents and 0.5 % withdrawn, so the filters
+work). Then, each in its own process so that its peak memory is its own:
+
+* **floor**: the same zips extracted with :mod:`zipfile` (DuckDB cannot read zip archives),
+  then DuckDB reads the four TSVs and joins them into a table of patent, year, coordinates
+  and country, the least any reader must do;
+* **adapter**: :func:`innoclusters.records.read_records` with ``patentsview:DIR`` (the
+  ``innoclusters run`` path up to records: extract, read, filter, validate, count fractional
+  weights, reject), with DuckDB's default memory limit.
+
+Targets: adapter time <= 1.5 x the floor's, adapter peak memory < 4 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import duckdb
+
+TABLES = (
+    "g_inventor_disambiguated",
+    "g_location_disambiguated",
+    "g_application",
+    "g_patent",
+)
+
+
+def generate(folder: Path, rows: int, seed: int = 0) -> None:
+    """Write the four tables as ``<name>.tsv.zip`` in ``folder`` (DuckDB generates them)."""
+    con = duckdb.connect()
+    con.execute(f"SELECT setseed({(seed % 100) / 100})")
+    n_pat = rows // 3
+    con.execute(
+        f"""CREATE TABLE inv AS
+        SELECT CAST(10000000 + (i * {n_pat}) // {rows} AS VARCHAR) AS patent_id,
+          CAST(i - ((i * {n_pat}) // {rows}) * {rows} // {n_pat} AS VARCHAR) AS inventor_sequence,
+          'fl:ab_ln:inv-' || CAST(hash(i) % 3000000 AS VARCHAR) AS inventor_id,
+          'Ann' AS disambig_inventor_name_first, 'Lee' AS disambig_inventor_name_last,
+          'F' AS gender_code,
+          'loc-' || CAST(CAST(floor(pow(random(), 3) * 100000) AS BIGINT) AS VARCHAR)
+            AS location_id
+        FROM range({rows}) t(i)"""
+    )
+    con.execute(
+        """CREATE TABLE loc AS SELECT 'loc-' || CAST(i AS VARCHAR) AS location_id,
+          'City ' || CAST(i AS VARCHAR) AS disambig_city, 'CA' AS disambig_state,
+          (['US', 'JP', 'DE', 'CN', 'KR', 'FR', 'GB'])[1 + i % 7] AS disambig_country,
+          CAST(round(-50 + random() * 110, 4) AS VARCHAR) AS latitude,
+          CAST(round(-180 + random() * 360, 4) AS VARCHAR) AS longitude,
+          '' AS county, '' AS state_fips, '' AS county_fips
+        FROM range(100000) t(i)"""
+    )
+    con.execute("""CREATE TABLE pat AS SELECT DISTINCT patent_id FROM inv""")
+    con.execute(
+        """CREATE TABLE app AS SELECT 'A' || patent_id AS application_id, patent_id,
+          '16' AS patent_application_type,
+          CAST(DATE '2010-01-01' + CAST(floor(random() * 4000) AS INTEGER) AS VARCHAR)
+            AS filing_date, '16' AS series_code, '0' AS rule_47_flag FROM pat"""
+    )
+    con.execute(
+        """CREATE TABLE gpat AS SELECT patent_id,
+          CASE WHEN random() < 0.03 THEN 'design' ELSE 'utility' END AS patent_type,
+          '2020-01-07' AS patent_date, 'A title' AS patent_title, 'B2' AS wipo_kind,
+          '10' AS num_claims, CASE WHEN random() < 0.005 THEN '1' ELSE '0' END AS withdrawn,
+          'ipg200107.xml' AS filename FROM pat"""
+    )
+    for table, name in zip(("inv", "loc", "app", "gpat"), TABLES, strict=True):
+        tsv = folder / f"{name}.tsv"
+        con.execute(f"COPY {table} TO '{tsv}' (HEADER, DELIMITER '\t', QUOTE '\"')")
+        with zipfile.ZipFile(folder / f"{name}.tsv.zip", "w", zipfile.ZIP_DEFLATED) as z:
+            z.write(tsv, tsv.name)
+        tsv.unlink()
+    con.close()
+
+
+def floor(folder: Path) -> dict[str, float]:
+    """Extract the zips and join the tables with DuckDB: the least any reader does."""
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for name in TABLES:
+            with zipfile.ZipFile(folder / f"{name}.tsv.zip") as z:
+                z.extract(f"{name}.tsv", tmp)
+            paths[name] = f"{tmp}/{name}.tsv"
+
+        def tsv(name: str) -> str:
+            return f"read_csv('{paths[name]}', delim='\t', header=true, all_varchar=true)"
+
+        con = duckdb.connect()
+        con.execute(
+            f"""CREATE TABLE joined AS SELECT i.patent_id, a.filing_date,
+              TRY_CAST(l.latitude AS DOUBLE) AS lat, TRY_CAST(l.longitude AS DOUBLE) AS lon,
+              l.disambig_country AS country, p.patent_type, p.withdrawn
+            FROM {tsv("g_inventor_disambiguated")} i
+            LEFT JOIN {tsv("g_location_disambiguated")} l USING (location_id)
+            LEFT JOIN {tsv("g_application")} a USING (patent_id)
+            LEFT JOIN {tsv("g_patent")} p USING (patent_id)"""
+        )
+        rows = con.execute("SELECT count(*) FROM joined").fetchone()
+        con.close()
+    return {"seconds": time.perf_counter() - start, "rows": float(rows[0] if rows else 0)}
+
+
+def adapter(folder: Path) -> dict[str, float]:
+    """The records stage on the PatentsView folder."""
+    from innoclusters.records import read_records
+
+    start = time.perf_counter()
+    rs = read_records({"patents": [f"patentsview:{folder}"]})
+    seconds = time.perf_counter() - start
+    (stats,) = rs.files
+    weight = rs.connection.execute("SELECT sum(weight) FROM records").fetchone()
+    docs = rs.connection.execute("SELECT count(DISTINCT doc_id) FROM records").fetchone()
+    return {
+        "seconds": seconds,
+        "rows_read": stats.rows_read,
+        "rows_accepted": stats.rows_accepted,
+        "rows_filtered": stats.rows_filtered,
+        "rows_rejected": stats.rows_rejected,
+        "weight": float(weight[0] if weight else 0),
+        "documents": float(docs[0] if docs else 0),
+    }
+
+
+def _child(stage: str, folder: Path) -> dict[str, float]:
+    """Run one stage in a fresh process; add its peak resident memory."""
+    code = (
+        "import json, resource, sys; from pathlib import Path; "
+        "from benchmarks.bench_sources import adapter, floor; "
+        f"r = {stage}(Path({str(folder)!r})); "
+        "r['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+        "print(json.dumps(r))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    """Generate, time both stages, print the figures and the verdicts."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--dir", type=Path, default=None, help="Keep the tables here.")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp:
+        folder = args.dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "g_inventor_disambiguated.tsv.zip").exists():
+            t = time.perf_counter()
+            generate(folder, args.rows)
+            print(f"generated {args.rows:,} inventor rows in {time.perf_counter() - t:.1f} s")
+        base = _child("floor", folder)
+        ours = _child("adapter", folder)
+    ratio = ours["seconds"] / base["seconds"]
+    print(
+        f"floor (unzip + DuckDB read and join): {base['seconds']:.1f} s, "
+        f"{base['peak_mib']:.0f} MiB peak"
+    )
+    print(
+        f"adapter (patentsview -> records): {ours['seconds']:.1f} s, "
+        f"{ours['peak_mib']:.0f} MiB peak; ratio {ratio:.2f} (target <= 1.5), "
+        f"memory {'<' if ours['peak_mib'] < 4096 else '>='} 4 GiB"
+    )
+    print(
+        f"rows read {ours['rows_read']:,.0f} = accepted {ours['rows_accepted']:,.0f} + "
+        f"filtered {ours['rows_filtered']:,.0f} + rejected {ours['rows_rejected']:,.0f}; "
+        f"weight {ours['weight']:,.3f} over {ours['documents']:,.0f} patents"
+    )
+    if args.json:
+        args.json.write_text(json.dumps({"floor": base, "adapter": ours, "ratio": ratio}))
+    _ = resource  # imported for the child processes' measurement
+
+
+if __name__ == "__main__":
+    main()

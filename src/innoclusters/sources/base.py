@@ -1,0 +1,200 @@
+"""What every source adapter gives the records stage, and the helpers adapters share.
+
+An adapter turns upstream files, exactly as they are downloaded, into one SQL query per
+row-defining file (:class:`Prepared`). The query reads that file's rows as ``@STAGED``
+(stored once by records, in file order, with ``_row``, the row's line; header = line 1) and
+the other files in place with DuckDB, and returns the records columns (``doc_id``,
+``year``, ``lat``, ``lon``, ``country``, ``city``, ``region``, ``org``, ``field``,
+``weight`` as the adapter has them), ``_share`` (the row's relative share of its document,
+when not equal), ``_problem`` (the adapter's own reject reason), ``_filter`` (the name of
+the filter that leaves the row out, ``NULL`` for rows to use) and ``_row``.
+:mod:`innoclusters.records` validates, counts and rejects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import shutil
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from innoclusters._io import sql_path
+from innoclusters.errors import InputError
+
+__all__ = [
+    "Detection",
+    "Prepared",
+    "SourceSpec",
+    "find_suffixed",
+    "find_table",
+    "header_of",
+    "readable",
+    "sql_file",
+    "sql_text",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceSpec:
+    """Files of one metric and the adapter that reads them.
+
+    Parameters
+    ----------
+    adapter
+        Adapter name (``patentsview``, ``regpat``, ``rasenfosse``, ``openalex``,
+        ``crunchbase``, ``table``); empty to detect it from the files.
+    paths
+        Files or folders, as the user gave them.
+    options
+        Adapter settings (from ``[sources.<metric>]`` of the settings TOML).
+    """
+
+    adapter: str
+    paths: tuple[Path, ...]
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """One row-defining upstream file and the SQL that reads it as records."""
+
+    adapter: str
+    path: Path
+    files: tuple[Path, ...]
+    sql: str
+    columns: Mapping[str, str]
+    filters: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: A query reading the row-defining file; records stores its rows once, in file order,
+    #: and ``sql`` reads them as ``@STAGED`` with ``_row``, the row's line (numbering a
+    #: table's rows in order is free, numbering a scan's is not).
+    staged: str = ""
+    #: Line of the first data row (2 below a header, 1 in JSON Lines).
+    first_line: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    """How well some files fit an adapter: the columns (or files) it lacks."""
+
+    adapter: str
+    missing: tuple[str, ...]
+    matched: int
+
+    @property
+    def fits(self) -> bool:
+        """Whether nothing the adapter needs is missing."""
+        return not self.missing
+
+
+def sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_file(path: Path) -> str:
+    """A path as a quoted SQL string literal (:func:`innoclusters._io.sql_path` quoted)."""
+    return f"'{sql_path(path)}'"
+
+
+def _stem(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (".zip", ".gz", ".tsv", ".csv", ".txt", ".jsonl", ".json", ".parquet"):
+        name = name.removesuffix(suffix)
+    for suffix in (".tsv", ".csv", ".txt"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def find_table(paths: Sequence[Path], stem: str) -> Path | None:
+    """The file among ``paths`` (files or folders, searched one level deep) named ``stem``.
+
+    ``g_patent`` matches ``g_patent.tsv``, ``g_patent.tsv.zip`` and ``g_patent.tsv.gz``.
+    """
+    for p in paths:
+        candidates = sorted(p.iterdir()) if p.is_dir() else [p]
+        for c in candidates:
+            if c.is_file() and _stem(c) == stem.lower():
+                return c
+    return None
+
+
+def find_suffixed(paths: Sequence[Path], suffix: str) -> Path | None:
+    """The newest file among ``paths`` whose name stem ends with ``suffix`` (case-insensitive).
+
+    REGPAT names its files by edition, ``202401_PCT_Inv_reg.txt``: ``suffix`` is
+    ``_pct_inv_reg`` and the latest edition present is taken.
+    """
+    found = []
+    for p in paths:
+        candidates = sorted(p.iterdir()) if p.is_dir() else [p]
+        found += [c for c in candidates if c.is_file() and _stem(c).endswith(suffix.lower())]
+    return sorted(found)[-1] if found else None
+
+
+def readable(path: Path, workdir: Path) -> Path:
+    """A path DuckDB can read: a ``.zip`` has its one data member copied out to ``workdir``.
+
+    DuckDB reads ``.gz`` itself; for a ``.zip`` (the way PatentsView and others publish
+    their tables) the member is streamed out with :mod:`zipfile` once, in blocks, to a
+    temporary file that lives as long as the run's reading, so it can be scanned several
+    times at full speed.
+    """
+    if not path.name.lower().endswith(".zip"):
+        return path
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            members = [m for m in members if not m.filename.startswith("__MACOSX")]
+            if len(members) != 1:
+                names = ", ".join(m.filename for m in members) or "none"
+                raise InputError(
+                    f"{path}: a zip with one data file is expected, found {names}; "
+                    "unzip it and pass the file itself"
+                )
+            target = workdir / f"{len(list(workdir.iterdir()))}_{Path(members[0].filename).name}"
+            with archive.open(members[0]) as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path}: not a readable zip file ({exc}); download it again") from None
+    return target
+
+
+def header_of(path: Path, workdir: Path) -> list[str]:
+    """Column names of a CSV/TSV/JSON Lines/Parquet file (zipped or gzipped)."""
+    name = path.name.lower().removesuffix(".zip").removesuffix(".gz")
+    con = duckdb.connect()
+    try:
+        if name.endswith(".parquet"):
+            rel = con.sql(f"SELECT * FROM read_parquet({sql_file(path)}) LIMIT 0")
+        elif name.endswith((".jsonl", ".ndjson", ".json")) or _looks_like_json_lines(path):
+            src = readable(path, workdir)
+            rel = con.sql(
+                f"SELECT * FROM read_json({sql_file(src)}, format='auto', sample_size=100) LIMIT 0"
+            )
+        else:
+            src = readable(path, workdir)
+            rel = con.sql(
+                f"SELECT * FROM read_csv({sql_file(src)}, all_varchar=true, header=true, "
+                "sample_size=100) LIMIT 0"
+            )
+        return list(rel.columns)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{path}: cannot read its header ({first})") from None
+    finally:
+        con.close()
+
+
+def _looks_like_json_lines(path: Path) -> bool:
+    return "updated_date=" in str(path) or path.name.lower().startswith("part_")
+
+
+def closest(name: str, choices: Sequence[str]) -> str | None:
+    """The choice closest to ``name`` (for 'did you mean' messages)."""
+    found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return found[0] if found else None

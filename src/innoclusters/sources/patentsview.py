@@ -1,0 +1,192 @@
+"""USPTO PatentsView bulk tables: inventor locations of granted patents or pre-grant publications.
+
+Upstream: https://patentsview.org/download/data-download-tables (granted, ``g_``) and
+https://patentsview.org/download/pg-download-tables (pre-grant publications, ``pg_``), each a
+tab-separated file with a header, as ``.tsv``, ``.tsv.zip`` (as published) or ``.tsv.gz``.
+
+Granted patents read four tables (columns used in brackets):
+
+- ``g_inventor_disambiguated`` [``patent_id``, ``inventor_sequence``, ``location_id``]: one
+  row per inventor of a patent; **each row is one record** (its row number is the line of
+  rejects);
+- ``g_location_disambiguated`` [``location_id``, ``disambig_city``, ``disambig_state``,
+  ``disambig_country``, ``latitude``, ``longitude``]: the inventor's geocoded place;
+- ``g_application`` [``patent_id``, ``filing_date``]: the year (``year = "filing"``, the
+  default: the year the invention was filed, closest to the GII's PCT filing counts);
+- ``g_patent`` [``patent_id``, ``patent_type``, ``patent_date``, ``withdrawn``]: the filters
+  and, with ``year = "grant"``, the year.
+
+Pre-grant publications read ``pg_inventor_disambiguated`` (``pgpub_id`` instead of
+``patent_id``), ``pg_location_disambiguated`` and ``pg_published_application``
+[``pgpub_id``, ``filing_date``, ``published_date``, ``patent_type``]; ``year`` is
+``"filing"`` (default) or ``"publication"``.
+
+Filters (counted, never silent): ``withdrawn`` (a withdrawn grant) and ``patent type`` (a
+type outside ``patent_types``, by default ``["utility"]``: design, plant and reissue
+patents are not new inventions in the GII's sense). Counting: fractional per patent over
+its inventors (``1 / n`` to each of the ``n`` inventors placed), ``doc_id`` is
+``patent_id`` (``pgpub_id``). An inventor whose ``location_id`` is not in the location
+table is rejected with that reason; one whose location has a city but no coordinates is
+geocoded offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from innoclusters.errors import InputError, SettingsError
+from innoclusters.sources.base import Detection, Prepared, find_table, readable, sql_file
+
+__all__ = ["COLUMNS", "NAME", "OPTIONS", "detect", "prepare"]
+
+NAME = "patentsview"
+
+#: Columns of the row-defining table (``g_inventor_disambiguated``), for detection messages.
+COLUMNS: tuple[str, ...] = ("patent_id", "inventor_sequence", "inventor_id", "location_id")
+
+#: Settings of ``[sources.<metric>]`` this adapter knows, with their defaults.
+OPTIONS: Mapping[str, Any] = {"year": "filing", "patent_types": ["utility"]}
+
+_GRANTED = ("g_inventor_disambiguated", "g_location_disambiguated", "g_application", "g_patent")
+_PREGRANT = (
+    "pg_inventor_disambiguated",
+    "pg_location_disambiguated",
+    "pg_published_application",
+)
+
+
+def _tsv(path: Path) -> str:
+    return (
+        f"read_csv({sql_file(path)}, delim='\\t', header=true, quote='\"', escape='\"', "
+        "all_varchar=true)"
+    )
+
+
+def detect(paths: Sequence[Path]) -> Detection:
+    """How well ``paths`` fit PatentsView: the tables missing for the granted or pre-grant set."""
+    found_g = [t for t in _GRANTED if find_table(paths, t)]
+    found_pg = [t for t in _PREGRANT if find_table(paths, t)]
+    if len(found_pg) > len(found_g):
+        missing = tuple(t for t in _PREGRANT if t not in found_pg)
+        return Detection(NAME, missing, len(found_pg))
+    return Detection(NAME, tuple(t for t in _GRANTED if t not in found_g), len(found_g))
+
+
+def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) -> list[Prepared]:
+    """The SQL reading PatentsView tables as patent records (see the module docstring)."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise SettingsError(
+            f"unknown patentsview setting(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
+        )
+    types = options.get("patent_types", OPTIONS["patent_types"])
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise SettingsError(f"patentsview setting 'patent_types' must be a list, got {types!r}")
+    wanted = ", ".join("'" + t.lower().replace("'", "''") + "'" for t in types) or "''"
+    out: list[Prepared] = []
+    for grant, tables in ((True, _GRANTED), (False, _PREGRANT)):
+        found = {t: find_table(paths, t) for t in tables}
+        if found[tables[0]] is None:
+            continue
+        missing = [t for t, p in found.items() if p is None]
+        if missing:
+            raise InputError(
+                f"{found[tables[0]]}: PatentsView also needs {', '.join(missing)} "
+                "(.tsv, .tsv.zip or .tsv.gz) beside it; download them from patentsview.org"
+            )
+        files = {t: readable(p, workdir) for t, p in found.items() if p is not None}
+        out.append(_prepare_one(grant, found, files, options, wanted))
+    if not out:
+        raise InputError(
+            f"{', '.join(map(str, paths))}: no g_inventor_disambiguated or "
+            "pg_inventor_disambiguated table found; pass the folder holding the PatentsView tables"
+        )
+    return out
+
+
+def _prepare_one(
+    grant: bool,
+    found: Mapping[str, Path | None],
+    files: Mapping[str, Path],
+    options: Mapping[str, Any],
+    wanted: str,
+) -> Prepared:
+    year_from = str(options.get("year", OPTIONS["year"]))
+    if grant:
+        key, inv, loc, app, pat = "patent_id", *_GRANTED
+        choices = {"filing": "a.filing_date", "grant": "p.patent_date"}
+        docs = (
+            f"app AS (SELECT patent_id AS k, min(filing_date) AS filing_date "
+            f"FROM {_tsv(files[app])} GROUP BY ALL), "
+            f"pat AS (SELECT patent_id AS k, any_value(patent_type) AS patent_type, "
+            f"any_value(patent_date) AS patent_date, max(withdrawn) AS withdrawn "
+            f"FROM {_tsv(files[pat])} GROUP BY ALL)"
+        )
+        joins = "LEFT JOIN app AS a ON a.k = i.k LEFT JOIN pat AS p ON p.k = i.k"
+        problem = f"CASE WHEN p.k IS NULL THEN '{key} not in {pat}' END"
+        filt = f"""CASE WHEN p.withdrawn IN ('1', 'TRUE', 'true', 'True') THEN 'withdrawn'
+            WHEN lower(p.patent_type) NOT IN ({wanted}) THEN 'patent type' END"""
+        columns = {
+            "doc_id": f"{inv}.patent_id",
+            "year": f"{app}.filing_date" if year_from == "filing" else f"{pat}.patent_date",
+        }
+    else:
+        key, inv, loc, app = "pgpub_id", *_PREGRANT
+        choices = {"filing": "a.filing_date", "publication": "a.published_date"}
+        docs = (
+            f"app AS (SELECT pgpub_id AS k, min(filing_date) AS filing_date, "
+            f"min(published_date) AS published_date, any_value(patent_type) AS patent_type "
+            f"FROM {_tsv(files[app])} GROUP BY ALL)"
+        )
+        joins = "LEFT JOIN app AS a ON a.k = i.k"
+        problem = f"CASE WHEN a.k IS NULL THEN '{key} not in {app}' END"
+        filt = f"CASE WHEN lower(a.patent_type) NOT IN ({wanted}) THEN 'patent type' END"
+        columns = {
+            "doc_id": f"{inv}.pgpub_id",
+            "year": f"{app}.filing_date" if year_from == "filing" else f"{app}.published_date",
+        }
+    if year_from not in choices:
+        raise SettingsError(
+            f"patentsview setting 'year' must be one of {', '.join(choices)}, got {year_from!r}"
+        )
+    columns.update(
+        {
+            "lat": f"{loc}.latitude",
+            "lon": f"{loc}.longitude",
+            "country": f"{loc}.disambig_country",
+            "city": f"{loc}.disambig_city",
+            "region": f"{loc}.disambig_state",
+        }
+    )
+    sql = f"""WITH inv AS (SELECT * FROM @STAGED),
+      loc AS (SELECT location_id, any_value(latitude) AS latitude,
+        any_value(longitude) AS longitude, any_value(disambig_country) AS country,
+        any_value(disambig_city) AS city, any_value(disambig_state) AS region
+        FROM {_tsv(files[loc])} GROUP BY ALL),
+      {docs}
+    SELECT i.k AS doc_id, {choices[year_from]} AS year, l.latitude AS lat, l.longitude AS lon,
+      l.country AS country, l.city AS city, l.region AS region,
+      concat_ws('; ', {problem},
+        CASE WHEN nullif(trim(i.location_id), '') IS NULL THEN 'no location_id'
+             WHEN l.location_id IS NULL THEN 'location_id ''' || i.location_id
+               || ''' not in {loc}' END) AS _problem,
+      {filt} AS _filter, i._row AS _row
+    FROM inv AS i LEFT JOIN loc AS l ON l.location_id = i.location_id {joins}"""
+    inventor = found[inv]
+    assert inventor is not None
+    return Prepared(
+        adapter=NAME,
+        path=inventor,
+        files=tuple(p for p in found.values() if p is not None),
+        sql=sql,
+        staged=f"SELECT {key} AS k, location_id FROM {_tsv(files[inv])}",
+        columns=columns,
+        filters={
+            "withdrawn": "withdrawn grants",
+            "patent type": f"patent types other than {wanted}",
+        }
+        if grant
+        else {"patent type": f"patent types other than {wanted}"},
+    )

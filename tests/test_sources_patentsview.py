@@ -1,0 +1,98 @@
+"""PatentsView adapter: hand-written tables in the upstream layout (zipped TSV, gzipped TSV)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from innoclusters.errors import InputError, SettingsError
+from innoclusters.records import read_records
+from innoclusters.sources import SourceSpec
+
+DATA = Path(__file__).parent / "data" / "sources" / "patentsview"
+GRANTED = DATA / "granted"
+PREGRANT = DATA / "pregrant"
+
+
+def test_granted_patents_by_filing_year_with_every_row_accounted_for() -> None:
+    rs = read_records({"patents": [f"patentsview:{GRANTED}"]})
+    frame = rs.frame()
+    by_doc = frame.groupby("doc_id")
+    assert sorted(by_doc.groups) == ["10000001", "10000002", "10000005"]
+    assert by_doc["year"].first().to_dict() == {
+        "10000001": 2019,
+        "10000002": 2020,
+        "10000005": 2021,
+    }
+    # Fractional per patent over its inventors placed.
+    assert frame.loc[frame["doc_id"] == "10000001", "weight"].tolist() == pytest.approx([1 / 3] * 3)
+    assert by_doc["weight"].sum().to_dict() == pytest.approx(
+        {"10000001": 1.0, "10000002": 1.0, "10000005": 1.0}
+    )
+    assert math.isclose(frame["weight"].sum(), 3.0)
+    tokyo = frame[frame["country"] == "JP"].iloc[0]
+    assert (tokyo["lat"], tokyo["lon"], tokyo["city"]) == (35.6895, 139.6917, "Tokyo")
+    sj = frame[(frame["doc_id"] == "10000001") & (frame["country"] == "US")]
+    assert len(sj) == 2 and set(sj["region"]) == {"CA"}
+    # Cambridge has no coordinates upstream: geocoded offline from its city and country.
+    cam = frame[frame["doc_id"] == "10000005"].iloc[0]
+    assert cam["country"] == "GB"
+    assert cam["lat"] == pytest.approx(52.2, abs=0.1) and cam["lon"] == pytest.approx(0.12, abs=0.1)
+    rejects = rs.rejects()
+    assert rejects["line"].tolist() == [8, 11]
+    assert rejects["doc_id"].tolist() == ["10000005", "10000006"]
+    assert rejects["reason"].tolist() == [
+        "location_id 'loc-gone' not in g_location_disambiguated",
+        "patent_id not in g_patent; missing year",
+    ]
+    assert set(rejects["file"]) == {str(GRANTED / "g_inventor_disambiguated.tsv.zip")}
+    (stats,) = rs.files
+    assert stats.adapter == "patentsview"
+    assert stats.rows_read == 10
+    assert (stats.rows_accepted, stats.rows_filtered, stats.rows_rejected) == (5, 3, 2)
+    assert dict(stats.filtered) == {"patent type": 2, "withdrawn": 1}
+    assert stats.columns["year"] == "g_application.filing_date"
+    assert len(stats.files) == 4
+
+
+def test_grant_year_is_an_option() -> None:
+    spec = SourceSpec("patentsview", (GRANTED,), {"year": "grant"})
+    frame = read_records({"patents": [spec]}).frame()
+    years = frame.groupby("doc_id")["year"].first().to_dict()
+    assert years == {"10000001": 2021, "10000002": 2022, "10000005": 2023}
+
+
+def test_patent_types_is_a_setting() -> None:
+    spec = SourceSpec("patentsview", (GRANTED,), {"patent_types": ["utility", "design"]})
+    rs = read_records({"patents": [spec]})
+    assert "10000003" in set(rs.frame()["doc_id"])
+    assert dict(rs.files[0].filtered) == {"patent type": 1, "withdrawn": 1}
+
+
+def test_pregrant_publications_and_detection_from_the_folder() -> None:
+    rs = read_records({"patents": [PREGRANT]})  # no adapter named: detected from the files
+    frame = rs.frame().sort_values(["doc_id", "lat"])
+    assert frame["doc_id"].tolist() == ["20230000001", "20230000001", "20230000002"]
+    assert frame["weight"].tolist() == [0.5, 0.5, 1.0]
+    assert frame["year"].tolist() == [2021, 2021, 2022]
+    assert frame["country"].tolist() == ["KR"] * 3
+    assert rs.files[0].adapter == "patentsview" and rs.files[0].rows_read == 3
+    spec = SourceSpec("patentsview", (PREGRANT,), {"year": "publication"})
+    assert set(read_records({"patents": [spec]}).frame()["year"]) == {2023}
+
+
+def test_missing_tables_and_bad_settings_are_named(tmp_path: Path) -> None:
+    only = tmp_path / "pv"
+    only.mkdir()
+    (only / "g_inventor_disambiguated.tsv.zip").write_bytes(
+        (GRANTED / "g_inventor_disambiguated.tsv.zip").read_bytes()
+    )
+    with pytest.raises(InputError) as info:
+        read_records({"patents": [f"patentsview:{only}"]})
+    assert "also needs g_location_disambiguated, g_application, g_patent" in str(info.value)
+    with pytest.raises(SettingsError, match="'year' must be one of filing, grant"):
+        read_records({"patents": [SourceSpec("patentsview", (GRANTED,), {"year": "x"})]})
+    with pytest.raises(InputError, match="unknown source format 'patentview'"):
+        read_records({"patents": [f"patentview:{GRANTED}"]})
