@@ -6,6 +6,7 @@ on stderr and exit with status 2; anything else is a bug (status 1).
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from innoclusters.pipeline import run as run_pipeline
 from innoclusters.places import geocode_file
 from innoclusters.publish import write_outputs
 from innoclusters.publish.comparison import write_comparison
+from innoclusters.records import inspect_records
+from innoclusters.sources import METRIC_OF, detect, parse_source
 
 __all__ = ["app", "main"]
 
@@ -287,11 +290,6 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
     """Dry run: how each file would be read (format, columns, rows, years, places)."""
-    import json
-
-    from innoclusters.config import load_settings
-    from innoclusters.records import inspect_records
-    from innoclusters.sources import METRIC_OF, detect, parse_source
 
     def job() -> list[dict[str, Any]]:
         settings = load_settings(config, encoding=encoding)
@@ -300,7 +298,6 @@ def inspect(
             chosen = metric
             if chosen is None:
                 adapter, path = parse_source(raw)
-                adapter = adapter or str(settings.sources.get("patents", {}).get("format", ""))
                 chosen = METRIC_OF.get(adapter or detect([path]), "patents")
             by_metric.setdefault(chosen, []).append(raw)
         return inspect_records(by_metric, options=settings.sources, encoding=settings.encoding)
