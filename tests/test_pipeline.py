@@ -113,3 +113,19 @@ def test_inputs_marked_synthetic_make_synthetic_outputs(tmp_path: Path) -> None:
     settings = Settings(min_weight={"patents": 8.0})
     assert run({"patents": [tmp_path / "marked.parquet"]}, settings).manifest["synthetic"]
     assert not run({"patents": [tmp_path / "plain.parquet"]}, settings).manifest["synthetic"]
+
+
+def test_manifest_accounts_for_filtered_rows_of_source_adapters() -> None:
+    data = Path(__file__).parent / "data" / "sources"
+    result = run(
+        {
+            "patents": [f"patentsview:{data / 'patentsview' / 'granted'}"],
+            "vc": [f"crunchbase:{data / 'crunchbase' / 'bulk'}"],
+        },
+        Settings(min_weight={"patents": 1, "vc": 1}),
+    )
+    rows = result.manifest["rows"]
+    assert rows == {"read": 17, "accepted": 9, "filtered": 5, "rejected": 3}
+    by_adapter = {f["adapter"]: f for f in result.manifest["inputs"]}
+    assert by_adapter["patentsview"]["filtered"] == {"patent type": 2, "withdrawn": 1}
+    assert by_adapter["crunchbase"]["columns"]["country"] == "organizations.country_code"

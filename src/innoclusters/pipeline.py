@@ -440,13 +440,14 @@ def _manifest(
     read = sum(f["rows_read"] for f in files)
     accepted = sum(f["rows_accepted"] for f in files)
     rejected = sum(f["rows_rejected"] for f in files)
+    filtered = sum(f.get("rows_filtered", 0) for f in files)
     manifest: dict[str, Any] = {
         "tool": "innoclusters",
         "synthetic": synthetic,
         "settings": settings.to_dict(),
         "metrics": list(metrics),
         "inputs": files,
-        "rows": {"read": read, "accepted": accepted, "rejected": rejected},
+        "rows": {"read": read, "accepted": accepted, "filtered": filtered, "rejected": rejected},
         "windows": dict(counts),
         "totals": dict(totals),
         "min_weight_used": dict(densities),
