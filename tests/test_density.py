@@ -561,3 +561,34 @@ def test_kernel_compiled_after_a_first_call() -> None:
     """After one call the kernel is in Numba's on-disk cache: the next run says nothing."""
     weighted_dbscan(np.array([0.0, 0.0]), np.array([0.0, 0.01]), np.ones(2), eps_km=5, min_weight=2)
     assert kernel_compiled()
+
+
+def test_large_input_sorted_in_parallel_gives_the_same_result() -> None:
+    # Above the size where the canonical order is sorted in parallel buckets; duplicates
+    # (identical points) and many points per grid cell exercise the ties.
+    rng = np.random.default_rng(5)
+    n = 80_000
+    c = rng.integers(0, 40, n)
+    centres = rng.uniform([-50, -180], [60, 180], (40, 2))
+    lat, lon = _rounded(
+        centres[c, 0] + rng.normal(0, 0.05, n), centres[c, 1] + rng.normal(0, 0.05, n)
+    )
+    weight = rng.choice([0.25, 0.5, 1.0], n)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = weighted_dbscan(lat, lon, weight, eps_km=2.0, min_weight=40.0)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = weighted_dbscan(lat, lon, weight, eps_km=2.0, min_weight=40.0)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one[0], many[0])
+    np.testing.assert_array_equal(one[1], many[1])
+    perm = rng.permutation(n)
+    labels_p, core_p = weighted_dbscan(
+        lat[perm], lon[perm], weight[perm], eps_km=2.0, min_weight=40.0
+    )
+    np.testing.assert_array_equal(core_p, one[1][perm])
+    np.testing.assert_array_equal(labels_p, one[0][perm])
+    assert 0 < one[1].sum() < n and one[0].max() >= 10
+    _assert_canonical_numbering(lat, lon, one[0], one[1])

@@ -129,3 +129,13 @@ def test_manifest_accounts_for_filtered_rows_of_source_adapters() -> None:
     by_adapter = {f["adapter"]: f for f in result.manifest["inputs"]}
     assert by_adapter["patentsview"]["filtered"] == {"patent type": 2, "withdrawn": 1}
     assert by_adapter["crunchbase"]["columns"]["country"] == "organizations.country_code"
+
+
+def test_memory_limit_does_not_change_the_result(write_world: Writer) -> None:
+    sources = write_world()
+    free = run(sources, SETTINGS)
+    capped = run(sources, SETTINGS.replace(memory_limit="100MB", workers=1))
+    assert clusters_csv_text(free.clusters) == clusters_csv_text(capped.clusters)
+    pd.testing.assert_frame_equal(free.locations, capped.locations)
+    pd.testing.assert_frame_equal(free.extras["profiles"], capped.extras["profiles"])
+    assert capped.manifest["settings"]["memory_limit"] == "100MB"

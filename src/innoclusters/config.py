@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,9 @@ METRICS: tuple[str, ...] = ("patents", "publications", "vc")
 #: (see docs/calibration.md). A location is core when the weight within ``eps_km`` reaches
 #: ``min_share`` times the metric's world total.
 DEFAULT_MIN_SHARE: Mapping[str, float] = {"patents": 0.0012, "publications": 0.0005, "vc": 0.003}
+
+# A size as DuckDB's memory_limit accepts it: a number and a unit.
+_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 
 #: The GII's year window of edition ``Y`` per metric, as offsets ``(first, last)`` from ``Y``:
 #: patents ``Y-5..Y-1``, publications ``Y-6..Y-2``, venture-capital deals ``Y-5..Y-1``
@@ -121,6 +125,10 @@ class Settings:
         Per metric, the source format of its files and that format's settings, e.g.
         ``[sources.vc] format = "table"`` with ``columns = {doc_id = "Deal ID"}`` (see
         ``docs/sources.md``); metrics not named are detected from their files.
+    memory_limit
+        Memory the DuckDB engine may use, e.g. ``"4GB"``; beyond it DuckDB spills to a
+        temporary folder. Empty: DuckDB's own default (80 % of the machine's memory).
+        Results do not depend on it.
     """
 
     eps_km: float = 13.0
@@ -151,6 +159,7 @@ class Settings:
     uncertainty_window_years: tuple[int, ...] = (4, 5, 6)
     encoding: str = "utf-8"
     sources: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    memory_limit: str = ""
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -295,6 +304,11 @@ def _problems(s: Settings) -> list[str]:
         problems.append(
             f"setting 'encoding' must be a text encoding such as utf-8, latin-1 or cp1252, "
             f"got {s.encoding!r}"
+        )
+    if not isinstance(s.memory_limit, str) or (s.memory_limit and not _SIZE.match(s.memory_limit)):
+        problems.append(
+            f'setting \'memory_limit\' must be a size such as "4GB" or "512MB" (empty for '
+            f"DuckDB's default), got {s.memory_limit!r}"
         )
     if not _is_number(s.name_max_km) or not 0 < s.name_max_km <= 500:
         problems.append(

@@ -78,6 +78,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -192,9 +193,9 @@ def weighted_dbscan(
     iz = np.floor(z / side).astype(np.int64)
     spans = [int(v.max() - v.min()) + 1 for v in (ix, iy, iz)]
     if spans[0] * spans[1] * spans[2] < 2**62:
-        # One int64 key in the lexicographic order of (ix, iy, iz): a cheaper sort.
+        # One int64 key in the lexicographic order of (ix, iy, iz), sorted in parallel.
         cell_key = ((ix - ix.min()) * spans[1] + (iy - iy.min())) * spans[2] + (iz - iz.min())
-        order = np.lexsort((w_a, lon_a, lat_a, cell_key))
+        order = _sort_order(cell_key, lat_a, lon_a, w_a)
         del cell_key
     else:
         order = np.lexsort((w_a, lon_a, lat_a, iz, iy, ix))
@@ -315,6 +316,133 @@ def _unit_vectors(
         y[i] = c * math.sin(lon_r[i])
         z[i] = math.sin(lat_r[i])
     return x, y, z, coslat
+
+
+#: Buckets per thread of the parallel sort (more buckets balance the load better).
+_BUCKETS_PER_THREAD = 8
+
+
+def _sort_order(key: np.ndarray, lat: np.ndarray, lon: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``np.lexsort((w, lon, lat, key))``, computed in parallel.
+
+    The points are split into buckets of consecutive key ranges (bounds from a sample's
+    quantiles, so buckets hold about as many points), gathered bucket by bucket in index
+    order, and each bucket is sorted on its own thread by stable sorts on ``w``, ``lon``,
+    ``lat`` then ``key``: the result is the same permutation as the single-threaded
+    lexicographic sort, ties (identical points) in index order.
+    """
+    n = key.shape[0]
+    threads = numba.get_num_threads()
+    if n < 50_000:
+        return np.lexsort((w, lon, lat, key))
+    step = max(1, n // 4096)
+    sample = np.sort(key[::step])
+    nb = threads * _BUCKETS_PER_THREAD
+    bounds = np.unique(sample[(np.arange(1, nb) * len(sample)) // nb])
+    bucket = np.searchsorted(bounds, key, side="right")
+    return _bucket_sort(bucket, len(bounds) + 1, key, lat, lon, w)
+
+
+@njit(cache=True, parallel=True)
+def _bucket_sort(
+    bucket: np.ndarray,
+    nbuckets: int,
+    key: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    w: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Indices grouped by bucket, each bucket sorted by (key, lat, lon, w, index)."""
+    n = key.shape[0]
+    count = np.zeros(nbuckets + 1, dtype=np.int64)
+    for i in range(n):
+        count[bucket[i] + 1] += 1
+    for b in range(nbuckets):
+        count[b + 1] += count[b]
+    fill = count[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        b = bucket[i]
+        order[fill[b]] = i
+        fill[b] += 1
+    for b in prange(nbuckets):
+        a0 = count[b]
+        idx = order[a0 : count[b + 1]]
+        idx = idx[np.argsort(key[idx])]
+        # Runs of one key (one grid cell: a few points) sorted by (lat, lon, w, index).
+        m = idx.shape[0]
+        buf = np.empty(m, dtype=np.int64)
+        r = 0
+        while r < m:
+            e = r + 1
+            while e < m and key[idx[e]] == key[idx[r]]:
+                e += 1
+            if e - r > 1:
+                _sort_run(idx, buf, r, e, lat, lon, w)
+            r = e
+        order[a0 : count[b + 1]] = idx
+    return order
+
+
+@njit(cache=True, inline="always")
+def _before(i: int, j: int, lat: np.ndarray, lon: np.ndarray, w: np.ndarray) -> bool:
+    """Whether point ``i`` comes before point ``j`` in (lat, lon, w, index) order."""
+    if lat[i] != lat[j]:
+        return lat[i] < lat[j]
+    if lon[i] != lon[j]:
+        return lon[i] < lon[j]
+    if w[i] != w[j]:
+        return w[i] < w[j]
+    return i < j
+
+
+@njit(cache=True)
+def _sort_run(
+    idx: np.ndarray,
+    buf: np.ndarray,
+    lo: int,
+    hi: int,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    w: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Sort ``idx[lo:hi]`` by (lat, lon, w, index): insertion sort, merged bottom-up."""
+    width = 16
+    for a in range(lo, hi, width):
+        b = min(a + width, hi)
+        for k in range(a + 1, b):
+            v = idx[k]
+            j = k - 1
+            while j >= a and _before(v, idx[j], lat, lon, w):
+                idx[j + 1] = idx[j]
+                j -= 1
+            idx[j + 1] = v
+    while width < hi - lo:
+        for a in range(lo, hi, 2 * width):
+            mid = min(a + width, hi)
+            b = min(a + 2 * width, hi)
+            if mid >= b:
+                continue
+            i, j, k = a, mid, a
+            while i < mid and j < b:
+                if _before(idx[j], idx[i], lat, lon, w):
+                    buf[k] = idx[j]
+                    j += 1
+                else:
+                    buf[k] = idx[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                buf[k] = idx[i]
+                i += 1
+                k += 1
+            while j < b:
+                buf[k] = idx[j]
+                j += 1
+                k += 1
+            for t in range(a, b):
+                idx[t] = buf[t]
+        width *= 2
 
 
 @njit(cache=True, parallel=True)

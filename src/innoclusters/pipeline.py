@@ -10,8 +10,10 @@ import contextlib
 import hashlib
 import json
 import platform
+import resource
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from innoclusters.density import kernel_compiled
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.locations import build_locations, edition_windows
 from innoclusters.places import add_intensity, area_population, economy_names
-from innoclusters.profiles import cluster_profiles
+from innoclusters.profiles import cluster_profiles, prepare_profiles
 from innoclusters.ranking import rank_clusters
 from innoclusters.records import RecordSet, read_records
 from innoclusters.result import RunResult
@@ -48,17 +50,22 @@ class _Stages:
     """Times the stages and shows them on stderr (Rich) unless quiet.
 
     Each stage shows a live line with its elapsed time and the run's elapsed time; a finished
-    stage leaves a tick and its duration.
+    stage leaves a tick and its duration. Besides wall time, each stage's process CPU time
+    (CPU / wall is the number of cores kept busy) and the peak resident memory of the process
+    by the stage's end are recorded.
     """
 
     def __init__(self, progress: bool) -> None:
         self.timings: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.peak_rss_mib: dict[str, float] = {}
         self._console = Console(stderr=True) if progress else None
         self._start = time.perf_counter()
 
     @contextlib.contextmanager
     def stage(self, name: str, label: str) -> Iterator[None]:
         start = time.perf_counter()
+        cpu = time.process_time()
         if self._console is None:
             yield
         else:
@@ -72,13 +79,24 @@ class _Stages:
                 bar.add_task(label, total=None)
                 yield
         self.timings[name] = round(time.perf_counter() - start, 3)
+        self.cpu[name] = round(time.process_time() - cpu, 3)
+        # ru_maxrss is in KiB on Linux.
+        self.peak_rss_mib[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if self._console is not None:
             self._console.print(f"[green]✓[/] {label} ({self.timings[name]:.1f} s)")
 
 
-def _connection(workers: int) -> Any:
-    """A DuckDB connection that spills to a temporary folder; ``workers`` threads if > 0."""
+def _connection(workers: int, memory_limit: str = "") -> Any:
+    """A DuckDB connection whose tables live in a temporary database file.
+
+    The records of a world-scale run (tens of millions of rows) would take gigabytes in
+    process memory; in a database file DuckDB keeps them compressed and pages them in and
+    out of its buffer pool, whose size ``memory_limit`` caps (DuckDB's default when empty).
+    Large sorts and aggregates spill to the same temporary folder. ``workers`` threads if
+    > 0. The folder is removed at exit.
+    """
     import atexit
+    import os
     import shutil
     import tempfile
 
@@ -88,13 +106,18 @@ def _connection(workers: int) -> Any:
     atexit.register(shutil.rmtree, spill, True)
     # Results never depend on row order (every figure is sorted or summed exactly), so
     # DuckDB may run unordered, which is faster.
-    config: dict[str, Any] = {"temp_directory": spill, "preserve_insertion_order": False}
+    config: dict[str, Any] = {
+        "temp_directory": os.path.join(spill, "spill"),
+        "preserve_insertion_order": False,
+    }
+    if memory_limit:
+        config["memory_limit"] = memory_limit
     if workers > 0:
         config["threads"] = workers
         import numba
 
         numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined,unused-ignore]
-    return duckdb.connect(config=config)
+    return duckdb.connect(os.path.join(spill, "run.duckdb"), config=config)
 
 
 def _versions() -> dict[str, str]:
@@ -238,7 +261,7 @@ def run(
     with stages.stage("records", "Reading and validating records"):
         records = read_records(
             sources,
-            connection=_connection(settings.workers),
+            connection=_connection(settings.workers, settings.memory_limit),
             encoding=settings.encoding,
             options=settings.sources,
         )
@@ -260,18 +283,30 @@ def run(
     cluster_label = "Clustering and ranking"
     if not kernel_compiled():
         cluster_label += " (compiling the clustering kernel, first run only: about 30 s)"
-    with stages.stage("clusters", cluster_label):
-        located, clusters, densities = cluster_locations(
-            locations, settings=settings, totals=totals, metrics=metrics, raster=population
-        )
-    with stages.stage("profiles", "Profiling clusters"):
-        profiles = cluster_profiles(
-            records,
-            located,
+    # The profiles' pre-aggregation does not depend on the clusters: DuckDB runs it on its
+    # own cursor while clustering (much of it single-threaded Python) runs here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        prepared = pool.submit(
+            prepare_profiles,
+            records.connection.cursor(),
             rounding=settings.rounding,
             windows=windows,
-            cluster_order=clusters["cluster_id"],
         )
+        with stages.stage("clusters", cluster_label):
+            located, clusters, densities = cluster_locations(
+                locations, settings=settings, totals=totals, metrics=metrics, raster=population
+            )
+        del locations
+        with stages.stage("profiles", "Profiling clusters"):
+            prepared.result()
+            profiles = cluster_profiles(
+                records,
+                located,
+                rounding=settings.rounding,
+                windows=windows,
+                cluster_order=clusters["cluster_id"],
+                prepared=True,
+            )
     rejects = records.rejects()
     manifest = _manifest(
         records=records,
@@ -284,6 +319,7 @@ def run(
         timings=stages.timings,
         synthetic=synthetic,
     )
+    manifest["resources"] = {"cpu_s": stages.cpu, "peak_rss_mib": stages.peak_rss_mib}
     manifest["population"] = {
         "source": str(population) if population is not None else "gazetteer",
         "method": (

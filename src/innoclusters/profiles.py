@@ -18,14 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from innoclusters.config import METRICS
-from innoclusters.locations import rounding_decimals
 from innoclusters.records import RecordSet
 
-__all__ = ["KINDS", "NOT_GIVEN", "OTHER", "PROFILE_COLUMNS", "PROFILE_TOP", "cluster_profiles"]
+__all__ = [
+    "KINDS",
+    "NOT_GIVEN",
+    "OTHER",
+    "PROFILE_COLUMNS",
+    "PROFILE_TOP",
+    "cluster_profiles",
+    "prepare_profiles",
+]
 
 #: What a profile lists: organisations and fields.
 KINDS: tuple[str, ...] = ("org", "field")
@@ -51,6 +59,56 @@ PROFILE_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _grid_sql(rounding: float) -> tuple[str, str]:
+    """SQL of a record's grid cell ``(li, lo)``, as :func:`build_locations` rounds it."""
+    west = round(-180.0 / rounding)
+    lon_i = f"CAST(round(r.lon / {rounding!r}) AS BIGINT)"
+    li = f"CAST(round(r.lat / {rounding!r}) AS BIGINT)"
+    lo = f"CASE WHEN {lon_i} * {rounding!r} >= 180.0 THEN {west} ELSE {lon_i} END"
+    return li, lo
+
+
+def prepare_profiles(
+    connection: duckdb.DuckDBPyConnection,
+    *,
+    rounding: float,
+    windows: Mapping[str, tuple[int, int]],
+) -> None:
+    """Pre-aggregate the records for the profiles: weight per grid cell and value.
+
+    Leaves the tables ``_prof_org`` and ``_prof_field`` (``metric, li, lo, value, w``, the
+    exact summed weight of the window's records per rounded location and value, ``NULL``
+    value for records without one) in the connection. This does not depend on the
+    clusters, so the pipeline runs it on its own cursor while clustering runs.
+
+    Parameters
+    ----------
+    connection
+        The run's DuckDB connection (or a cursor of it) holding the ``records`` table.
+    rounding
+        The run's coordinate rounding in degrees.
+    windows
+        Year window per metric.
+    """
+    win = pd.DataFrame(
+        [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
+    )
+    li, lo = _grid_sql(rounding)
+    connection.register("_prof_win", win)
+    try:
+        for kind in KINDS:
+            connection.execute(
+                f"""CREATE OR REPLACE TABLE _prof_{kind} AS
+                SELECT r.metric, {li} AS li, {lo} AS lo, r.{kind} AS value,
+                  sum(CAST(r.weight AS DECIMAL(38, 18))) AS w
+                FROM records AS r JOIN _prof_win AS w ON r.metric = w.metric
+                WHERE r.year BETWEEN w.first AND w.last
+                GROUP BY ALL"""
+            )
+    finally:
+        connection.unregister("_prof_win")
+
+
 def cluster_profiles(
     records: RecordSet,
     located: pd.DataFrame,
@@ -59,6 +117,7 @@ def cluster_profiles(
     windows: Mapping[str, tuple[int, int]],
     cluster_order: pd.Series | None = None,
     top: int = PROFILE_TOP,
+    prepared: bool = False,
 ) -> pd.DataFrame:
     """Top organisations and fields of every cluster and metric, with their shares.
 
@@ -76,6 +135,9 @@ def cluster_profiles(
         Cluster ids in rank order, to sort the table (default: by id).
     top
         Named values kept per cluster, metric and kind.
+    prepared
+        Whether :func:`prepare_profiles` already ran on the connection with the same
+        ``rounding`` and ``windows`` (it runs here otherwise).
 
     Returns
     -------
@@ -86,40 +148,37 @@ def cluster_profiles(
         with no value in any record of the window has no rows.
     """
     con = records.connection
-    areas = located.loc[located["cluster_id"].notna(), ["metric", "lat", "lon", "cluster_id"]]
-    win = pd.DataFrame(
-        [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
+    if not prepared:
+        prepare_profiles(con, rounding=rounding, windows=windows)
+    inside = located["cluster_id"].notna().to_numpy()
+    lat = located["lat"].to_numpy(dtype=float)[inside]
+    lon = located["lon"].to_numpy(dtype=float)[inside]
+    # The locations' rounded coordinates back to their grid cells (-180 is the cell of 180).
+    areas = pd.DataFrame(
+        {
+            "metric": located["metric"].to_numpy()[inside],
+            "li": np.rint(lat / rounding).astype(np.int64),
+            "lo": np.rint(lon / rounding).astype(np.int64),
+            "cluster_id": located["cluster_id"].to_numpy()[inside],
+        }
     )
-    dec = rounding_decimals(rounding)
     con.register("_prof_areas", areas)
-    con.register("_prof_win", win)
     try:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _prof AS
-            WITH r AS (
-              SELECT r.metric,
-                round(round(r.lat / {rounding!r}) * {rounding!r}, {dec}) AS lat,
-                round(round(r.lon / {rounding!r}) * {rounding!r}, {dec}) AS lon0,
-                CASE WHEN lon0 >= 180.0 THEN -180.0 ELSE lon0 END AS lon,
-                CAST(r.weight AS DECIMAL(38, 18)) AS w, r.org, r.field
-              FROM records AS r JOIN _prof_win AS w ON r.metric = w.metric
-              WHERE r.year BETWEEN w.first AND w.last)
-            SELECT a.cluster_id, r.metric, r.w, r.org, r.field
-            FROM r JOIN _prof_areas AS a ON r.metric = a.metric AND r.lat = a.lat
-              AND r.lon = a.lon"""
-        )
         frames = []
         for kind in KINDS:
             frames.append(
                 con.execute(
-                    f"""WITH has AS (
-                      SELECT metric FROM _prof GROUP BY metric
-                      HAVING count({kind}) > 0),
+                    f"""WITH p AS (
+                      SELECT a.cluster_id, p.metric, p.value, p.w FROM _prof_{kind} AS p
+                      JOIN _prof_areas AS a
+                        ON p.metric = a.metric AND p.li = a.li AND p.lo = a.lo),
+                    has AS (
+                      SELECT metric FROM p GROUP BY metric HAVING count(value) > 0),
                     t AS (
-                      SELECT cluster_id, metric, sum(w) AS total FROM _prof
+                      SELECT cluster_id, metric, sum(w) AS total FROM p
                       WHERE metric IN (SELECT metric FROM has) GROUP BY ALL),
                     g AS (
-                      SELECT cluster_id, metric, {kind} AS value, sum(w) AS w FROM _prof
+                      SELECT cluster_id, metric, value, sum(w) AS w FROM p
                       WHERE metric IN (SELECT metric FROM has) GROUP BY ALL),
                     ranked AS (
                       SELECT *, row_number() OVER (
@@ -137,10 +196,10 @@ def cluster_profiles(
                     [top, top],
                 ).df()
             )
-        con.execute("DROP TABLE _prof")
+        for kind in KINDS:
+            con.execute(f"DROP TABLE IF EXISTS _prof_{kind}")
     finally:
         con.unregister("_prof_areas")
-        con.unregister("_prof_win")
     table = pd.concat(frames, ignore_index=True)
     if cluster_order is None:
         order = {c: i for i, c in enumerate(sorted(areas["cluster_id"].unique()))}

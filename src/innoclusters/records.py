@@ -250,7 +250,7 @@ _READ_HINT = {
     "source": "check they are the files as downloaded",
 }
 
-_RECORDS_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year INTEGER, lat DOUBLE, lon DOUBLE,
+_RECORDS_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year SMALLINT, lat DOUBLE, lon DOUBLE,
     country VARCHAR, weight DOUBLE, city VARCHAR, region VARCHAR, org VARCHAR, field VARCHAR,
     file_id INTEGER, reason VARCHAR"""
 

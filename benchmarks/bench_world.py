@@ -1,0 +1,195 @@
+"""Benchmark: the whole pipeline on the demo world at a scale, against a DuckDB floor.
+
+Run by hand, under the heavy lock for scales >= 0.5 (the figures go in the README)::
+
+    flock /tmp/innoclusters-heavy.lock .venv/bin/python -m benchmarks.bench_world --scale 1
+
+What it measures, in one run, each step in its own child process (so that its peak resident
+memory, read with ``wait4``, is its own):
+
+1. **world**: the demo world at ``--scale`` (generated into ``--data``, default
+   ``/tmp/innoclusters-world-<scale>-<seed>``, or reused when that folder already holds it).
+2. **floor**: DuckDB alone doing the least any pipeline on these files must do: read the
+   Parquet files, give each row ``1/N`` of its document (``N`` rows of the same ``doc_id``),
+   round to 0.01 degree, and sum per metric and location.
+3. **pipeline**: :func:`innoclusters.run` and :func:`innoclusters.publish.write_outputs`, from
+   the records to every output file, with the same number of threads. Per stage: wall time,
+   process CPU time (``getrusage``; CPU / wall is the number of cores kept busy) and the peak
+   resident memory reached by the end of the stage.
+
+The ratio pipeline / floor is the figure of merit; both run on the same machine in the same
+run, so a busy machine skews it less than absolute times. ``--memory-limit`` passes the
+DuckDB memory limit setting to the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD_GENERATE = """
+import json, sys, time
+from innoclusters.demo import generate_world
+t = time.perf_counter()
+generate_world(sys.argv[1], scale=float(sys.argv[2]), seed=int(sys.argv[3]))
+print(json.dumps({"seconds": time.perf_counter() - t}))
+"""
+
+CHILD_FLOOR = """
+import json, os, resource, sys, time
+import duckdb
+data = sys.argv[1]
+t = time.perf_counter()
+c0 = time.process_time()
+con = duckdb.connect(config={"preserve_insertion_order": False})
+rows = " UNION ALL ".join(
+    f"SELECT '{m}' AS metric, doc_id, lat, lon FROM read_parquet('{data}/{m}.parquet')"
+    for m in ("patents", "publications", "vc"))
+n = con.execute(f'''
+    WITH r AS ({rows}),
+    d AS (SELECT metric, doc_id, count(*) AS n FROM r GROUP BY ALL)
+    SELECT count(*) FROM (
+      SELECT r.metric, round(r.lat, 2) AS lat, round(r.lon, 2) AS lon, sum(1.0 / d.n) AS w
+      FROM r JOIN d USING (metric, doc_id) GROUP BY ALL)''').fetchone()[0]
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c0,
+                  "locations": n}))
+"""
+
+CHILD_PIPELINE = """
+import json, resource, sys, time
+from pathlib import Path
+from innoclusters.config import Settings
+from innoclusters.pipeline import run
+from innoclusters.publish import write_outputs
+data, out, limit = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+files = {m: [data / f"{m}.parquet"] for m in ("patents", "publications", "vc")}
+extra = {"memory_limit": limit} if limit else {}
+t = time.perf_counter()
+c0 = time.process_time()
+result = run(files, Settings(**extra), synthetic=True, progress=False)
+t_run = time.perf_counter() - t
+c_run = time.process_time() - c0
+write_outputs(result, out)
+wall = time.perf_counter() - t
+cpu = time.process_time() - c0
+m = result.manifest
+print(json.dumps({
+    "seconds": wall, "cpu_seconds": cpu, "run_seconds": t_run, "run_cpu_seconds": c_run,
+    "publish_seconds": wall - t_run, "publish_cpu_seconds": cpu - c_run,
+    "publish_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "clusters": len(result.clusters), "locations": len(result.locations),
+    "timings": m.get("timings_s"), "resources": m.get("resources", {}), "rows": m.get("rows"),
+}))
+"""
+
+
+def _child(code: str, *args: str) -> dict[str, Any]:
+    """Run ``code`` in a fresh Python; return its JSON line plus wall time and peak RSS."""
+    start = time.perf_counter()
+    # This tree's sources, whatever the installed package points to.
+    env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark child failed with status {proc.returncode}")
+    result: dict[str, Any] = json.loads(
+        [line for line in out.splitlines() if line.startswith("{")][-1]
+    )
+    result["wall_seconds"] = time.perf_counter() - start
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024.0  # KiB on Linux
+    result["child_cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    return result
+
+
+def _world(data: Path, scale: float, seed: int) -> dict[str, Any]:
+    """Generate the world into ``data`` unless it already holds this scale and seed."""
+    facts_path = data / "world_facts.json"
+    if facts_path.is_file():
+        facts = json.loads(facts_path.read_text(encoding="utf-8"))
+        same = facts.get("scale") == scale and facts.get("seed") == seed
+        if same and all((data / f"{m}.parquet").is_file() for m in ("patents", "publications")):
+            return {"reused": True, **facts}
+    gen = _child(CHILD_GENERATE, str(data), repr(scale), str(seed))
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    return {"reused": False, "generation": gen, **facts}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the floor and the pipeline on one world; print a table and a JSON summary."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=None, help="folder of the world's files")
+    parser.add_argument("--out", type=Path, default=None, help="pipeline output folder")
+    parser.add_argument("--memory-limit", default="", help="DuckDB memory limit, e.g. 3GB")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    data = args.data or Path(f"/tmp/innoclusters-world-{args.scale:g}-{args.seed}")
+    out = args.out or Path(f"/tmp/innoclusters-world-out-{args.scale:g}-{args.seed}")
+    world = _world(data, args.scale, args.seed)
+    rows = sum(world["rows"].values())
+    floor = _child(CHILD_FLOOR, str(data))
+    pipe = _child(CHILD_PIPELINE, str(data), str(out), args.memory_limit)
+    ratio = pipe["seconds"] / floor["seconds"]
+    report = {
+        "scale": args.scale,
+        "seed": args.seed,
+        "rows": rows,
+        "cpus": os.cpu_count(),
+        "memory_limit": args.memory_limit or None,
+        "world": world,
+        "floor": floor,
+        "pipeline": pipe,
+        "ratio": ratio,
+    }
+    print(
+        f"scale {args.scale:g}, seed {args.seed}: {rows:,} address rows "
+        f"({'reused' if world['reused'] else 'generated'} in {data}), {os.cpu_count()} CPUs"
+        + (f", memory_limit {args.memory_limit}" if args.memory_limit else "")
+    )
+    print(f"{'step':<22}{'wall s':>9}{'CPU s':>9}{'cores':>7}{'peak RSS MiB':>14}")
+
+    def line(name: str, wall: float, cpu: float | None, rss: float | None) -> None:
+        c = f"{cpu:9.1f}{cpu / wall if wall > 0 else 0:7.2f}" if cpu is not None else " " * 16
+        r = f"{rss:14,.0f}" if rss is not None else ""
+        print(f"{name:<22}{wall:9.1f}{c}{r}")
+
+    line("DuckDB floor", floor["seconds"], floor["cpu_seconds"], floor["peak_rss_mib"])
+    line("pipeline, end to end", pipe["seconds"], pipe["cpu_seconds"], pipe["peak_rss_mib"])
+    res = pipe.get("resources") or {}
+    for stage, wall in (pipe.get("timings") or {}).items():
+        if stage == "publish":
+            continue
+        cpu = (res.get("cpu_s") or {}).get(stage)
+        rss = (res.get("peak_rss_mib") or {}).get(stage)
+        line(f"  {stage}", wall, cpu, rss)
+    line(
+        "  publish",
+        pipe["publish_seconds"],
+        pipe["publish_cpu_seconds"],
+        pipe["publish_peak_rss_mib"],
+    )
+    print(
+        f"ratio pipeline / floor: {ratio:.2f}; {pipe['locations']:,} locations, "
+        f"{pipe['clusters']} clusters; floor {floor['locations']:,} locations"
+    )
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
