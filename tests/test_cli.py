@@ -74,6 +74,8 @@ def test_run_writes_the_output_folder(write_world: Writer, tmp_path: Path) -> No
         *map(str, sources["vc"]),
         "--config",
         str(config),
+        "--memory-limit",
+        "200MB",
         "--out",
         str(out),
         "--quiet",
@@ -82,6 +84,8 @@ def test_run_writes_the_output_folder(write_world: Writer, tmp_path: Path) -> No
     csv = pd.read_csv(out / "clusters.csv")
     assert list(csv.columns[: len(CLUSTER_COLUMNS)]) == list(CLUSTER_COLUMNS)
     assert len(csv) == 4
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["memory_limit"] == "200MB"
     assert proc.stderr == ""
 
 

@@ -57,19 +57,12 @@ def test_bad_toml_names_the_file_and_setting(tmp_path: Path, text: str, message:
     assert message in str(info.value) and str(path) in str(info.value)
 
 
-def test_engine_and_memory_limit_from_toml(tmp_path: Path) -> None:
+def test_memory_limit_from_toml_and_validated(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(
-        'memory_limit = "8GB"\nengine = "spark"\nspark_master = "local[2]"\n', encoding="utf-8"
-    )
-    s = load_settings(path)
-    assert (s.memory_limit, s.engine, s.spark_master) == ("8GB", "spark", "local[2]")
-    assert Settings().engine == "duckdb" and Settings().memory_limit == ""
-
-
-def test_bad_engine_and_memory_limit_are_reported_together() -> None:
+    path.write_text('memory_limit = "8GB"\n', encoding="utf-8")
+    assert load_settings(path).memory_limit == "8GB"
+    assert Settings().memory_limit == ""
     with pytest.raises(SettingsError) as info:
-        Settings(memory_limit="lots", engine="hadoop")
+        Settings(memory_limit="lots", top=0)
     text = str(info.value)
-    assert "'memory_limit'" in text and "'lots'" in text
-    assert "'engine' must be one of duckdb, spark" in text
+    assert "'memory_limit'" in text and "'lots'" in text and "'top'" in text

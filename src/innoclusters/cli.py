@@ -166,6 +166,13 @@ def run(
             "(default utf-8)."
         ),
     ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="Memory the DuckDB engine may use, e.g. '4GB'; beyond it, it spills to a "
+            "temporary folder (results do not change)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Cluster and rank the given records and write the output folder."""
@@ -181,6 +188,7 @@ def run(
             emerging=emerging,
             uncertainty=uncertainty,
             encoding=encoding,
+            memory_limit=memory_limit,
         )
         sources = {"patents": patents or [], "publications": publications or [], "vc": vc or []}
         result = run_pipeline(
