@@ -32,7 +32,9 @@ Each metric is clustered on its own with :func:`innoclusters.density.weighted_db
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -82,7 +84,8 @@ def cluster_metrics(
     densities : dict
         The absolute ``min_weight`` used per metric.
     """
-    out = locations.copy()
+    # A shallow copy: new columns are added, the caller's columns are shared, never written.
+    out = locations.copy(deep=False)
     labels = np.full(len(out), -1, dtype=np.int64)
     core = np.zeros(len(out), dtype=bool)
     densities: dict[str, float] = {}
@@ -238,7 +241,7 @@ def assign_areas(
         A copy with ``cluster_id`` (str, ``None`` outside every area) and ``activity``
         (the location's contribution to its area's score).
     """
-    out = locations.copy()
+    out = locations.copy(deep=False)  # new columns only; the input is never written
     n = len(out)
     xyz = unit_vectors(out["lat"].to_numpy(), out["lon"].to_numpy())
     labels = out["metric_cluster"].to_numpy(dtype=np.int64)
@@ -326,26 +329,39 @@ def footprints(areas: pd.DataFrame, *, eps_km: float) -> dict[str, shapely.Geome
         ``cluster_id -> Polygon or MultiPolygon``; longitudes are unwrapped around the
         centre, so an area crossing the antimeridian may pass 180 or -180.
     """
-    result: dict[str, shapely.Geometry] = {}
+    groups = [
+        (
+            str(cid),
+            grp["lat"].to_numpy(dtype=float),
+            grp["lon"].to_numpy(dtype=float),
+            float(grp["centre_lat"].iloc[0]),
+            float(grp["centre_lon"].iloc[0]),
+        )
+        for cid, grp in areas.groupby("cluster_id", sort=True)
+    ]
+    # Shapely releases the GIL in its vectorised operations: areas are drawn on all cores.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        shapes = list(pool.map(lambda g: _footprint(*g[1:], eps_km=eps_km), groups))
+    return {g[0]: shape for g, shape in zip(groups, shapes, strict=True)}
+
+
+def _footprint(
+    lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float, *, eps_km: float
+) -> shapely.Geometry:
+    """Footprint of one area's members around its centre ``(lat0, lon0)``."""
     radius = eps_km / 2.0
     snap = eps_km / 8.0
-    for cid, grp in areas.groupby("cluster_id", sort=True):
-        lat0 = float(grp["centre_lat"].iloc[0])
-        lon0 = float(grp["centre_lon"].iloc[0])
-        x, y, kx = _local_xy(grp["lat"].to_numpy(), grp["lon"].to_numpy(), lat0, lon0)
-        cells = np.unique(np.column_stack((np.round(x / snap), np.round(y / snap))), axis=0)
-        pts = shapely.points(cells * snap)
-        shape = shapely.union_all(shapely.buffer(pts, radius, quad_segs=4))
-        shape = shapely.simplify(shape, eps_km / 20.0)
+    x, y, kx = _local_xy(lat, lon, lat0, lon0)
+    cells = np.unique(np.column_stack((np.round(x / snap), np.round(y / snap))), axis=0)
+    pts = shapely.points(cells * snap)
+    shape = shapely.union_all(shapely.buffer(pts, radius, quad_segs=4))
+    shape = shapely.simplify(shape, eps_km / 20.0)
 
-        def back(
-            coords: np.ndarray, kx: float = kx, lat0: float = lat0, lon0: float = lon0
-        ) -> np.ndarray:
-            return np.column_stack((lon0 + coords[:, 0] / kx, lat0 + coords[:, 1] / 110.574))
+    def back(coords: np.ndarray) -> np.ndarray:
+        return np.column_stack((lon0 + coords[:, 0] / kx, lat0 + coords[:, 1] / 110.574))
 
-        shape = shapely.transform(shape, back)
-        result[str(cid)] = shapely.clip_by_rect(shape, -540.0, -90.0, 540.0, 90.0)
-    return result
+    shape = shapely.transform(shape, back)
+    return shapely.clip_by_rect(shape, -540.0, -90.0, 540.0, 90.0)
 
 
 def area_centres(locations: pd.DataFrame) -> pd.DataFrame:

@@ -327,14 +327,14 @@ def _sort_order(key: np.ndarray, lat: np.ndarray, lon: np.ndarray, w: np.ndarray
 
     The points are split into buckets of consecutive key ranges (bounds from a sample's
     quantiles, so buckets hold about as many points), gathered bucket by bucket in index
-    order, and each bucket is sorted on its own thread by stable sorts on ``w``, ``lon``,
-    ``lat`` then ``key``: the result is the same permutation as the single-threaded
-    lexicographic sort, ties (identical points) in index order.
+    order, and each bucket is sorted on its own thread: by key, then each run of one key (a
+    grid cell, a few points) by ``(lat, lon, w, index)``. The result is the same
+    permutation as the single-threaded lexicographic sort, ties (identical points) in index
+    order. Even on one thread it is faster than ``np.lexsort``, which sorts all points four
+    times.
     """
     n = key.shape[0]
     threads = numba.get_num_threads()
-    if n < 50_000:
-        return np.lexsort((w, lon, lat, key))
     step = max(1, n // 4096)
     sample = np.sort(key[::step])
     nb = threads * _BUCKETS_PER_THREAD
