@@ -6,17 +6,23 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
+import os
 import platform
 import resource
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import numba
 import numpy as np
 import pandas as pd
 from rich.console import Console
@@ -95,13 +101,6 @@ def _connection(workers: int, memory_limit: str = "") -> Any:
     Large sorts and aggregates spill to the same temporary folder. ``workers`` threads if
     > 0. The folder is removed at exit.
     """
-    import atexit
-    import os
-    import shutil
-    import tempfile
-
-    import duckdb
-
     spill = tempfile.mkdtemp(prefix="innoclusters-")
     atexit.register(shutil.rmtree, spill, True)
     # Results never depend on row order (every figure is sorted or summed exactly), so
@@ -114,15 +113,11 @@ def _connection(workers: int, memory_limit: str = "") -> Any:
         config["memory_limit"] = memory_limit
     if workers > 0:
         config["threads"] = workers
-        import numba
-
         numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined,unused-ignore]
     return duckdb.connect(os.path.join(spill, "run.duckdb"), config=config)
 
 
 def _versions() -> dict[str, str]:
-    import duckdb
-    import numba
     import shapely
 
     return {
