@@ -570,14 +570,3 @@ def test_cli_geocode(places_csv: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == f"Error: {tmp_path / 'nope.csv'}: no such file; check the path"
     assert "Traceback" not in bad.stderr
-
-
-def test_name_keys_list_own_and_alternate_spellings() -> None:
-    gaz = places.load_gazetteer()
-    munich = int(np.flatnonzero((gaz["name"] == "Munich").to_numpy())[0])
-    keys = places.name_keys([munich])
-    assert set(keys["row"]) == {munich}
-    assert keys.iloc[0].tolist() == [munich, "munich", 0]  # own name first
-    alternates = set(keys.loc[keys["kind"] == 1, "key"])
-    assert {"munchen", "muenchen", "monaco di baviera"} <= alternates
-    assert not keys.duplicated(["row", "key"]).any()

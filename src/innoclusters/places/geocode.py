@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pycountry
 from scipy.spatial import cKDTree
 
 from innoclusters._io import atomic_path, format_of, sql_path
+from innoclusters.countries import to_alpha2
 from innoclusters.errors import InputError
 from innoclusters.geo import chord, unit_vectors
 from innoclusters.places import gazetteer
-from innoclusters.places.economies import ECONOMY_DISPLAY
 
 __all__ = [
     "COUNTRY_AT_MAX_KM",
@@ -54,76 +53,16 @@ COUNTRY_AT_MAX_KM = 50.0
 # =========================================================================== countries
 
 
-@functools.lru_cache(maxsize=1)
-def _country_lookup() -> dict[str, str]:
-    """Normalised country spelling -> ISO alpha-2 (codes, ISO names, common names, aliases)."""
-    table: dict[str, str] = {}
-    texts: list[str] = []
-    codes: list[str] = []
-    for c in pycountry.countries:
-        for attr in ("alpha_2", "alpha_3", "name", "common_name", "official_name"):
-            value = getattr(c, attr, None)
-            if value:
-                texts.append(value)
-                codes.append(c.alpha_2)
-    for alias, code in _COUNTRY_ALIASES.items():
-        texts.append(alias)
-        codes.append(code)
-    for text, code in ECONOMY_DISPLAY.items():
-        texts.append(text)
-        codes.append(code)
-    keys = gazetteer.normalize(texts).to_pylist()
-    for key, code in zip(keys, codes, strict=True):
-        if key:
-            table.setdefault(key, code)
-    return table
-
-
-_COUNTRY_ALIASES: Mapping[str, str] = {
-    "UK": "GB",
-    "Great Britain": "GB",
-    "England": "GB",
-    "Scotland": "GB",
-    "Wales": "GB",
-    "Northern Ireland": "GB",
-    "USA": "US",
-    "U.S.": "US",
-    "U.S.A.": "US",
-    "United States of America": "US",
-    "America": "US",
-    "Korea": "KR",
-    "Republic of Korea": "KR",
-    "Russia": "RU",
-    "Turkey": "TR",
-    "Czech Republic": "CZ",
-    "Holland": "NL",
-    "The Netherlands": "NL",
-    "Macau": "MO",
-    "Ivory Coast": "CI",
-    "UAE": "AE",
-    "PRC": "CN",
-    "P.R. China": "CN",
-    "Mainland China": "CN",
-    "Hong Kong SAR": "HK",
-    "Vatican": "VA",
-    "Swaziland": "SZ",
-    "Burma": "MM",
-    "XK": "XK",
-    "XKX": "XK",
-    "Kosovo": "XK",
-}
-
-
 def _country_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """ISO alpha-2 of each country value (None when null or unknown) and an 'unknown' mask."""
-    table = _country_lookup()
+    """ISO alpha-2 of each country value (None when null or unknown) and an 'unknown' mask.
+
+    Codes, names and aliases are read by :func:`innoclusters.countries.to_alpha2`, the one
+    country reader of the package (records use it too).
+    """
+    codes, ok = to_alpha2(values)
     text = values.astype("string")
-    keys = pd.Series(gazetteer.normalize(pa.array(text, pa.string(), from_pandas=True)).to_pylist())
-    codes = keys.map(table).to_numpy(dtype=object)
-    given = text.notna().to_numpy() & (keys.fillna("").str.len() > 0).to_numpy()
-    unknown = given & pd.isna(codes)
-    codes[pd.isna(codes)] = None
-    return codes, unknown
+    given = text.notna().to_numpy() & (text.fillna("").str.strip().str.len() > 0).to_numpy()
+    return codes, given & ~ok
 
 
 # =========================================================================== geocoding
