@@ -10,10 +10,9 @@ worlds drawn with other seeds are independent draws of the same process.
 
 1. Draw the world with ``--seed``, run it and compute its data-bootstrap intervals
    (``kinds=("data",)``, method fixed at the defaults).
-2. Draw ``--draws`` fresh worlds with other seeds and run each; match each fresh run's
-   clusters to the first run's by shared activity (:func:`innoclusters.compare.match_clusters`,
-   the rule the uncertainty uses) and take each cluster's rank in the fresh world (0 when
-   it has no continuation there).
+2. Draw ``--draws`` fresh worlds with other seeds and run each; take each cluster's rank in
+   the fresh world, matched by name (see :func:`_fresh_ranks` for why not by shared
+   activity; 0 when no cluster has the name).
 3. Coverage: the share of (cluster, fresh world) pairs, over the first run's top ``N``,
    whose fresh rank lies in the 5th-95th percentile interval (a cluster absent from a fresh
    world is covered when its interval ends in "not a cluster").
@@ -37,7 +36,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from innoclusters.compare import match_clusters
 from innoclusters.config import Settings
 from innoclusters.demo import generate_world
 from innoclusters.locations import edition_windows
@@ -52,19 +50,20 @@ def _files(folder: Path) -> dict[str, list[Path]]:
 
 
 def _fresh_ranks(nominal: RunResult, fresh: RunResult) -> pd.Series:
-    """Rank in ``fresh`` of each nominal cluster (best piece; 0 when not continued)."""
-    cur_rank = dict(zip(fresh.clusters["cluster_id"], fresh.clusters["rank"], strict=True))
-    prev_rank = dict(zip(nominal.clusters["cluster_id"], nominal.clusters["rank"], strict=True))
-    _, previous = match_clusters(
-        fresh.locations,
-        nominal.locations,
-        current_rank=cur_rank,
-        previous_rank=prev_rank,
+    """Rank in ``fresh`` of each nominal cluster, matched by name (0 when no cluster has it).
+
+    Independent draws of the demo world scatter documents afresh around the city centres,
+    so two draws share only a small part of their rounded locations (about 10 % of London's
+    activity at scale 0.005), below the shared-activity rule's quarter: the rule that
+    matches replicates (same locations, other weights) cannot match independent draws.
+    Names come from the gazetteer's main places and are stable for all but a few clusters;
+    a cluster whose name changes counts as not covered, so the coverage is a lower bound.
+    """
+    rank_of = dict(zip(fresh.clusters["name"], fresh.clusters["rank"], strict=True))
+    return pd.Series(
+        [int(rank_of.get(n, 0)) for n in nominal.clusters["name"]],
+        index=nominal.clusters["cluster_id"],
     )
-    out = {}
-    for pid, kids in zip(previous["previous_cluster_id"], previous["continued_by"], strict=True):
-        out[pid] = min(cur_rank[k] for k in kids.split(";")) if kids else 0
-    return pd.Series(out).reindex(nominal.clusters["cluster_id"]).fillna(0).astype(int)
 
 
 def _covered(rank: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
