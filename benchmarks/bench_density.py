@@ -172,7 +172,7 @@ def _dbscan_package(args: argparse.Namespace) -> dict[str, Any]:
     with np.load(args.data_dir / f"locations_{args.n_large}.npz") as data:
         lat, lon = data["lat"], data["lon"]
     n = len(lat)
-    k = max(2, round(args.min_share * n * 4))
+    k = args.min_samples_unique
     ones = np.ones(n)
     ours_s, (_, core) = _best(
         args.repeat, lambda: weighted_dbscan(lat, lon, ones, eps_km=args.eps_km, min_weight=k)
@@ -246,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eps-km", type=float, default=13.0)
     parser.add_argument("--min-share", type=float, default=0.0005)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--min-samples-unique",
+        type=int,
+        default=20,
+        help="min_samples of the unweighted unique-site comparison with the dbscan package",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -262,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         f"--eps-km={args.eps_km}",
         f"--min-share={args.min_share}",
         f"--seed={args.seed}",
+        f"--min-samples-unique={args.min_samples_unique}",
         f"--repeat={args.repeat}",
     ]
     with tempfile.TemporaryDirectory(prefix="bench-density-") as tmp:
