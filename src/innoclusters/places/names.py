@@ -8,13 +8,12 @@ Names are then made unique by :func:`unique_names`. docs/places.md states the ru
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from innoclusters.errors import InputError
-from innoclusters.geo import chord, coordinate_label, unit_vectors
+from innoclusters.geo import EARTH_RADIUS_KM, chord, coordinate_label, haversine_km, unit_vectors
 from innoclusters.places.economies import shares_by
 from innoclusters.places.gazetteer import places, root_places
 
@@ -45,6 +44,29 @@ def city_names(located: pd.DataFrame, *, max_places: int, min_share: float) -> p
     return keep.groupby("cluster_id", sort=True)["city"].agg("–".join).rename("name")
 
 
+#: Densities that size a place's *extents*, ``sqrt(population / (pi * D))`` km. A smaller
+#: place of the same country is a *suburb* of a larger place of its cluster when it lies inside
+#: the larger one's near extent (Ramat Gan, 2.8 km from Tel Aviv, whose near extent is
+#: 3.7 km), or inside its wide extent while under :data:`JOIN_POPULATION_RATIO` of its
+#: population (Queens in New York City's 37 km, Sakai in Osaka's 21 km, Incheon in Seoul's
+#: 41 km, Sunnyvale in San Jose's 12.6 km); Yokohama (39 % of Tokyo) and Kobe stay cities.
+NEAR_DENSITY_PER_KM2 = 10_000.0
+SUBURB_DENSITY_PER_KM2 = 2_000.0
+#: A place after the first joins the name when it holds ``min_share`` of the activity and is
+#: at least this fraction of the first place's population, or :data:`OWN_ACTIVITY_RATIO`
+#: times as active per inhabitant (Erlangen next to Nuremberg).
+JOIN_POPULATION_RATIO = 0.35
+#: A suburb this many times as active per inhabitant as its city keeps its own name
+#: (Cambridge next to Boston).
+OWN_ACTIVITY_RATIO = 3.0
+#: A location's activity goes to the place of its cluster (in the location's own country when
+#: the cluster has one there) with the largest ``population ** ATTRIBUTION_POWER / d²``, ``d``
+#: at least 1 km: a metropolis draws the activity between it and its suburbs.
+ATTRIBUTION_POWER = 1.0
+#: Each location is attributed among this many nearest places of its cluster.
+NEAREST_PLACES = 8
+
+
 def gazetteer_names(
     located: pd.DataFrame,
     *,
@@ -53,14 +75,26 @@ def gazetteer_names(
     max_km: float,
     min_population_ratio: float,
 ) -> pd.DataFrame:
-    """Name each cluster after its main gazetteer places by activity.
+    """Name each cluster after its principal gazetteer places (docs/places.md, "Names").
 
-    The *places of a cluster* are the gazetteer places that are no section of a larger
-    place (no borough, no ward) lying within ``max_km`` of one of its locations and holding
-    at least ``min_population_ratio`` times the population of the largest of them. Each
-    location is attributed to the nearest place of its cluster; places are ordered by
-    attributed activity (ties by name) and a place joins the name when it holds at least
-    ``min_share`` of the cluster's activity (the first always does), at most ``max_places``.
+    1. *Places of a cluster*: gazetteer places that are no section of another (GeoNames
+       feature code ``PPLX``, or inside the core radius of a larger place) within ``max_km``
+       of one of its locations, with at least ``min_population_ratio`` of the largest one's
+       population.
+    2. Each location's activity goes to the place with the largest ``population / d²``
+       among its :data:`NEAREST_PLACES` nearest places of the cluster (``d`` at least 1 km),
+       a place of the location's own country first.
+    3. *Suburbs* fold into their city: a place inside the near extent of a larger place of
+       the cluster in the same country, or inside its wide extent while smaller than
+       :data:`JOIN_POPULATION_RATIO` of it, gives that place its activity, unless it is
+       :data:`OWN_ACTIVITY_RATIO` times as active per inhabitant.
+    4. Places are ordered by activity; the first always names the cluster; the next join
+       while they hold ``min_share`` of the activity and have :data:`JOIN_POPULATION_RATIO`
+       of the first one's population or :data:`OWN_ACTIVITY_RATIO` times its activity per
+       inhabitant, at most
+       ``max_places``. The chosen places are named largest first, as metropolitan areas
+       name their principal cities (``San Jose–San Francisco``), in their English forms
+       (``Cologne``, ``Rehovot``).
 
     Parameters
     ----------
@@ -76,45 +110,141 @@ def gazetteer_names(
         Indexed by ``cluster_id`` (sorted), columns ``name``, ``country`` and ``region`` of
         the main place, only for the clusters that have a place.
     """
+    empty = pd.DataFrame(
+        columns=list(GAZETTEER_NAME_COLUMNS), index=pd.Index([], name="cluster_id")
+    )
+    if not len(located):
+        return empty
     gaz = places()
     roots, tree = root_places()
     g_pop = gaz["population"].to_numpy(dtype=np.float64)
-    g_name = gaz["name"].to_numpy(dtype=object)
-    g_country = gaz["country"].to_numpy(dtype=object)
-    g_region = gaz["admin1_name"].fillna(gaz["admin1"]).to_numpy(dtype=object)
     g_lat = gaz["lat"].to_numpy()
     g_lon = gaz["lon"].to_numpy()
-    radius = float(chord(max_km))
-    rows: dict[Any, tuple[str, str, str]] = {}
-    for cid, grp in located.groupby("cluster_id", sort=True):
-        act = np.nan_to_num(grp["activity"].to_numpy(dtype=float))
-        xyz = unit_vectors(grp["lat"].to_numpy(float), grp["lon"].to_numpy(float))
-        near = tree.query_ball_point(xyz, radius)
-        cand = np.unique(np.fromiter((j for lst in near for j in lst), dtype=np.int64))
-        if not len(cand):
-            continue
-        found = roots[cand]
-        pops = g_pop[found]
-        kept = found[pops >= min_population_ratio * pops.max()]
-        kxyz = unit_vectors(g_lat[kept], g_lon[kept])
-        nearest = np.argmin(((xyz[:, None, :] - kxyz[None, :, :]) ** 2).sum(axis=2), axis=1)
-        share = (
-            pd.DataFrame({"row": kept[nearest], "activity": act}).groupby("row")["activity"].sum()
+    g_country = gaz["country"].to_numpy(dtype=object)
+    codes, cluster_ids = pd.factorize(located["cluster_id"], sort=True)
+    act = np.nan_to_num(located["activity"].to_numpy(dtype=float))
+    xyz = unit_vectors(located["lat"].to_numpy(float), located["lon"].to_numpy(float))
+
+    # 1. Places of each cluster: every (cluster, place) pair within max_km of a location.
+    near = tree.query_ball_point(xyz, float(chord(max_km)))
+    counts = np.fromiter((len(x) for x in near), dtype=np.int64, count=len(near))
+    if not counts.sum():
+        return empty
+    flat = roots[np.fromiter((j for x in near for j in x), dtype=np.int64, count=int(counts.sum()))]
+    pairs = pd.DataFrame({"c": np.repeat(codes, counts), "row": flat}).drop_duplicates()
+    pairs["pop"] = g_pop[pairs["row"].to_numpy()]
+    top_pop = pairs.groupby("c")["pop"].transform("max")
+    cand = pairs[pairs["pop"] >= min_population_ratio * top_pop]
+
+    # 2. Attribution by population / distance² among the nearest places of the cluster.
+    c_rows = np.unique(cand["row"].to_numpy())
+    c_xyz = unit_vectors(g_lat[c_rows], g_lon[c_rows])
+    c_tree = cKDTree(c_xyz)
+    k = min(NEAREST_PLACES, len(c_rows))
+    dist, idx = c_tree.query(xyz, k=k)
+    dist = dist.reshape(len(xyz), k)
+    idx = idx.reshape(len(xyz), k)
+    loc_pos = np.repeat(np.arange(len(xyz)), k)
+    option = pd.DataFrame(
+        {
+            "loc": loc_pos,
+            "c": codes[loc_pos],
+            "row": c_rows[idx.ravel()],
+            "km": np.maximum(dist.ravel() * EARTH_RADIUS_KM, 1.0),
+        }
+    ).merge(cand[["c", "row"]], on=["c", "row"])
+    option["pull"] = g_pop[option["row"].to_numpy()] ** ATTRIBUTION_POWER / option["km"] ** 2
+    if "country" in located.columns:
+        loc_cc = located["country"].to_numpy(dtype=object)[option["loc"].to_numpy()]
+        option["other"] = loc_cc != g_country[option["row"].to_numpy()]
+    else:
+        option["other"] = False
+    option = option.sort_values(
+        ["loc", "other", "pull", "row"], ascending=[True, True, False, True]
+    )
+    best = option.drop_duplicates("loc")
+    owner = pd.Series(-1, index=np.arange(len(xyz)), dtype=np.int64)
+    owner[best["loc"].to_numpy()] = best["row"].to_numpy()
+    # A location with none of its cluster's places among its nearest goes to the largest.
+    largest = cand.sort_values(["c", "pop", "row"], ascending=[True, False, True]).drop_duplicates(
+        "c"
+    )
+    fallback = pd.Series(largest["row"].to_numpy(), index=largest["c"].to_numpy())
+    missing = owner.to_numpy() < 0
+    owner[missing] = fallback.reindex(codes[missing]).fillna(-1).to_numpy(dtype=np.int64)
+    keep = owner.to_numpy() >= 0
+    held = (
+        pd.DataFrame({"c": codes[keep], "row": owner.to_numpy()[keep], "act": act[keep]})
+        .groupby(["c", "row"], sort=True)["act"]
+        .sum()
+        .reset_index()
+    )
+    held["pop"] = g_pop[held["row"].to_numpy()]
+    held["per_capita"] = held["act"] / np.maximum(held["pop"], 1.0)
+
+    # 3. Suburbs fold into the largest place whose extent holds them.
+    pairs2 = held.merge(held, on="c", suffixes=("", "_big"))
+    pairs2 = pairs2[
+        (pairs2["pop_big"] > pairs2["pop"])
+        & (g_country[pairs2["row"].to_numpy()] == g_country[pairs2["row_big"].to_numpy()])
+        & (pairs2["per_capita"] < OWN_ACTIVITY_RATIO * pairs2["per_capita_big"])
+    ]
+    km = haversine_km(
+        g_lat[pairs2["row"].to_numpy()],
+        g_lon[pairs2["row"].to_numpy()],
+        g_lat[pairs2["row_big"].to_numpy()],
+        g_lon[pairs2["row_big"].to_numpy()],
+    )
+    big = pairs2["pop_big"].to_numpy()
+    near_km = np.sqrt(big / (np.pi * NEAR_DENSITY_PER_KM2))
+    wide_km = np.sqrt(big / (np.pi * SUBURB_DENSITY_PER_KM2))
+    small = pairs2["pop"].to_numpy() < JOIN_POPULATION_RATIO * big
+    folds = pairs2[(km <= near_km) | ((km <= wide_km) & small)].sort_values(
+        ["c", "row", "pop_big"], ascending=[True, True, False]
+    )
+    folds = folds.drop_duplicates(["c", "row"])
+    into = pd.Series(
+        folds["row_big"].to_numpy(), index=pd.MultiIndex.from_frame(folds[["c", "row"]])
+    )
+    target = into.reindex(pd.MultiIndex.from_frame(held[["c", "row"]])).to_numpy()
+    held["row"] = np.where(pd.isna(target), held["row"], target).astype(np.int64)
+    held = held.groupby(["c", "row"], sort=True)["act"].sum().reset_index()
+    held["pop"] = g_pop[held["row"].to_numpy()]
+    held["per_capita"] = held["act"] / np.maximum(held["pop"], 1.0)
+
+    # 4. Order by activity (ties: population, then name) and choose.
+    held["name"] = gaz["name_en"].to_numpy(dtype=object)[held["row"].to_numpy()]
+    held = held.sort_values(
+        ["c", "act", "pop", "name"], ascending=[True, False, False, True], kind="stable"
+    )
+    total = held.groupby("c")["act"].transform("sum").to_numpy()
+    share = np.where(total > 0, held["act"].to_numpy() / np.where(total > 0, total, 1.0), 0.0)
+    pos = held.groupby("c").cumcount().to_numpy()
+    first_pop = held.groupby("c")["pop"].transform("first").to_numpy()
+    first_pc = held.groupby("c")["per_capita"].transform("first").to_numpy()
+    joins = (
+        (share >= min_share)
+        & (pos < max_places)
+        & (
+            (held["pop"].to_numpy() >= JOIN_POPULATION_RATIO * first_pop)
+            | (held["per_capita"].to_numpy() >= OWN_ACTIVITY_RATIO * first_pc)
         )
-        table = pd.DataFrame({"activity": share, "name": g_name[share.index.to_numpy()]})
-        table = table.sort_values(["activity", "name"], ascending=[False, True], kind="stable")
-        total = float(table["activity"].sum())
-        frac = table["activity"] / total if total > 0 else pd.Series(0.0, index=table.index)
-        pos = np.arange(len(table))
-        chosen = table[(pos == 0) | ((frac.to_numpy() >= min_share) & (pos < max_places))]
-        top_row = int(chosen.index[0])
-        rows[cid] = (
-            "–".join(dict.fromkeys(chosen["name"].tolist())),
-            str(g_country[top_row]),
-            str(g_region[top_row] or ""),
-        )
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=list(GAZETTEER_NAME_COLUMNS))
-    out.index.name = "cluster_id"
+    )
+    chosen = held[(pos == 0) | joins]
+    firsts = chosen.drop_duplicates("c")
+    # The chosen places are named largest first, as metropolitan areas name their principal
+    # cities (San Jose–San Francisco, Osaka–Kobe–Kyoto).
+    chosen = chosen.sort_values(["c", "pop", "name"], ascending=[True, False, True])
+    region = gaz["admin1_name"].fillna(gaz["admin1"]).to_numpy(dtype=object)
+    names = chosen.groupby("c", sort=True)["name"].agg(lambda s: "–".join(dict.fromkeys(s)))
+    out = pd.DataFrame(
+        {
+            "name": names.to_numpy(),
+            "country": g_country[firsts["row"].to_numpy()],
+            "region": [str(r or "") for r in region[firsts["row"].to_numpy()]],
+        },
+        index=pd.Index(cluster_ids[names.index.to_numpy()], name="cluster_id"),
+    )
     return out.sort_index()
 
 
