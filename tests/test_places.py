@@ -502,3 +502,15 @@ def test_gazetteer_has_no_holes_at_the_top() -> None:
         assert len(sel) and sel["population"].max() >= 100_000, (name, cc)
     yongin = places.geocode_places(pd.DataFrame({"city": ["Yongin"], "country": ["KR"]}))
     assert abs(yongin["lat"].iloc[0] - 37.23) < 0.05 and yongin["reason"].isna().all()
+
+
+def test_an_unknown_region_is_rejected_with_the_regions_that_exist() -> None:
+    out = places.geocode_places(
+        _frame([("Portland", "Main", "US"), ("Portland", "Maine", "US"), ("Portland", "OR", "US")])
+    )
+    reason = out["reason"].iloc[0]
+    assert reason.startswith("place not found: Portland, Main, US; unknown region 'Main'")
+    assert "Oregon" in reason and "Maine" in reason
+    assert out["lat"].iloc[:1].isna().all()
+    assert out["reason"].iloc[1:].isna().all()
+    assert abs(out["lat"].iloc[1] - 43.657) < TOL and abs(out["lat"].iloc[2] - 45.523) < TOL

@@ -142,7 +142,8 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
        (``D.C.``, ``City``, ``St.``/``Saint``/``Sankt``, ``Frankfurt am Main``).
     2. Candidates must be in the given country.
     3. A region that names a first-level region of the country keeps only candidates in it
-       (none left: not found); a region that names none is ignored.
+       (none left: not found); a region that names none is rejected with a hint naming the
+       regions that hold a place of that name (``Portland, Main, US``: Oregon, Maine).
     4. Among the rest the most populous wins, a match on the place's own name counting
        :data:`OWN_NAME_PREFERENCE` times its population against alternate names.
     5. Without a country, a name whose candidates lie in more than one country is rejected
@@ -212,6 +213,7 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
     rk = np.where(pd.isna(rk), implied, rk)
     keep = np.ones(len(owner), dtype=bool)
     with_region = ~pd.isna(rk)
+    unknown_region: dict[int, list[str]] = {}
     if with_region.any():
         reg = gazetteer.regions()
         known = set(zip(reg["country"], reg["key"], strict=True))
@@ -224,7 +226,22 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
             rec[j] = (c, rk[j]) in known
             ok[j] = (c, rk[j], g_admin1[row[j]]) in exact
         ok_any = pd.Series(ok).groupby(owner).transform("any").to_numpy()
-        keep = np.where(ok_any, ok, ~rec)
+        rec_any = pd.Series(rec).groupby(owner).transform("any").to_numpy()
+        # A region that is no first-level region of any candidate's country is not guessed
+        # past: the row is rejected, naming the regions that hold a place of that name.
+        bad = with_region & ~rec_any
+        if bad.any():
+            g_region = gaz["admin1_name"].fillna(gaz["admin1"]).to_numpy(dtype=object)
+            hint = pd.DataFrame(
+                {
+                    "owner": owner[bad],
+                    "pop": g_pop[row[bad]],
+                    "region": [str(r or "?") for r in g_region[row[bad]]],
+                }
+            ).sort_values(["owner", "pop", "region"], ascending=[True, False, True])
+            for i, grp in hint.groupby("owner", sort=True):
+                unknown_region[int(i)] = list(dict.fromkeys(grp["region"]))[:6]
+        keep = np.where(ok_any, ok, ~rec) & ~bad
     owner, row, kind = owner[keep], row[keep], kind[keep]
 
     # Choose: most populous, own names preferred; ties by kind then geonameid.
@@ -264,6 +281,11 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
             base += "; no city given (add lat/lon or a city)"
         elif cc_unknown[i]:
             base += f"; unknown country {_text(country.iat[i])!r} (use an ISO 3166-1 code)"
+        elif i in unknown_region:
+            base += (
+                f"; unknown region {_text(region.iat[i])!r} for {_text(city.iat[i])}: it is in "
+                f"{', '.join(unknown_region[i])} (use one of them, or leave the region empty)"
+            )
         elif i in ambiguous:
             base += (
                 f"; no country given and the name is in {', '.join(ambiguous[i])} (add the country)"
