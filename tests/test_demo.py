@@ -389,3 +389,19 @@ def test_no_top_cluster_is_named_after_a_section_or_suburb(demo_runs: dict[float
             if len(inside):
                 bad.append((name, part, f"suburb of {inside['name_en'].iloc[0]}"))
     assert not bad, bad
+
+
+def test_top_cluster_populations_hold(demo_runs: dict[float, object]) -> None:
+    """No top-100 cluster has fewer than 100,000 people, and none named after a city of a
+    million or more has fewer than 300,000 (the population is a surface, not a point test)."""
+    result = demo_runs[DEFAULT_SCALE]
+    top = result.clusters.head(100)  # type: ignore[attr-defined]
+    assert (top["population"] >= 100_000).all(), top.loc[top["population"] < 100_000, "name"]
+    gaz = load_gazetteer()
+    big = set(gaz.loc[gaz["population"] >= 1_000_000, "name_en"])
+    for name, pop in zip(top["name"], top["population"], strict=True):
+        if any(part in big for part in name.split(" (")[0].split("–")):
+            assert pop >= 300_000, (name, pop)
+    # Intensity is ranked among the top clusters by size, as the GII does.
+    ranked = result.clusters["intensity_rank"].notna()  # type: ignore[attr-defined]
+    assert ranked.sum() == 100 and (result.clusters.loc[ranked, "rank"] <= 100).all()  # type: ignore[attr-defined]

@@ -286,21 +286,43 @@ def test_population_raster_errors(tmp_path: Path) -> None:
         places.area_population(fp, raster=bad)
 
 
-def test_population_from_the_gazetteer() -> None:
+def _disc(name: str, cc: str, km: float, *, east_km: float = 0.0) -> shapely.Polygon:
+    """A footprint: a circle of ``km`` around a place's point, moved ``east_km`` east."""
+    lat, lon = _city(name, cc)
+    lon += east_km / (111.32 * math.cos(math.radians(lat)))
+    return shapely.Point(lon, lat).buffer(km / 111.32)
+
+
+def test_population_from_the_gazetteer_is_a_surface() -> None:
     g = places.load_gazetteer()
-    box = shapely.box(-0.1, 52.0, 0.35, 52.4)  # Cambridge, UK and villages
-    inside = g[(g["lon"] >= -0.1) & (g["lon"] <= 0.35) & (g["lat"] >= 52.0) & (g["lat"] <= 52.4)]
-    parents_inside = inside["parent"].isin(inside.index)
-    expected = float(inside.loc[~parents_inside, "population"].sum())
-    assert expected > 145_000
-    got = places.area_population(pd.Series([box], index=["cam"]))
-    assert got["cam"] == expected
-    # A borough is not counted on top of New York City
-    ny = _city("New York City", "US")
-    small = shapely.Point(ny[1], ny[0]).buffer(0.15)
-    pop = places.area_population(pd.Series([small]))[0]
-    total = g.loc[shapely.contains_xy(small, g["lon"].to_numpy(), g["lat"].to_numpy())]
-    assert 8_800_000 <= pop < total["population"].sum()
+    shanghai = float(g.loc[g["name"] == "Shanghai", "population"].max())
+    # A small footprint at a municipality's point gets a part of it, never the whole.
+    got = places.area_population(pd.Series([_disc("Shanghai", "CN", 5.0)], index=["s"]))["s"]
+    assert 0 < got < 0.1 * shanghai
+    # A footprint beside a city's point, over part of the city, is not empty.
+    beside = places.area_population(pd.Series([_disc("Bengaluru", "IN", 4.0, east_km=9.0)]))[0]
+    assert beside > 100_000
+    # A wide footprint holds the whole city, its boroughs (sections) not added on top.
+    ny = places.area_population(pd.Series([_disc("New York City", "US", 60.0)]))[0]
+    nyc = float(g.loc[g["name"] == "New York City", "population"].max())
+    brooklyn = float(g.loc[(g["name"] == "Brooklyn") & (g["country"] == "US"), "population"].max())
+    assert nyc <= ny
+    fp = _disc("Hamburg", "DE", 40.0)
+    hh = places.area_population(pd.Series([fp]))[0]
+    hamburg = float(g.loc[g["name"] == "Hamburg", "population"].max())
+    points_in = g[shapely.contains_xy(fp, g["lon"].to_numpy(), g["lat"].to_numpy())]
+    # Wandsbek and Hamburg-Nord (sections, 700,000 people) are not added again.
+    assert hamburg <= hh < float(points_in["population"].sum()) - 700_000
+    assert brooklyn > 2_000_000  # Brooklyn is a section of New York City (parent)
+
+
+def test_overlapping_footprints_count_people_once() -> None:
+    a = _disc("Munich", "DE", 12.0)
+    b = _disc("Munich", "DE", 12.0, east_km=8.0)
+    both = places.area_population(pd.Series([a, b], index=["a", "b"]))
+    union = places.area_population(pd.Series([shapely.union(a, b)]))[0]
+    assert both.sum() == pytest.approx(union)
+    assert both["a"] > 0 and both["b"] > 0
 
 
 def test_population_across_the_antimeridian() -> None:

@@ -320,7 +320,10 @@ def run(
         "method": (
             "sum of the raster cells whose centre lies in the footprint"
             if population is not None
-            else "sum of the gazetteer places (GeoNames, population >= 500) in the footprint"
+            else (
+                "gazetteer places (GeoNames) spread over discs sized by their population, "
+                "summed over the footprint, people in two footprints counted once"
+            )
         ),
     }
     result = RunResult(

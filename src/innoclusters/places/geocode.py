@@ -239,8 +239,8 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
                     "region": [str(r or "?") for r in g_region[row[bad]]],
                 }
             ).sort_values(["owner", "pop", "region"], ascending=[True, False, True])
-            for i, grp in hint.groupby("owner", sort=True):
-                unknown_region[int(i)] = list(dict.fromkeys(grp["region"]))[:6]
+            for i, regions in hint.groupby("owner", sort=True)["region"].agg(list).items():
+                unknown_region[int(str(i))] = list(dict.fromkeys(regions))[:6]
         keep = np.where(ok_any, ok, ~rec) & ~bad
     owner, row, kind = owner[keep], row[keep], kind[keep]
 

@@ -19,6 +19,7 @@ from shapely.affinity import translate
 from shapely.geometry import mapping
 
 from innoclusters.errors import InputError
+from innoclusters.geo import haversine_km
 from innoclusters.places.gazetteer import places
 
 __all__ = ["add_intensity", "area_population"]
@@ -36,9 +37,10 @@ def area_population(footprints: Any, *, raster: str | Path | None = None) -> pd.
     raster
         A population raster holding people per cell (GHS-POP, WorldPop), any CRS. When given,
         the population is the sum of the cells whose centre lies in the footprint (nodata and
-        NaN cells count 0). When not, it is the sum of the populations of the gazetteer places
-        inside the footprint, each place counted unless the larger place it is a section of
-        is inside too (see docs/places.md for the biases of this estimate).
+        NaN cells count 0). When not, each gazetteer place that is no section of another is
+        spread evenly over a disc sized by its population, and a footprint holds the people
+        of the discs' parts inside it; people inside two footprints count once (see
+        docs/places.md for the method and its biases).
 
     Returns
     -------
@@ -56,31 +58,83 @@ def area_population(footprints: Any, *, raster: str | Path | None = None) -> pd.
     return pd.Series(values, index=index, name="population", dtype=float)
 
 
+#: Density that sizes each place's disc: a place of population ``P`` is spread evenly over
+#: a disc of radius ``sqrt(P / (pi * D))`` km (Tokyo 39 km, a town of 20,000 1.8 km).
+DISC_DENSITY_PER_KM2 = 2_000.0
+#: Sample points per disc (a sunflower pattern); places under :data:`SPREAD_MIN_POPULATION`
+#: stay one point.
+DISC_POINTS = 64
+SPREAD_MIN_POPULATION = 20_000
+
+
+def _disc_offsets(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` points spread evenly over the unit disc (Vogel's sunflower), as (x, y)."""
+    i = np.arange(k) + 0.5
+    r = np.sqrt(i / k)
+    theta = i * np.pi * (3.0 - np.sqrt(5.0))
+    return r * np.cos(theta), r * np.sin(theta)
+
+
 def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
+    """Population of each footprint from the gazetteer's places, each spread over a disc.
+
+    Each place that is no section of another (sections' people are their city's) is spread
+    evenly over a disc of radius ``sqrt(P / (pi * D))`` (:data:`DISC_DENSITY_PER_KM2`),
+    sampled by :data:`DISC_POINTS` points; a footprint holds the points inside it. A point
+    inside several footprints counts once, for the footprint whose centre is nearest, so
+    overlapping footprints never count the same people twice.
+    """
     gaz = places()
-    lat = gaz["lat"].to_numpy()
-    lon = gaz["lon"].to_numpy()
-    valid = np.array([g is not None and not shapely.is_empty(g) for g in geoms], dtype=bool)
     out = np.zeros(len(geoms))
+    valid = np.array([g is not None and not shapely.is_empty(g) for g in geoms], dtype=bool)
     if not valid.any():
         return out
+    keep = (gaz["parent"].to_numpy() < 0) & ~gaz["section"].to_numpy(dtype=bool)
+    keep &= gaz["population"].to_numpy() > 0
+    pop = gaz["population"].to_numpy(dtype=np.float64)[keep]
+    lat = gaz["lat"].to_numpy()[keep]
+    lon = gaz["lon"].to_numpy()[keep]
+    radius_km = np.sqrt(pop / (np.pi * DISC_DENSITY_PER_KM2))
+    spread = pop >= SPREAD_MIN_POPULATION
+    # Only places whose disc can reach a footprint (bounding boxes, with a margin).
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms[valid])
+    margin = radius_km / 111.0 / np.maximum(np.cos(np.radians(lat)), 0.05)
+    near = (lat + margin >= miny) & (lat - margin <= maxy)
+    near &= ((lon + margin >= minx) & (lon - margin <= maxx)) | (minx < -180) | (maxx > 180)
+    dx, dy = _disc_offsets(DISC_POINTS)
+    one = near & ~spread
+    many = np.flatnonzero(near & spread)
+    p_lat = np.concatenate(
+        [lat[one], (lat[many, None] + radius_km[many, None] * dy[None, :] / 111.32).ravel()]
+    )
+    coslat = np.maximum(np.cos(np.radians(lat[many])), 0.01)
+    p_lon = np.concatenate(
+        [
+            lon[one],
+            (
+                lon[many, None] + radius_km[many, None] * dx[None, :] / (111.32 * coslat[:, None])
+            ).ravel(),
+        ]
+    )
+    p_pop = np.concatenate([pop[one], np.repeat(pop[many] / DISC_POINTS, DISC_POINTS)])
     tree = shapely.STRtree(geoms[valid])
     areas_pos = np.flatnonzero(valid)
-    minx, _, maxx, _ = shapely.total_bounds(geoms[valid])
     shifts = [0.0] + ([360.0] if maxx > 180 else []) + ([-360.0] if minx < -180 else [])
-    pairs: list[np.ndarray] = []
+    hits: list[np.ndarray] = []
     for shift in shifts:
-        pts = shapely.points(lon + shift, lat)
-        hit = tree.query(pts, predicate="intersects")
-        pairs.append(np.vstack([hit[0], areas_pos[hit[1]]]))
-    both = np.unique(np.hstack(pairs), axis=1)
-    place, area = both[0], both[1]
-    parent = gaz["parent"].to_numpy()[place]
-    inside = pd.MultiIndex.from_arrays([place, area])
-    parent_inside = pd.MultiIndex.from_arrays([parent, area]).isin(inside) & (parent >= 0)
-    counted = ~parent_inside
-    pop = gaz["population"].to_numpy(dtype=np.float64)[place]
-    np.add.at(out, area[counted], pop[counted])
+        hit = tree.query(shapely.points(p_lon + shift, p_lat), predicate="intersects")
+        hits.append(np.vstack([hit[0], areas_pos[hit[1]], np.full(hit.shape[1], shift)]))
+    both = np.hstack(hits)
+    point, area = both[0].astype(np.int64), both[1].astype(np.int64)
+    # A point in several footprints goes to the one whose centre is nearest.
+    centres = shapely.centroid(geoms[area])
+    d = haversine_km(
+        p_lat[point], p_lon[point] + both[2], shapely.get_y(centres), shapely.get_x(centres)
+    )
+    order = np.lexsort((area, d, point))
+    point, area = point[order], area[order]
+    first = np.r_[True, point[1:] != point[:-1]] if len(point) else np.zeros(0, dtype=bool)
+    np.add.at(out, area[first], p_pop[point[first]])
     return out
 
 
