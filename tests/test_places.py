@@ -536,3 +536,9 @@ def test_an_unknown_region_is_rejected_with_the_regions_that_exist() -> None:
     assert out["lat"].iloc[:1].isna().all()
     assert out["reason"].iloc[1:].isna().all()
     assert abs(out["lat"].iloc[1] - 43.657) < TOL and abs(out["lat"].iloc[2] - 45.523) < TOL
+    # a region written with a suffix is that region; a shortened one is not
+    more = places.geocode_places(
+        _frame([("Stockholm", "Stockholms Lan", "SE"), ("Portland", "Ore", "US")])
+    )
+    assert more["reason"].iloc[0] is None and abs(more["lat"].iloc[0] - 59.33) < TOL
+    assert "unknown region 'Ore'" in more["reason"].iloc[1]

@@ -225,6 +225,20 @@ def geocode_places(places: pd.DataFrame) -> pd.DataFrame:
             c = g_country[row[j]]
             rec[j] = (c, rk[j]) in known
             ok[j] = (c, rk[j], g_admin1[row[j]]) in exact
+        # An unknown spelling that starts with the name of the candidate's region is that
+        # region with a suffix (``Stockholms Lan`` is Stockholm); a shortened or misspelt
+        # name is not (``Main`` is not Maine).
+        keys_of: dict[tuple[str, str], list[str]] = {}
+        for c, k, a in zip(reg["country"], reg["key"], reg["admin1"], strict=True):
+            if len(k) >= 4:
+                keys_of.setdefault((c, a), []).append(k)
+        for j in sel[~rec[sel]]:
+            spelled = str(rk[j])
+            if any(
+                spelled.startswith(k)
+                for k in keys_of.get((g_country[row[j]], g_admin1[row[j]]), [])
+            ):
+                rec[j] = ok[j] = True
         ok_any = pd.Series(ok).groupby(owner).transform("any").to_numpy()
         rec_any = pd.Series(rec).groupby(owner).transform("any").to_numpy()
         # A region that is no first-level region of any candidate's country is not guessed
