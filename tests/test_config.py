@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy as copy_module
+import dataclasses
+import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -66,3 +70,35 @@ def test_memory_limit_from_toml_and_validated(tmp_path: Path) -> None:
         Settings(memory_limit="lots", top=0)
     text = str(info.value)
     assert "'memory_limit'" in text and "'lots'" in text and "'top'" in text
+
+
+def test_settings_are_immutable_all_the_way_down(tmp_path: Path) -> None:
+    given = {"patents": 0.001}
+    s = Settings(min_share=given, years={"patents": [2019, 2023]}, also_method={"patents": 1.0})
+    given["patents"] = 0.5  # the caller's dict is copied, not shared
+    assert s.min_share["patents"] == 0.001
+    with pytest.raises(TypeError):
+        s.min_share["patents"] = 5.0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        s.min_weight["vc"] = 1.0  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.eps_km = 1.0  # type: ignore[misc]
+    assert s.years["patents"] == (2019, 2023)  # a tuple, not a list that could change
+    with pytest.raises(TypeError):
+        DEFAULT_MIN_SHARE["patents"] = 1.0  # type: ignore[index]
+    # Copies stay frozen and equal; the manifest form is plain JSON.
+    for copy in (pickle.loads(pickle.dumps(s)), copy_module.deepcopy(s), s.replace(top=10)):
+        assert copy.min_share == {"patents": 0.001}
+        with pytest.raises(TypeError):
+            copy.min_share["patents"] = 5.0  # type: ignore[index]
+    assert pickle.loads(pickle.dumps(s)) == s
+    plain = json.loads(json.dumps(s.to_dict()))
+    assert plain["min_share"] == {"patents": 0.001}
+    assert plain["years"] == {"patents": [2019, 2023]}
+    # A TOML file round-trips into the same frozen settings.
+    path = tmp_path / "s.toml"
+    path.write_text("[min_share]\npatents = 0.001\n[years]\npatents = [2019, 2023]\n")
+    loaded = load_settings(path, also_method="patents")
+    assert loaded == s
+    with pytest.raises(TypeError):
+        loaded.years["vc"] = (2020, 2024)  # type: ignore[index]

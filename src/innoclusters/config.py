@@ -14,6 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from innoclusters.errors import SettingsError
@@ -33,7 +34,9 @@ METRICS: tuple[str, ...] = ("patents", "publications", "vc")
 #: Calibrated default core density per metric, as a fraction of the metric's world total
 #: (see docs/calibration.md). A location is core when the weight within ``eps_km`` reaches
 #: ``min_share`` times the metric's world total.
-DEFAULT_MIN_SHARE: Mapping[str, float] = {"patents": 0.0012, "publications": 0.0005, "vc": 0.003}
+DEFAULT_MIN_SHARE: Mapping[str, float] = MappingProxyType(
+    {"patents": 0.0012, "publications": 0.0005, "vc": 0.003}
+)
 
 # A size as DuckDB's memory_limit accepts it: a number and a unit.
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
@@ -41,16 +44,35 @@ _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.
 #: The GII's year window of edition ``Y`` per metric, as offsets ``(first, last)`` from ``Y``:
 #: patents ``Y-5..Y-1``, publications ``Y-6..Y-2``, venture-capital deals ``Y-5..Y-1``
 #: (GII 2024: PCT 2019-2023, articles 2018-2022). See docs/editions.md.
-DEFAULT_EDITION_OFFSETS: Mapping[str, tuple[int, int]] = {
-    "patents": (-5, -1),
-    "publications": (-6, -2),
-    "vc": (-5, -1),
-}
+DEFAULT_EDITION_OFFSETS: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {"patents": (-5, -1), "publications": (-6, -2), "vc": (-5, -1)}
+)
+
+#: The settings that are tables (``metric -> value``); :class:`Settings` holds them as
+#: read-only mappings whose values are numbers or tuples.
+_TABLES: tuple[str, ...] = (
+    "min_weight",
+    "min_share",
+    "metric_weights",
+    "years",
+    "edition_offsets",
+    "also_method",
+)
+
+
+def _frozen(table: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of a settings table; list values (TOML arrays) become tuples."""
+    return MappingProxyType({k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """All settings of one run.
+    """All settings of one run, immutable all the way down.
+
+    The per-metric tables are stored as read-only mappings (``types.MappingProxyType``)
+    holding numbers and tuples, so neither ``s.eps_km = 1`` nor
+    ``s.min_share["patents"] = 5.0`` can change a run's settings after validation; use
+    :meth:`replace` for a changed copy. Instances pickle and deep-copy.
 
     Parameters
     ----------
@@ -162,9 +184,24 @@ class Settings:
     memory_limit: str = ""
 
     def __post_init__(self) -> None:
+        for name in _TABLES:
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, _frozen(value))
         problems = _problems(self)
         if problems:
             raise SettingsError("; ".join(problems))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Read-only mappings do not pickle: store plain dicts, freeze them again on load.
+        return {
+            f.name: dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v
+            for f in dataclasses.fields(self)
+        }
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, _frozen(value) if name in _TABLES else value)
 
     def density_for(self, metric: str, world_total: float) -> float:
         """Return the absolute core density (``min_weight``) of ``metric``."""
