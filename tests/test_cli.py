@@ -147,3 +147,19 @@ def test_directory_and_bad_settings_exit_2(tmp_path: Path) -> None:
     assert proc.stderr.strip() == (
         "Error: setting 'eps_km' must be a number in [0.001, 2000] km, got -3.0"
     )
+
+
+def test_a_partial_edition_window_is_a_warning_line_on_stderr(
+    write_world: Writer, tmp_path: Path
+) -> None:
+    sources = write_world()
+    config = tmp_path / "s.toml"
+    config.write_text("[min_weight]\npatents = 8\npublications = 20\nvc = 4\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = [f"--{m}={p}" for m, paths in sources.items() for p in paths]
+    proc = cli("run", *args, "--config", str(config), "--edition", "2028", "--out", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("Warning: edition 2028: ") for line in lines)
+    assert "patents window 2023-2027 holds patents records of 1 of its 5 years" in lines[0]
+    assert "Traceback" not in proc.stderr and "warnings.warn" not in proc.stderr

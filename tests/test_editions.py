@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from innoclusters.config import DEFAULT_EDITION_OFFSETS, Settings, load_settings, parse_method
-from innoclusters.editions import edition_window, resolve_windows, window_label
-from innoclusters.errors import SettingsError
+from innoclusters.editions import (
+    edition_window,
+    partial_window_warnings,
+    resolve_windows,
+    window_coverage,
+    window_label,
+    window_source,
+)
+from innoclusters.errors import PartialWindowWarning, SettingsError
 from innoclusters.pipeline import run
 from tests.conftest import TOY_DENSITY, toy_world
 
@@ -91,8 +99,9 @@ def test_window_label() -> None:
 
 def test_records_outside_the_edition_are_counted_not_rejected(write_world: Writer) -> None:
     # The toy world spans 2018-2023; edition 2023 takes patents and VC 2018-2022 and
-    # publications 2017-2021.
-    result = run(write_world(), Settings(min_weight=TOY_DENSITY, edition=2023))
+    # publications 2017-2021 (which holds no 2017 records: a warning says so).
+    with pytest.warns(PartialWindowWarning, match=r"2017-2021 .* 4 of its 5 years \(2017 has none"):
+        result = run(write_world(), Settings(min_weight=TOY_DENSITY, edition=2023))
     windows = result.manifest["windows"]
     world = toy_world()
     for metric, (first, last) in (
@@ -108,3 +117,57 @@ def test_records_outside_the_edition_are_counted_not_rejected(write_world: Write
         assert result.totals[metric] == pytest.approx(inside["doc_id"].nunique())
     assert result.manifest["rows"]["rejected"] == 0
     assert result.manifest["settings"]["edition"] == 2023
+
+
+def test_window_coverage_and_warnings_name_the_missing_years() -> None:
+    windows = {"patents": (2023, 2027), "publications": (2016, 2020), "vc": (2019, 2023)}
+    present = {"patents": range(2015, 2024), "publications": [2017, 2019, 2020], "vc": [2023]}
+    coverage = window_coverage(windows, present)
+    assert coverage["patents"] == {
+        "years_with_records": [2023],
+        "years_without_records": [2024, 2025, 2026, 2027],
+    }
+    assert coverage["publications"]["years_without_records"] == [2016, 2018]
+    settings = Settings(edition=2028, years={"publications": (2016, 2020)})
+    assert [window_source(m, settings) for m in windows] == ["edition", "years", "edition"]
+    texts = partial_window_warnings(windows, coverage, settings)
+    assert texts[0].startswith(
+        "edition 2028: the patents window 2023-2027 holds patents records of 1 of its 5 years "
+        "(2024-2027 have none), so patents is counted over 1 year, not 5"
+    )
+    assert texts[1].startswith(
+        "setting 'years.publications' 2016-2020 holds publications records of 3 of its 5 "
+        "years (2016, 2018 have none)"
+    )
+    assert "of 1 of its 5 years (2019-2022 have none)" in texts[2]
+    # The latest years present are as full as the data allows: no warning.
+    latest = Settings()
+    assert window_source("vc", latest) == "latest"
+    assert partial_window_warnings(windows, coverage, latest) == []
+
+
+def test_an_edition_past_the_data_is_reported_in_the_manifest_and_warned(
+    write_world: Writer,
+) -> None:
+    # The toy world spans 2018-2023: edition 2028 counts patents and VC over 2023-2027
+    # (one year of five) and publications over 2022-2026 (two of five).
+    with pytest.warns(PartialWindowWarning) as caught:
+        result = run(write_world(), Settings(min_weight=TOY_DENSITY, edition=2028))
+    texts = [str(w.message) for w in caught if w.category is PartialWindowWarning]
+    assert len(texts) == 3 and result.manifest["warnings"] == texts
+    assert "the patents window 2023-2027 holds patents records of 1 of its 5 years" in texts[0]
+    assert "publications records of 2 of its 5 years (2024-2026 have none)" in texts[1]
+    windows = result.manifest["windows"]
+    assert windows["patents"]["years_with_records"] == [2023]
+    assert windows["patents"]["years_without_records"] == [2024, 2025, 2026, 2027]
+    assert windows["publications"]["years_with_records"] == [2022, 2023]
+    assert windows["vc"]["years_without_records"] == [2024, 2025, 2026, 2027]
+
+
+def test_full_windows_are_not_warned(write_world: Writer) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PartialWindowWarning)
+        result = run(write_world(), Settings(min_weight=TOY_DENSITY, edition=2024))
+    assert result.manifest["warnings"] == []
+    assert result.manifest["windows"]["patents"]["years_with_records"] == list(range(2019, 2024))
+    assert result.manifest["windows"]["publications"]["years_without_records"] == []

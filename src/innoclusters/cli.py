@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar
 
 import typer
 
@@ -18,7 +19,7 @@ from innoclusters._version import __version__
 from innoclusters.compare import compare_runs, read_run
 from innoclusters.config import load_settings
 from innoclusters.demo import DEFAULT_SCALE, print_summary, run_demo
-from innoclusters.errors import InnoclustersError, SettingsError
+from innoclusters.errors import InnoclustersError, InnoclustersWarning, SettingsError
 from innoclusters.pipeline import rerun_with_uncertainty
 from innoclusters.pipeline import run as run_pipeline
 from innoclusters.places import geocode_file
@@ -385,7 +386,33 @@ def geocode(
         )
 
 
+#: Python's own display of warnings, for the warnings that are not the user's.
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning meant for the user as one ``Warning: ...`` line on stderr."""
+    if issubclass(category, InnoclustersWarning):
+        typer.echo(f"Warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of the ``innoclusters`` console script."""
+    """Entry point of the ``innoclusters`` console script.
+
+    Warnings meant for the user (:class:`~innoclusters.errors.InnoclustersWarning`, e.g. an
+    edition window that holds only part of its years) print as ``Warning: ...`` lines on
+    stderr, every time they happen.
+    """
     args = _split_multi(sys.argv[1:] if argv is None else argv)
+    warnings.simplefilter("always", InnoclustersWarning)
+    warnings.showwarning = _show_warning
     app(args=args, prog_name="innoclusters")

@@ -15,6 +15,14 @@ The window of each metric is chosen in this order:
 
 Records outside their metric's window are left out of the run and counted in
 ``manifest.json`` (``windows.<metric>.records_outside_window``); they are not rejected.
+
+A window may hold records of only some of its years (edition 2028 on data up to 2023
+counts patents of 2023 alone, one year of five). ``manifest.json`` lists, per metric, the
+``years_with_records`` and ``years_without_records`` of its window; when the window was asked
+for (by ``edition`` or ``years``), :func:`partial_window_warnings` says so in a warning that
+the run emits (:class:`~innoclusters.errors.PartialWindowWarning`) and the CLI prints on
+stderr. The default window (the latest years present) is not warned about: it is as full as
+the data allows.
 """
 
 from __future__ import annotations
@@ -24,7 +32,14 @@ from collections.abc import Iterable, Mapping
 from innoclusters.config import DEFAULT_EDITION_OFFSETS, METRICS, Settings
 from innoclusters.errors import SettingsError
 
-__all__ = ["edition_window", "resolve_windows", "window_label"]
+__all__ = [
+    "edition_window",
+    "partial_window_warnings",
+    "resolve_windows",
+    "window_coverage",
+    "window_label",
+    "window_source",
+]
 
 
 def edition_window(
@@ -111,3 +126,99 @@ def resolve_windows(
 def window_label(windows: Mapping[str, tuple[int, int]] | Mapping[str, list[int]]) -> str:
     """A short label of a run's windows: ``patents 2019-2023, publications 2018-2022``."""
     return ", ".join(f"{m} {int(w[0])}-{int(w[1])}" for m, w in windows.items())
+
+
+def window_source(metric: str, settings: Settings) -> str:
+    """Which setting chose ``metric``'s window: ``years``, ``edition`` or ``latest``."""
+    if metric in settings.years:
+        return "years"
+    return "edition" if settings.edition is not None else "latest"
+
+
+def window_coverage(
+    windows: Mapping[str, tuple[int, int]], present: Mapping[str, Iterable[int]]
+) -> dict[str, dict[str, list[int]]]:
+    """The years of each window that hold records of its metric, and those that hold none.
+
+    Parameters
+    ----------
+    windows
+        ``metric -> (first, last)`` inclusive.
+    present
+        ``metric -> years`` that have at least one accepted record of the metric.
+
+    Returns
+    -------
+    dict
+        ``metric -> {"years_with_records": [...], "years_without_records": [...]}``.
+
+    Examples
+    --------
+    >>> window_coverage({"patents": (2023, 2027)}, {"patents": range(2015, 2024)})
+    {'patents': {'years_with_records': [2023], 'years_without_records': [2024, 2025, 2026, 2027]}}
+    """
+    out: dict[str, dict[str, list[int]]] = {}
+    for metric, (first, last) in windows.items():
+        have = {int(y) for y in present.get(metric, ())}
+        years = range(int(first), int(last) + 1)
+        out[metric] = {
+            "years_with_records": [y for y in years if y in have],
+            "years_without_records": [y for y in years if y not in have],
+        }
+    return out
+
+
+def _years_text(years: Iterable[int]) -> str:
+    """``2024-2027`` for a run of years, ``2019, 2021-2022`` otherwise."""
+    runs: list[list[int]] = []
+    for y in sorted(years):
+        if runs and y == runs[-1][1] + 1:
+            runs[-1][1] = y
+        else:
+            runs.append([y, y])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def partial_window_warnings(
+    windows: Mapping[str, tuple[int, int]],
+    coverage: Mapping[str, Mapping[str, list[int]]],
+    settings: Settings,
+) -> list[str]:
+    """One sentence per asked-for window that holds records of only part of its years.
+
+    Parameters
+    ----------
+    windows
+        ``metric -> (first, last)`` of the run.
+    coverage
+        :func:`window_coverage` of those windows.
+    settings
+        Says whether each window came from ``years``, ``edition`` or the latest years
+        (the latter are not warned about).
+
+    Returns
+    -------
+    list of str
+        Empty when every asked-for window is full.
+    """
+    out: list[str] = []
+    for metric, (first, last) in windows.items():
+        source = window_source(metric, settings)
+        missing = coverage[metric]["years_without_records"]
+        if source == "latest" or not missing:
+            continue
+        length = int(last) - int(first) + 1
+        held = length - len(missing)
+        who = (
+            f"setting 'years.{metric}'"
+            if source == "years"
+            else f"edition {settings.edition}: the {metric} window"
+        )
+        verb = "has" if len(missing) == 1 else "have"
+        out.append(
+            f"{who} {first}-{last} holds {metric} records of {held} of its {length} years "
+            f"({_years_text(missing)} {verb} none), so {metric} is counted over {held} "
+            f"year{'s' if held != 1 else ''}, not {length}; choose an edition or years "
+            "inside the data to compare like with like"
+        )
+    return out

@@ -7,7 +7,13 @@ is a bug and exits with status 1.
 
 from __future__ import annotations
 
-__all__ = ["InnoclustersError", "InputError", "SettingsError"]
+__all__ = [
+    "InnoclustersError",
+    "InnoclustersWarning",
+    "InputError",
+    "PartialWindowWarning",
+    "SettingsError",
+]
 
 
 class InnoclustersError(Exception):
@@ -20,3 +26,13 @@ class InputError(InnoclustersError):
 
 class SettingsError(InnoclustersError):
     """A setting (from the CLI or a TOML file) is missing, unknown or out of range."""
+
+
+class InnoclustersWarning(UserWarning):
+    """Base class of the warnings about a run the user should read (the CLI prints them
+    as ``Warning: ...`` lines on stderr)."""
+
+
+class PartialWindowWarning(InnoclustersWarning):
+    """A year window asked for (by ``edition`` or ``years``) holds records of only some of
+    its years, so the metric is counted over fewer years than the window says."""

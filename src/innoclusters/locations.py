@@ -17,7 +17,13 @@ from innoclusters.config import Settings
 from innoclusters.editions import resolve_windows
 from innoclusters.records import RecordSet
 
-__all__ = ["LOCATION_COLUMNS", "build_locations", "edition_windows", "rounding_decimals"]
+__all__ = [
+    "LOCATION_COLUMNS",
+    "build_locations",
+    "edition_windows",
+    "rounding_decimals",
+    "years_present",
+]
 
 #: Columns of the locations table, in order.
 LOCATION_COLUMNS: tuple[str, ...] = (
@@ -55,6 +61,16 @@ def edition_windows(records: RecordSet, settings: Settings) -> dict[str, tuple[i
         ).fetchall()
     }
     return resolve_windows(spans, settings, metrics=records.metrics())
+
+
+def years_present(records: RecordSet) -> dict[str, list[int]]:
+    """The years that hold at least one accepted record, per metric (sorted)."""
+    present: dict[str, list[int]] = {}
+    for metric, year in records.connection.execute(
+        "SELECT DISTINCT metric, year FROM records ORDER BY metric, year"
+    ).fetchall():
+        present.setdefault(str(metric), []).append(int(year))
+    return present
 
 
 def rounding_decimals(rounding: float) -> int:

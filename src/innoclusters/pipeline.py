@@ -16,6 +16,7 @@ import resource
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,8 +40,9 @@ from innoclusters.areas import (
 from innoclusters.compare import RunView, add_comparisons, read_run
 from innoclusters.config import METRICS, Settings, load_settings
 from innoclusters.density import kernel_compiled
-from innoclusters.errors import InputError, SettingsError
-from innoclusters.locations import build_locations, edition_windows
+from innoclusters.editions import partial_window_warnings, window_coverage
+from innoclusters.errors import InputError, PartialWindowWarning, SettingsError
+from innoclusters.locations import build_locations, edition_windows, years_present
 from innoclusters.places import add_intensity, area_population, economy_names
 from innoclusters.profiles import cluster_profiles, prepare_profiles
 from innoclusters.ranking import rank_clusters
@@ -272,8 +274,14 @@ def run(
         raise SettingsError("no accepted records in any input file; see rejects.csv")
     metrics = tuple(m for m in METRICS if m in metrics)
     windows = edition_windows(records, settings)
+    coverage = window_coverage(windows, years_present(records))
+    partial = partial_window_warnings(windows, coverage, settings)
+    for message in partial:
+        warnings.warn(message, PartialWindowWarning, stacklevel=2)
     with stages.stage("locations", "Rounding locations"):
         locations, counts = build_locations(records, rounding=settings.rounding, windows=windows)
+    for metric, years in coverage.items():
+        counts[metric] = {**counts[metric], **years}
     totals = {m: float(counts[m]["weight_in_window"]) for m in metrics}
     cluster_label = "Clustering and ranking"
     if not kernel_compiled():
@@ -315,6 +323,7 @@ def run(
         synthetic=synthetic,
     )
     manifest["resources"] = {"cpu_s": stages.cpu, "peak_rss_mib": stages.peak_rss_mib}
+    manifest["warnings"] = partial
     manifest["population"] = {
         "source": str(population) if population is not None else "gazetteer",
         "method": (
