@@ -102,3 +102,15 @@ def test_settings_are_immutable_all_the_way_down(tmp_path: Path) -> None:
     assert loaded == s
     with pytest.raises(TypeError):
         loaded.years["vc"] = (2020, 2024)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("rounding", [0.001, 0.01, 0.03, 0.05, 0.1, 0.25, 0.3, 0.5, 1.0])
+def test_a_rounding_that_divides_90_degrees_is_accepted(rounding: float) -> None:
+    assert Settings(rounding=rounding).rounding == rounding
+
+
+@pytest.mark.parametrize("rounding", [0.007, 0.07, 0.7, 0.8])
+def test_a_rounding_that_does_not_divide_90_degrees_is_refused(rounding: float) -> None:
+    # 0.8 divides 180 but not 90: latitude 90 would round to 90.4.
+    with pytest.raises(SettingsError, match=r"setting 'rounding' must divide 90 degrees"):
+        Settings(rounding=rounding)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from innoclusters.locations import build_locations
+from innoclusters.locations import build_locations, grid_index_sql, rounded_sql
+from innoclusters.profiles import cluster_profiles
 from innoclusters.records import read_records
 
 
@@ -89,3 +91,51 @@ def test_weights_are_exactly_order_independent_and_conserved(
     pd.testing.assert_frame_equal(first, shuffled)  # bit-identical weights
     n_docs = frame["doc_id"].nunique()
     assert abs(first["weight"].sum() - n_docs) < 1e-9
+
+
+def test_one_rounding_rule_wraps_the_antimeridian_and_keeps_the_poles() -> None:
+    con = duckdb.connect()
+    values = [179.9, 179.8, -179.9, 180.0, -180.0, 0.124, 0.125, -0.125, 90.0, -90.0]
+    con.execute("CREATE TABLE t AS SELECT unnest(?::DOUBLE[]) AS x", [values])
+    lat = con.execute(f"SELECT {rounded_sql('x', rounding=0.25)} FROM t").fetchall()
+    lon = con.execute(f"SELECT {rounded_sql('x', rounding=0.25, longitude=True)} FROM t").fetchall()
+    # Halves go away from zero; on longitude +180 is -180; latitudes stay within the poles.
+    assert [v for (v,) in lon] == [
+        -180.0,
+        179.75,
+        -180.0,
+        -180.0,
+        -180.0,
+        0.0,
+        0.25,
+        -0.25,
+        90.0,
+        -90.0,
+    ]
+    assert [v for (v,) in lat][-2:] == [90.0, -90.0]
+    assert con.execute(
+        f"SELECT {grid_index_sql('180.0', rounding=0.01, longitude=True)}"
+    ).fetchone() == (-18000,)
+
+
+def test_locations_and_profiles_share_the_rounding(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["a", "b", "c"],
+            "year": 2020,
+            "lat": [-16.51, -16.49, 10.0],
+            "lon": [179.98, -179.99, 12.3449],
+            "country": ["FJ", "FJ", "IT"],
+            "org": ["East", "West", "Centre"],
+        }
+    )
+    loc = locations_of(tmp_path, frame, rounding=0.05)
+    assert loc[["lat", "lon", "weight"]].values.tolist() == [
+        [-16.5, -180.0, 2.0],
+        [10.0, 12.35, 1.0],
+    ]
+    records = read_records({"patents": [tmp_path / "p.csv"]}, geocode=False)
+    located = loc.assign(cluster_id=["C1", "C2"])
+    prof = cluster_profiles(records, located, rounding=0.05, windows={"patents": (1900, 2100)})
+    orgs = prof[prof["kind"] == "org"]
+    assert orgs.groupby("cluster_id")["weight"].sum().to_dict() == {"C1": 2.0, "C2": 1.0}

@@ -85,7 +85,9 @@ class Settings:
         Core density per metric as a fraction of that metric's world total
         (``0.0005`` is 0.05 %). Metrics not named use :data:`DEFAULT_MIN_SHARE`.
     rounding
-        Coordinate rounding in degrees before clustering.
+        Coordinate rounding in degrees before clustering; it must divide 90 degrees a
+        whole number of times (0.01, 0.05, 0.25, ...), so that the poles and the
+        antimeridian are grid lines and no cell straddles them.
     metrics
         Metrics that rank; empty means every metric present in the input.
     metric_weights
@@ -251,6 +253,12 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _divides_90(rounding: float) -> bool:
+    """Whether ``90 / rounding`` is a whole number (to float precision)."""
+    steps = 90.0 / rounding
+    return abs(steps - round(steps)) <= 1e-9 * steps
+
+
 def _check_metric_map(name: str, value: object, problems: list[str], *, positive: bool) -> None:
     if not isinstance(value, Mapping):
         problems.append(f"setting '{name}' must be a table of metric = number, got {value!r}")
@@ -272,6 +280,13 @@ def _problems(s: Settings) -> list[str]:
     if not _is_number(s.rounding) or not 0 < s.rounding <= 1:
         problems.append(
             f"setting 'rounding' must be a number in (0, 1] degrees, got {s.rounding!r}"
+        )
+    elif not _divides_90(s.rounding):
+        problems.append(
+            f"setting 'rounding' must divide 90 degrees a whole number of times, so that the "
+            f"poles and the antimeridian are grid lines, got {s.rounding!r} "
+            f"(90 / {s.rounding!r} = {90 / s.rounding:.4g}); use e.g. 0.001, 0.01, 0.05, 0.1, "
+            "0.25, 0.5 or 1"
         )
     _check_metric_map("min_weight", s.min_weight, problems, positive=True)
     _check_metric_map("min_share", s.min_share, problems, positive=True)

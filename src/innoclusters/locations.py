@@ -21,6 +21,9 @@ __all__ = [
     "LOCATION_COLUMNS",
     "build_locations",
     "edition_windows",
+    "grid_degrees_sql",
+    "grid_index_sql",
+    "rounded_sql",
     "rounding_decimals",
     "years_present",
 ]
@@ -74,7 +77,48 @@ def years_present(records: RecordSet) -> dict[str, list[int]]:
 
 
 def rounding_decimals(rounding: float) -> int:
+    """Decimals kept in rounded coordinates: those of ``rounding`` and three more."""
     return max(0, math.ceil(-math.log10(rounding))) + 3
+
+
+def grid_index_sql(column: str, *, rounding: float, longitude: bool = False) -> str:
+    """DuckDB expression of the grid cell index of a coordinate column (``BIGINT``).
+
+    The one rounding rule: a coordinate ``x`` belongs to cell ``round(x / rounding)``
+    (halves away from zero). ``rounding`` divides 90 degrees (checked by
+    :class:`~innoclusters.config.Settings`), so the poles and the antimeridian are grid
+    lines; on longitude the cell of +180 is the cell of -180 (one meridian).
+
+    Parameters
+    ----------
+    column
+        SQL of a latitude or longitude in degrees.
+    rounding
+        Grid step in degrees.
+    longitude
+        Wrap +180 onto -180.
+    """
+    index = f"CAST(round({column} / {rounding!r}) AS BIGINT)"
+    if not longitude:
+        return index
+    half = round(180.0 / rounding)
+    return f"(({index} + {half}) % {2 * half} - {half})"
+
+
+def grid_degrees_sql(index: str, *, rounding: float) -> str:
+    """DuckDB expression of the rounded coordinate, in degrees, of a grid cell index."""
+    return f"round(CAST({index} AS DOUBLE) * {rounding!r}, {rounding_decimals(rounding)})"
+
+
+def rounded_sql(column: str, *, rounding: float, longitude: bool = False) -> str:
+    """DuckDB expression of a coordinate column rounded to the grid, in degrees.
+
+    The same values as the ``lat`` and ``lon`` of :func:`build_locations`, so records can be
+    joined to their location (see :func:`grid_index_sql` for the rule).
+    """
+    return grid_degrees_sql(
+        grid_index_sql(column, rounding=rounding, longitude=longitude), rounding=rounding
+    )
 
 
 def build_locations(
@@ -100,7 +144,6 @@ def build_locations(
         Per metric: records and weight in the window, records left out by the window.
     """
     con = records.connection
-    dec = rounding_decimals(rounding)
     win = pd.DataFrame(
         [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
     )
@@ -108,12 +151,10 @@ def build_locations(
     # One pass over the records: weight per grid cell (integer indices), country and city;
     # the small aggregate then gives each location's total and its dominant country and
     # city. The antimeridian: -180 and 180 are one meridian.
-    west = round(-180.0 / rounding)
-    lon_i = f"CAST(round(r.lon / {rounding!r}) AS BIGINT)"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _parts AS
-        SELECT r.metric, CAST(round(r.lat / {rounding!r}) AS BIGINT) AS li,
-          CASE WHEN {lon_i} * {rounding!r} >= 180.0 THEN {west} ELSE {lon_i} END AS lo,
+        SELECT r.metric, {grid_index_sql("r.lat", rounding=rounding)} AS li,
+          {grid_index_sql("r.lon", rounding=rounding, longitude=True)} AS lo,
           r.country, r.city, sum(CAST(r.weight AS DECIMAL(38, 18))) AS w,
           CAST(count(*) AS BIGINT) AS n
         FROM records AS r JOIN _win AS w ON r.metric = w.metric
@@ -137,9 +178,8 @@ def build_locations(
              FROM _parts GROUP BY metric, li, lo),
            {dominant.format(col="country")},
            {dominant.format(col="city")}
-        SELECT b.metric, round(CAST(b.li AS DOUBLE) * {rounding!r}, {dec}) AS lat,
-          CASE WHEN b.lo = {west} THEN -180.0
-            ELSE round(CAST(b.lo AS DOUBLE) * {rounding!r}, {dec}) END AS lon,
+        SELECT b.metric, {grid_degrees_sql("b.li", rounding=rounding)} AS lat,
+          {grid_degrees_sql("b.lo", rounding=rounding)} AS lon,
           b.weight, b.records, c.country, t.city
         FROM base AS b
         LEFT JOIN country_d AS c USING (metric, li, lo)

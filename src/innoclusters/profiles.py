@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from innoclusters.config import METRICS
+from innoclusters.locations import grid_index_sql
 from innoclusters.records import RecordSet
 
 __all__ = [
@@ -59,15 +60,6 @@ PROFILE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _grid_sql(rounding: float) -> tuple[str, str]:
-    """SQL of a record's grid cell ``(li, lo)``, as :func:`build_locations` rounds it."""
-    west = round(-180.0 / rounding)
-    lon_i = f"CAST(round(r.lon / {rounding!r}) AS BIGINT)"
-    li = f"CAST(round(r.lat / {rounding!r}) AS BIGINT)"
-    lo = f"CASE WHEN {lon_i} * {rounding!r} >= 180.0 THEN {west} ELSE {lon_i} END"
-    return li, lo
-
-
 def prepare_profiles(
     connection: duckdb.DuckDBPyConnection,
     *,
@@ -93,7 +85,9 @@ def prepare_profiles(
     win = pd.DataFrame(
         [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
     )
-    li, lo = _grid_sql(rounding)
+    # The one rounding rule of the locations (+180 is the cell of -180).
+    li = grid_index_sql("r.lat", rounding=rounding)
+    lo = grid_index_sql("r.lon", rounding=rounding, longitude=True)
     connection.register("_prof_win", win)
     try:
         for kind in KINDS:
