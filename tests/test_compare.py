@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from innoclusters.compare import (
+    RunView,
     compare_runs,
     emerging_clusters,
     match_clusters,
@@ -117,6 +118,60 @@ def test_matching_with_a_lower_threshold_links_the_small_overlap() -> None:
     cur = current.set_index("cluster_id")
     assert cur.loc["X", "previous_cluster_id"] == "Y" and cur.loc["X", "change"] == "continuing"
     assert previous.set_index("previous_cluster_id").loc["Y", "fate"] == "continues"
+
+
+def _view(label: str, locations: pd.DataFrame) -> RunView:
+    """A run of hand-made locations; clusters ranked by their activity."""
+    located = locations.assign(
+        weight=locations["activity"],
+        metric_cluster=locations["cluster_id"].notna().astype(int) - 1,
+    )
+    totals = located.groupby("cluster_id")["activity"].sum().sort_values(ascending=False)
+    clusters = pd.DataFrame(
+        {
+            "rank": range(1, len(totals) + 1),
+            "cluster_id": totals.index,
+            "name": totals.index,
+            "economies": "",
+        }
+    )
+    manifest = {"settings": {"eps_km": 13.0, "top": 1}, "metrics": ["patents"]}
+    return RunView(label=label, clusters=clusters, locations=located, manifest=manifest)
+
+
+def test_a_cluster_that_grew_past_the_quarter_continues_its_previous_cluster() -> None:
+    # The previous top 1, A, lies wholly inside B, which grew fivefold: A holds 20 % of B's
+    # activity (below a quarter), yet B is A's successor. B continues A; A did not "merge"
+    # into B (no other cluster became B's predecessor), and the top 1 has no entrant and no
+    # exit (it used to have one entrant and no exit).
+    previous = _locs([("A", 0, 0, 2), ("A", 0, 1, 2), ("Z", 9, 9, 1)])
+    current = _locs(
+        [("B", 0, 0, 2), ("B", 0, 1, 2), ("B", 0, 2, 8), ("B", 0, 3, 8), ("Z2", 9, 9, 1)]
+    )
+    links, fates = match_clusters(
+        current, previous, current_rank={"B": 1, "Z2": 2}, previous_rank={"A": 1, "Z": 2}
+    )
+    b = links.set_index("cluster_id").loc["B"]
+    assert b["previous_cluster_id"] == "A" and b["change"] == "continuing"
+    assert b["shared"] == pytest.approx(0.2) and b["merged_from"] == ""
+    a = fates.set_index("previous_cluster_id").loc["A"]
+    assert a["successor_cluster_id"] == "B" and a["fate"] == "continues"
+    assert a["shared"] == 1.0 and a["continued_by"] == "B"
+    comp = compare_runs(_view("now", current), _view("before", previous), top=1)
+    assert comp.entrants.empty and comp.exits.empty
+    assert comp.clusters.set_index("cluster_id").loc["B", "rank_change"] == 0
+    # Two previous clusters inside one grown cluster, each holding 10 % of it: the better
+    # ranked is the predecessor, the other merged into it.
+    previous = _locs([("A", 0, 0, 5), ("C", 0, 1, 5), ("Z", 9, 9, 9)])
+    links, fates = match_clusters(current, previous, previous_rank={"C": 1, "A": 2, "Z": 3})
+    b = links.set_index("cluster_id").loc["B"]
+    assert b["previous_cluster_id"] == "C" and b["change"] == "merged"
+    assert b["merged_from"] == "C;A" and b["shared"] == pytest.approx(0.1)
+    assert fates.set_index("previous_cluster_id")["fate"].to_dict() == {
+        "A": "merged",
+        "C": "continues",
+        "Z": "continues",
+    }
 
 
 def test_ordinals() -> None:
@@ -238,6 +293,33 @@ def test_two_editions_entrant_exit_split_rank_change(
         "1 cluster enters the top 2: Gamma (2nd).",
         "1 cluster drops out of the top 2: Beta.",
     ]
+
+
+def test_a_split_piece_is_flagged_and_never_the_biggest_fall(
+    editions: tuple[Path, Path, dict[str, list[Path]]],
+) -> None:
+    # In the top 5, Sigma (3rd in 2024) split into Sigma-West (4th, its larger part, so its
+    # successor) and Sigma-East (5th). Sigma-East broke off; it did not fall from 3rd to 5th.
+    e2024, e2025, _ = editions
+    comp = compare_runs(read_run(e2025), read_run(e2024), top=5)
+    sigma = "Sigma-West–Sigma-East–Sigma-Bridge"
+    table = comp.clusters.set_index("name")
+    assert table["split_from"].to_dict() == {
+        "Alpha": "",
+        "Gamma": "",
+        "Beta": "",
+        "Sigma-West": sigma,
+        "Sigma-East": sigma,
+        "Epsilon": "",
+    }
+    assert int(table.loc["Sigma-East", "rank_change"]) == -2  # still listed with its change
+    movers = comp.movers
+    assert movers[["direction", "name", "rank_change", "split_from"]].values.tolist() == [
+        ["up", "Gamma", 2, ""],
+        ["down", "Beta", -1, ""],
+        ["down", "Sigma-West", -1, sigma],
+    ]
+    assert "Biggest fall: Beta, from 2nd to 3rd (-1)." in comp.summary()
 
 
 def test_run_with_previous_adds_columns_and_files(

@@ -12,6 +12,10 @@ cluster's *activity* at a location is the location's contribution to its score.
 * The **successor** of a previous cluster ``a`` is, symmetrically, the current cluster
   holding the largest part of ``a``'s previous activity, at least ``min_shared`` of it;
   otherwise ``a`` has **vanished**.
+* The links are the same seen from both runs: a cluster ``b`` that no previous cluster
+  holds a quarter of (it grew) but that is the successor of a previous cluster takes that
+  cluster as predecessor (of several, the one holding most of ``b``); a previous cluster
+  with no successor but that is the predecessor of a current cluster takes it as successor.
 * A previous cluster that is the predecessor of two or more current clusters has **split**.
   A previous cluster whose successor has another predecessor has **merged** into it. Any
   other cluster with a predecessor is **continuing** (its previous cluster **continues**).
@@ -46,6 +50,48 @@ def _best(
     )
     first = frame.drop_duplicates(key)
     return {str(k): str(v) for k, v in zip(first[key], first[other], strict=True)}
+
+
+def _linked(
+    pred: Mapping[str, str],
+    succ: Mapping[str, str],
+    *,
+    up_part: Mapping[tuple[str, str], float],
+    down_part: Mapping[tuple[str, str], float],
+    current_rank: Mapping[str, int],
+    previous_rank: Mapping[str, int],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Predecessors and successors completed so that a link seen from one run is seen from both.
+
+    A current cluster ``b`` with no predecessor by the ``min_shared`` rule (it grew so much
+    that no previous cluster holds a quarter of it) takes as predecessor the previous cluster
+    whose successor it is (of several, the one holding the largest part of ``b``'s activity,
+    then the better rank, then the smaller id). Symmetrically, a previous cluster with no
+    successor takes the current cluster whose predecessor it is (the one holding the largest
+    part of its activity). Without this, a grown cluster would be new while its previous
+    cluster had "merged" into it: an entrant with no exit.
+    """
+    done_pred = dict(pred)
+    heirs: dict[str, list[str]] = {}
+    for a, b in succ.items():
+        if b not in pred:
+            heirs.setdefault(b, []).append(a)
+    for b, candidates in heirs.items():
+        done_pred[b] = min(
+            candidates,
+            key=lambda a: (-up_part.get((b, a), 0.0), previous_rank.get(a, math.inf), a),
+        )
+    done_succ = dict(succ)
+    sources: dict[str, list[str]] = {}
+    for b, a in pred.items():
+        if a not in succ:
+            sources.setdefault(a, []).append(b)
+    for a, candidates in sources.items():
+        done_succ[a] = min(
+            candidates,
+            key=lambda b: (-down_part.get((a, b), 0.0), current_rank.get(b, math.inf), b),
+        )
+    return done_pred, done_succ
 
 
 def match_parts(
@@ -93,8 +139,6 @@ def match_parts(
     """
     cur_rank = dict(current_rank or {})
     prev_rank = dict(previous_rank or {})
-    pred = _best(up, "cluster_id", "previous_cluster_id", prev_rank, min_shared)
-    succ = _best(down, "previous_cluster_id", "cluster_id", cur_rank, min_shared)
     up_part = {
         (str(b), str(a)): float(p)
         for b, a, p in zip(up["cluster_id"], up["previous_cluster_id"], up["part"], strict=True)
@@ -105,6 +149,14 @@ def match_parts(
             down["previous_cluster_id"], down["cluster_id"], down["part"], strict=True
         )
     }
+    pred, succ = _linked(
+        _best(up, "cluster_id", "previous_cluster_id", prev_rank, min_shared),
+        _best(down, "previous_cluster_id", "cluster_id", cur_rank, min_shared),
+        up_part=up_part,
+        down_part=down_part,
+        current_rank=cur_rank,
+        previous_rank=prev_rank,
+    )
 
     def by_prev_rank(ids: Sequence[str]) -> list[str]:
         return sorted(ids, key=lambda a: (prev_rank.get(a, math.inf), a))

@@ -4,8 +4,9 @@ Growth
 ------
 Growth is measured on a fixed area, the current one: the previous run's locations are put
 into the current areas with the current run's own membership rule (a location belongs to
-the area of the nearest current member location within ``eps_km / 2``), so the growth of
-a cluster compares the same ground in both windows.
+the area of the nearest current member location within ``eps_km / 2``, ties by the
+member's latitude, then longitude: :func:`innoclusters.areas.nearest_members`), so the
+growth of a cluster compares the same ground in both windows.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
+from innoclusters.areas import nearest_members
 from innoclusters.compare.matching import MIN_SHARED, match_clusters
 from innoclusters.compare.runs import RunView
 from innoclusters.config import METRICS
-from innoclusters.geo import chord, unit_vectors
 
 __all__ = [
     "TOP_BY_METRIC",
@@ -80,13 +80,14 @@ def growth_by_area(
     area = np.full(len(prev), None, dtype=object)
     if len(members) and len(prev):
         eps_km = float(current.settings.get("eps_km", 13.0))
-        tree = cKDTree(unit_vectors(members["lat"].to_numpy(), members["lon"].to_numpy()))
-        dist, nearest = tree.query(
-            unit_vectors(prev["lat"].to_numpy(), prev["lon"].to_numpy()),
-            k=1,
-            distance_upper_bound=float(chord(eps_km / 2)) * (1 + 1e-12),
+        nearest = nearest_members(
+            members["lat"].to_numpy(),
+            members["lon"].to_numpy(),
+            prev["lat"].to_numpy(),
+            prev["lon"].to_numpy(),
+            max_km=eps_km / 2,
         )
-        hit = np.isfinite(dist)
+        hit = nearest >= 0
         area[hit] = members["cluster_id"].to_numpy()[nearest[hit]]
     before = (
         pd.DataFrame({"cluster_id": area, "metric": prev["metric"].to_numpy(), "w": prev["weight"]})
@@ -134,7 +135,8 @@ class Comparison:
     clusters
         One row per current cluster in rank order: ``rank, cluster_id, name, economies,
         previous_rank, rank_change, previous_cluster_id, previous_name, shared, change,
-        merged_from, split_with``.
+        merged_from, split_with, split_from`` (``split_from``: the name of the previous
+        cluster a piece of a split came from, empty for clusters that are no such piece).
     previous
         One row per previous cluster in previous rank order: ``previous_rank,
         previous_cluster_id, previous_name, successor_cluster_id, successor_name,
@@ -148,8 +150,11 @@ class Comparison:
         successor_name, fate, text``.
     movers
         Biggest moves within the top ``N`` (in it both times): ``direction`` (``up`` or
-        ``down``), ``rank, previous_rank, rank_change, cluster_id, name, economies``; at
-        most 10 each way, biggest first.
+        ``down``), ``rank, previous_rank, rank_change, cluster_id, name, economies,
+        split_from``; at most 10 each way, biggest first. Only clusters that continue
+        their predecessor move: a piece of a split that is not its predecessor's successor
+        broke off rather than moved and is not a mover; the piece that is carries
+        ``split_from``.
     economies
         Clusters per economy in the top ``N``: ``economy, clusters, previous_clusters,
         change`` (a cross-border cluster counts for each economy it lists).
@@ -303,6 +308,11 @@ def compare_runs(
     table["previous_name"] = pid.map(prev_name)
     for col in ("shared", "change", "merged_from", "split_with"):
         table[col] = table["cluster_id"].map(links[col])
+    # A piece of a split carries the name of the cluster it split from; only the piece that
+    # is that cluster's successor (its largest part) continues it.
+    piece = table["split_with"].fillna("").astype(str) != ""
+    table["split_from"] = table["previous_name"].where(piece, "").fillna("")
+    principal = pid.map(fates["successor_cluster_id"]) == table["cluster_id"]
     table = table.reset_index(drop=True)
 
     back = prev[["rank", "cluster_id", "name", "economies"]].rename(
@@ -369,9 +379,11 @@ def compare_runs(
     ].reset_index(drop=True)
     exits["text"] = [_exit_text(r, n, previous.label) for r in exits.itertuples(index=False)]
 
-    both = table[(table["rank"] <= n) & table["previous_rank"].notna()]
+    # Movers: clusters in the top N both times that continue their previous cluster; a
+    # piece that broke off a split cluster did not move from the cluster's rank.
+    both = table[(table["rank"] <= n) & table["previous_rank"].notna() & principal.to_numpy()]
     both = both[both["previous_rank"] <= n]
-    cols = ["rank", "previous_rank", "rank_change", "cluster_id", "name", "economies"]
+    cols = ["rank", "previous_rank", "rank_change", "cluster_id", "name", "economies", "split_from"]
     ups = both[both["rank_change"] > 0].sort_values(
         ["rank_change", "rank"], ascending=[False, True], kind="stable"
     )
