@@ -97,7 +97,7 @@ def report_sections(result: RunResult) -> list[Section]:
             }
         )
         movers = comp.movers[
-            ["direction", "name", "economies", "previous_rank", "rank", "rank_change"]
+            ["direction", "name", "economies", "previous_rank", "rank", "rank_change", "split_from"]
         ].rename(columns={"previous_rank": f"rank_{before}"})
         economies = comp.economies.rename(
             columns={"clusters": f"top_{n}_clusters", "previous_clusters": f"top_{n}_{before}"}
