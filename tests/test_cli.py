@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import typer.main
 
-from innoclusters.cli import _split_multi, app
+from innoclusters.cli import _interrupted, _split_multi, app
 from innoclusters.result import CLUSTER_COLUMNS
 
 Writer = Callable[..., dict[str, list[Path]]]
@@ -163,3 +163,88 @@ def test_a_partial_edition_window_is_a_warning_line_on_stderr(
     assert len(lines) == 3 and all(line.startswith("Warning: edition 2028: ") for line in lines)
     assert "patents window 2023-2027 holds patents records of 1 of its 5 years" in lines[0]
     assert "Traceback" not in proc.stderr and "warnings.warn" not in proc.stderr
+
+
+def cli_patched(prelude: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the console entry point in a child process after ``prelude`` (a patch)."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    code = f"{prelude}\nfrom innoclusters.cli import main\nmain()\n"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The single ``Error: ...`` line of ``proc``'s stderr (asserts there is nothing else)."""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("Error: ") and "Traceback" not in proc.stderr
+    return lines[0]
+
+
+# DuckDB's own interrupt, raised inside the records' connection while a query runs: the
+# patch interrupts the connection every 0.1 s until the (endless) query gives way.
+INTERRUPT_IN_DUCKDB = """
+import threading
+import innoclusters.pipeline as pipeline
+real = pipeline.read_records
+def read_records(sources, *, connection, **kwargs):
+    done = threading.Event()
+    def interrupt():
+        while not done.wait(0.1):
+            connection.interrupt()
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        connection.execute("SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3")
+    finally:
+        done.set()
+    return real(sources, connection=connection, **kwargs)
+pipeline.read_records = read_records
+"""
+
+# Ctrl-C while Python code reads the records.
+INTERRUPT_IN_PYTHON = """
+import signal
+import innoclusters.pipeline as pipeline
+def read_records(sources, *, connection, **kwargs):
+    signal.raise_signal(signal.SIGINT)
+pipeline.read_records = read_records
+"""
+
+
+@pytest.mark.parametrize("prelude", [INTERRUPT_IN_DUCKDB, INTERRUPT_IN_PYTHON])
+def test_interrupt_while_reading_exits_130_with_one_line(tmp_path: Path, prelude: str) -> None:
+    good = tmp_path / "p.csv"
+    good.write_text("doc_id,year,lat,lon,country\na,2020,1,2,FR\n", encoding="utf-8")
+    out = tmp_path / "o"
+    proc = cli_patched(prelude, "run", "--patents", str(good), "--out", str(out), "--quiet")
+    assert proc.returncode == 130, proc.stderr
+    assert one_error_line(proc).startswith("Error: interrupted")
+    assert not out.exists()
+
+
+def test_duckdb_2_interrupt_is_an_interrupt() -> None:
+    import duckdb
+
+    assert _interrupted(RuntimeError("Query interrupted"))
+    assert _interrupted(duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
+    assert not _interrupted(RuntimeError("something else"))
+
+
+def test_huge_weight_is_rejected_with_its_reason(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "doc_id,year,lat,lon,country,weight\na,2020,48.85,2.35,FR,1e20\nb,2020,48.85,2.35,FR,1\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "o"
+    proc = cli("run", "--patents", str(path), "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert rejects["doc_id"].tolist() == ["a"]
+    assert rejects["reason"].tolist() == ["weight 1e20 is above the maximum 1e+09"]

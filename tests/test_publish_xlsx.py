@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from innoclusters.publish.tables import clusters_csv_text
-from innoclusters.publish.xlsx import SHEETS, write_xlsx
+from innoclusters.publish.xlsx import CREATED, SHEETS, write_xlsx
 from tests._publish_data import INJECTION, assert_matches_csv, hand_result
 
 
@@ -127,3 +128,34 @@ def test_pipeline_workbook_matches_clusters_csv(write_world, tmp_path: Path) -> 
         counts = [r[6] for r in top_rows if r[0] == metric]
         best = result.clusters[metric].nlargest(len(counts)).tolist()
         assert counts == pytest.approx(best)
+
+
+def test_formula_like_text_stays_text(tmp_path: Path) -> None:
+    result = hand_result()
+    result.clusters["name"] = ["=1+2", '=HYPERLINK("http://x","y")', "@SUM(A1)", "-cmd"]
+    path = write_xlsx(result, tmp_path / "c.xlsx")
+    with zipfile.ZipFile(path) as archive:
+        sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert sheets
+        for name in sheets:
+            assert "<f>" not in archive.read(name).decode("utf-8"), name
+    book = openpyxl.load_workbook(path)
+    header, _ = _rows(book["Ranking"])
+    col = header.index("name") + 1
+    cells = [book["Ranking"].cell(row=r, column=col) for r in range(2, 6)]
+    assert [c.value for c in cells] == list(result.clusters["name"])
+    assert all(c.data_type == "s" and c.quotePrefix for c in cells)
+    lon = book["Ranking"].cell(row=3, column=header.index("lon") + 1)
+    assert lon.value == -74.0 and lon.data_type == "n"  # a negative number stays a number
+
+
+def test_identical_runs_give_byte_identical_workbooks(tmp_path: Path) -> None:
+    first = hand_result()
+    second = hand_result()
+    second.manifest["timings_s"] = {"records": 9.9, "publish": 1.2}
+    a = write_xlsx(first, tmp_path / "a.xlsx").read_bytes()
+    b = write_xlsx(second, tmp_path / "b.xlsx").read_bytes()
+    assert a == b
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as archive:
+        core = archive.read("docProps/core.xml").decode("utf-8")
+    assert CREATED.strftime("%Y-%m-%dT%H:%M:%SZ") in core

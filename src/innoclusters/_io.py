@@ -2,25 +2,35 @@
 
 One table of formats serves every reader (records, geocoding, sources) and writer
 (``innoclusters geocode`` output). Output files are written to a temporary name beside the
-target and renamed onto it, so a file appears complete or not at all.
+target and renamed onto it, so a file appears complete or not at all; output folders are
+built beside the target and swapped in (:func:`atomic_folder`), so a folder holds one
+complete set. Both get the permissions the user's umask gives.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import fcntl
+import glob
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
-from innoclusters.errors import InputError
+from innoclusters.errors import InputError, OutputError
 
 __all__ = [
     "COMPRESSIONS",
     "FORMATS",
+    "atomic_folder",
     "atomic_path",
     "atomic_write_text",
+    "file_mode",
+    "folder_lock",
     "format_of",
+    "prepare_folder",
     "sql_path",
 ]
 
@@ -92,6 +102,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, file_mode())  # mkstemp made it 0o600
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -102,3 +113,227 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+# --- Atomic output folders -------------------------------------------------------------
+#
+# A folder is replaced as a set: the new set is built in a hidden sibling folder
+# (``.NAME.innoclusters-tmp-XXXX``), flushed to disk, then swapped in for ``NAME``. On Linux
+# the swap is one ``renameat2(RENAME_EXCHANGE)``, so ``NAME`` always holds a complete set;
+# elsewhere the old folder is renamed aside (``.NAME.innoclusters-old-XXXX``) and the new one
+# renamed in, so a run killed between the two renames leaves no ``NAME`` but the old set
+# aside, which the next run into ``NAME`` puts back. A lock file beside the folder
+# (``.NAME.innoclusters-lock``, ``flock``) refuses a second run into the same folder.
+
+_STAGING = ".innoclusters-tmp-"
+_ASIDE = ".innoclusters-old-"
+_LOCK = ".innoclusters-lock"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Permissions that the user's umask gives a new file (``0o666`` less the umask)."""
+    return 0o666 & ~_umask()
+
+
+def _sibling(target: Path, kind: str) -> Path:
+    return target.parent / f".{target.name}{kind}"
+
+
+@contextlib.contextmanager
+def folder_lock(path: str | Path) -> Iterator[None]:
+    """Hold the lock of output folder ``path`` for the block (a lock file beside it).
+
+    Raises
+    ------
+    OutputError
+        When another process holds the lock, or the folder beside which the lock file
+        goes cannot be written.
+    """
+    target = Path(path).absolute()
+    lock = _sibling(target, _LOCK)
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write in folder '{target.parent}' ({exc.strerror}); choose an output "
+                "folder in a place you can write to"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError(
+                f"another innoclusters run is writing output folder '{target}' (lock file "
+                f"'{lock.name}' beside it); wait for it to finish or choose another output "
+                "folder"
+            ) from None
+        # The holder before us may have removed the lock file after we opened it: then we
+        # locked a file nobody else sees, so try again on the current one.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file and folder under ``folder`` (itself included) to disk."""
+    for root, _dirs, files in os.walk(folder, topdown=False):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(root))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2``); False where that is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(done == 0)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put ``staging`` in place of ``target`` and remove the old ``target``."""
+    if not target.exists():
+        os.rename(staging, target)
+    elif _exchange(staging, target):
+        shutil.rmtree(staging)  # now the old set
+    else:
+        aside = Path(tempfile.mkdtemp(prefix=_sibling(target, _ASIDE).name, dir=target.parent))
+        os.rename(target, aside)
+        os.rename(staging, target)
+        _fsync_dir(target.parent)
+        shutil.rmtree(aside)
+    _fsync_dir(target.parent)
+
+
+def _clean_leftovers(target: Path) -> None:
+    """Remove what a killed run left beside ``target``; put back an old set left aside."""
+    parent = target.parent
+    staging = sorted(parent.glob(glob.escape(_sibling(target, _STAGING).name) + "*"))
+    aside = sorted(parent.glob(glob.escape(_sibling(target, _ASIDE).name) + "*"))
+    for folder in staging:
+        shutil.rmtree(folder, ignore_errors=True)
+    if not target.exists() and aside:
+        # Killed between the two renames of a swap: the old set is complete; restore it.
+        os.rename(aside.pop(), target)
+    for folder in aside:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def prepare_folder(path: str | Path) -> Path:
+    """Check that ``path`` can be an output folder and create its parents; its absolute path.
+
+    Raises
+    ------
+    OutputError
+        ``path`` is a file, a part of it is a file, or it cannot be created or written.
+    """
+    target = Path(path).absolute()
+    if target.exists() and not target.is_dir():
+        raise OutputError(
+            f"output folder '{path}' is an existing file; give the path of a folder "
+            "(it is created if missing)"
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise OutputError(
+            f"cannot create output folder '{path}': a part of its path is a file; give the "
+            "path of a folder"
+        ) from exc
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create output folder '{path}' ({exc.strerror}); choose a folder you "
+            "can write to"
+        ) from exc
+    if target.exists() and not os.access(target, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"cannot write output folder '{path}' (permission denied); choose a folder you "
+            "can write to or change its permissions"
+        )
+    return target
+
+
+@contextlib.contextmanager
+def atomic_folder(
+    path: str | Path,
+    *,
+    check: Callable[[Path], None] | None = None,
+    keep: Iterable[str] = (),
+) -> Iterator[Path]:
+    """Yield an empty folder beside ``path``; swap it in for ``path`` if the block succeeds.
+
+    The folder ``path`` holds either its previous contents or the complete new set, never a
+    mixture: the block writes into a hidden sibling folder, which is flushed to disk and
+    swapped in when the block ends without error, and removed otherwise. The folder gets
+    the permissions the user's umask gives; a second writer of ``path`` at the same time is
+    refused.
+
+    Parameters
+    ----------
+    path
+        The folder to replace (created, with its parents, if missing).
+    check
+        Called with ``path`` once the lock is held and before anything is written, to
+        refuse a folder that must not be replaced (it raises).
+    keep
+        Names of entries of the existing ``path`` put into the new folder first (as hard
+        links, so no data is copied).
+
+    Raises
+    ------
+    OutputError
+        ``path`` is a file, cannot be written, or another process is writing it.
+    """
+    target = prepare_folder(path)
+    with folder_lock(target):
+        if check is not None:
+            check(target)
+        _clean_leftovers(target)
+        staging = Path(tempfile.mkdtemp(prefix=_sibling(target, _STAGING).name, dir=target.parent))
+        try:
+            os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it 0o700
+            for name in keep:
+                source = target / name
+                if source.is_dir():
+                    shutil.copytree(source, staging / name, copy_function=os.link)
+                elif source.is_file():
+                    os.link(source, staging / name)
+            yield staging
+            _fsync_tree(staging)
+            _swap_in(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)

@@ -1,11 +1,14 @@
 """The ``innoclusters`` command: a thin layer that parses, calls the library, and prints.
 
-User errors (:class:`~innoclusters.errors.InnoclustersError`) print one ``Error: ...`` line
-on stderr and exit with status 2; anything else is a bug (status 1).
+User errors (:class:`~innoclusters.errors.InnoclustersError`) and errors of the machine
+(a full disk, a folder that cannot be written: :class:`OSError`) print one ``Error: ...``
+line on stderr and exit with status 2; an interrupt (Ctrl-C, also inside a DuckDB query)
+prints one line and exits with status 130; anything else is a bug (status 1).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import warnings
@@ -23,7 +26,7 @@ from innoclusters.errors import InnoclustersError, InnoclustersWarning, Settings
 from innoclusters.pipeline import rerun_with_uncertainty
 from innoclusters.pipeline import run as run_pipeline
 from innoclusters.places import geocode_file
-from innoclusters.publish import write_outputs
+from innoclusters.publish import output_folder, write_files
 from innoclusters.publish.comparison import write_comparison
 from innoclusters.records import inspect_records
 from innoclusters.sources import METRIC_OF, detect, parse_source
@@ -51,13 +54,56 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+#: Exit status after an interrupt (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an error of the machine (disk full, permission, missing folder)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left on the disk{where}; free some space or write elsewhere"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"permission denied{where}; choose a folder you can write to or change its permissions"
+        )
+    return f"{exc.strerror or exc}{where}; check the path and try again"
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C: :class:`KeyboardInterrupt` or DuckDB's own interrupt."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    duckdb = sys.modules.get("duckdb")  # only DuckDB, once imported, raises its interrupt
+    if duckdb is None:
+        return False
+    interrupt = getattr(duckdb, "InterruptException", None)
+    if interrupt is not None and isinstance(exc, interrupt):
+        return True
+    # DuckDB 2 checks for Ctrl-C while a query runs and raises this instead.
+    return type(exc) is RuntimeError and str(exc) == "Query interrupted"
+
+
 def guarded(func: Callable[[], T]) -> T:
-    """Call ``func``; turn a user error into ``Error: ...`` and exit status 2."""
+    """Call ``func``; turn a user or machine error into ``Error: ...`` and exit status 2,
+    an interrupt into one line and exit status 130."""
     try:
         return func()
     except InnoclustersError as exc:
         fail(str(exc))
         raise AssertionError("unreachable") from exc
+    except OSError as exc:
+        fail(os_error_message(exc))
+        raise AssertionError("unreachable") from exc
+    except BaseException as exc:
+        if not _interrupted(exc):
+            raise
+        typer.echo(
+            "Error: interrupted; no output was written (an earlier output folder is left "
+            "as it was)",
+            err=True,
+        )
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
 
 
 def _split_multi(argv: Sequence[str]) -> list[str]:
@@ -192,10 +238,14 @@ def run(
             memory_limit=memory_limit,
         )
         sources = {"patents": patents or [], "publications": publications or [], "vc": vc or []}
-        result = run_pipeline(
-            sources, settings, progress=not quiet, previous=previous, population=population
-        )
-        write_outputs(result, out)
+        inputs = [*sources["patents"], *sources["publications"], *sources["vc"]]
+        inputs += [p for p in (config, population) if p is not None]
+        # The output folder is checked and locked before the heavy work starts.
+        with output_folder(out, inputs=inputs) as folder:
+            result = run_pipeline(
+                sources, settings, progress=not quiet, previous=previous, population=population
+            )
+            write_files(result, folder)
         return result
 
     result = guarded(job)
@@ -223,10 +273,13 @@ def compare(
     """Compare two runs: rank changes, entrants, exits, economies, top 10s, growth."""
 
     def job() -> Any:
-        previous, current = read_run(run_a), read_run(run_b)
-        comparison = compare_runs(current, previous, top=top)
-        synthetic = bool(current.manifest.get("synthetic") or previous.manifest.get("synthetic"))
-        write_comparison(comparison, out, synthetic=synthetic)
+        with output_folder(out, inputs=[run_a, run_b]) as folder:
+            previous, current = read_run(run_a), read_run(run_b)
+            comparison = compare_runs(current, previous, top=top)
+            synthetic = bool(
+                current.manifest.get("synthetic") or previous.manifest.get("synthetic")
+            )
+            write_comparison(comparison, folder, synthetic=synthetic)
         return comparison
 
     comparison = guarded(job)
@@ -255,10 +308,12 @@ def uncertainty_command(
     def job() -> Any:
         if replicates < 1:
             raise SettingsError(f"--replicates must be a whole number >= 1, got {replicates}")
-        result = rerun_with_uncertainty(
-            run_dir, replicates=replicates, seed=seed, previous=previous, progress=not quiet
-        )
-        write_outputs(result, run_dir)
+        # The demo's inputs live in its folder's data/: carried into the new set.
+        with output_folder(run_dir, keep=("data",)) as folder:
+            result = rerun_with_uncertainty(
+                run_dir, replicates=replicates, seed=seed, previous=previous, progress=not quiet
+            )
+            write_files(result, folder)
         return result
 
     result = guarded(job)

@@ -59,7 +59,7 @@ from innoclusters.config import METRICS, Settings
 from innoclusters.errors import SettingsError
 from innoclusters.pipeline import run
 from innoclusters.places import load_gazetteer
-from innoclusters.publish import write_outputs
+from innoclusters.publish import output_folder, write_files
 from innoclusters.result import RunResult
 
 __all__ = [
@@ -788,7 +788,13 @@ def run_demo(
     """
 
     out = Path(out_dir)
-    data = out / "data"
+    # The world is generated inside the new output folder, so it is replaced with it.
+    with output_folder(out) as folder:
+        return _demo_run(out, folder, scale=scale, seed=seed, quiet=quiet)
+
+
+def _demo_run(out: Path, folder: Path, *, scale: float, seed: int, quiet: bool) -> RunResult:
+    data = folder / "data"
     start = time.perf_counter()
     if quiet:
         files = generate_world(data, scale=scale, seed=seed)
@@ -822,7 +828,7 @@ def run_demo(
     result.manifest["demo"] = {
         "scale": scale,
         "seed": seed,
-        "data": str(data),
+        "data": data.name,
         "rows": facts["rows"],
         "documents": facts["documents_total"],
         "generation_s": round(generated, 3),
@@ -830,7 +836,7 @@ def run_demo(
     result.manifest["synthetic"] = True
     result.extras["out_dir"] = out
     result.extras["world_facts"] = facts
-    write_outputs(result, out)
+    write_files(result, folder)
     return result
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "InnoclustersError",
     "InnoclustersWarning",
     "InputError",
+    "OutputError",
     "PartialWindowWarning",
     "SettingsError",
 ]
@@ -36,3 +37,7 @@ class InnoclustersWarning(UserWarning):
 class PartialWindowWarning(InnoclustersWarning):
     """A year window asked for (by ``edition`` or ``years``) holds records of only some of
     its years, so the metric is counted over fewer years than the window says."""
+
+
+class OutputError(InnoclustersError):
+    """The output folder cannot be used: a file, not writable, busy, or holding other files."""

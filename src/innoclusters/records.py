@@ -22,6 +22,8 @@ explicit weights therefore gives ``1 / n`` to each of its ``n`` accepted rows; o
 ``0.5, '', ''`` gives ``0.5, 0.25, 0.25``; every document whose explicit weights do not
 exceed 1 sums to exactly 1. A document whose rows are partly rejected still counts 1,
 shared among the addresses that could be used; one whose rows are all rejected counts 0.
+A weight above :data:`WEIGHT_MAX` is rejected: weights are summed exactly in
+``DECIMAL(38, 18)``, which holds less than 1e20.
 
 Line numbers: for CSV and JSON Lines the physical line where the row starts (the header is
 line 1), exact after blank lines and quoted fields with line breaks; for Parquet the 1-based
@@ -60,6 +62,7 @@ from innoclusters.sources import Prepared, SourceSpec
 __all__ = [
     "COLUMN_ALIASES",
     "OPTIONAL_COLUMNS",
+    "WEIGHT_MAX",
     "YEAR_RANGE",
     "FileStats",
     "RecordSet",
@@ -92,6 +95,10 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 #: Years accepted as sane, inclusive.
 YEAR_RANGE: tuple[int, int] = (1900, 2100)
+
+#: Largest weight accepted on a row: the exact sums (``DECIMAL(38, 18)``, below 1e20) of up
+#: to 1e11 such rows still fit. A document's own weight is 1 at most.
+WEIGHT_MAX = 1e9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -458,7 +465,9 @@ def _validate_sql(scan: str, metric: str, types: Mapping[str, str], file_id: int
            WHEN _lon < -180 OR _lon > 180 THEN 'lon ' || _lont || ' outside -180..180' END,
       CASE WHEN NOT _wm AND (_w IS NULL OR NOT isfinite(_w))
              THEN 'weight ''' || _wt || ''' is not a number'
-           WHEN _w < 0 THEN 'weight ' || _wt || ' is negative' END,
+           WHEN _w < 0 THEN 'weight ' || _wt || ' is negative'
+           WHEN _w > {WEIGHT_MAX:.0f}
+             THEN 'weight ' || _wt || ' is above the maximum {WEIGHT_MAX:g}' END,
       CASE WHEN _ct IS NOT NULL AND _cc IS NULL
              THEN 'country ''' || _ct || ''' is not a known country; use an '
                || 'ISO 3166 code or an English name' END

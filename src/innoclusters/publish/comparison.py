@@ -11,7 +11,7 @@ import pandas as pd
 from innoclusters._io import atomic_write_text
 from innoclusters.compare import MIN_SHARED, Comparison, MethodComparison
 from innoclusters.config import METRICS
-from innoclusters.publish.tables import SYNTHETIC_NOTICE
+from innoclusters.publish.tables import csv_text
 from innoclusters.result import RunResult
 
 __all__ = ["Section", "report_sections", "write_comparison"]
@@ -177,8 +177,7 @@ def report_sections(result: RunResult) -> list[Section]:
 
 
 def _csv(frame: pd.DataFrame, path: Path, synthetic: bool) -> Path:
-    text = frame.to_csv(index=False, lineterminator="\n", float_format="%.4f")
-    atomic_write_text(path, (SYNTHETIC_NOTICE + "\n" + text) if synthetic else text)
+    atomic_write_text(path, csv_text(frame, synthetic=synthetic, float_format="%.4f"))
     return path
 
 
@@ -236,6 +235,8 @@ def write_comparison(
             "min_shared": MIN_SHARED,
             "synthetic": synthetic,
             "summary": comp.summary(),
+            # What the folder holds, so that a later run may replace it as a whole.
+            "outputs": sorted([p.name for p in written] + ["comparison.json"]),
         }
         atomic_write_text(out / "comparison.json", json.dumps(info, indent=2) + "\n")
         written.append(out / "comparison.json")

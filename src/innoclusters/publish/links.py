@@ -14,7 +14,7 @@ import pandas as pd
 
 from innoclusters._io import atomic_write_text
 from innoclusters.areas import LINK_COLUMNS, merge_links
-from innoclusters.publish.tables import SYNTHETIC_NOTICE
+from innoclusters.publish.tables import csv_text
 from innoclusters.result import RunResult
 
 __all__ = ["links_of", "write_links"]
@@ -35,8 +35,6 @@ def write_links(result: RunResult, path: str | Path) -> Path:
     """Write ``links.csv`` atomically (distances in km with 3 decimals)."""
     frame = links_of(result).copy()
     frame["distance_km"] = [f"{float(v):.3f}" for v in frame["distance_km"]]
-    text = frame.to_csv(index=False, lineterminator="\n")
-    if result.manifest.get("synthetic"):
-        text = SYNTHETIC_NOTICE + "\n" + text
-    atomic_write_text(path, text)
+    synthetic = bool(result.manifest.get("synthetic"))
+    atomic_write_text(path, csv_text(frame, synthetic=synthetic))
     return Path(path)

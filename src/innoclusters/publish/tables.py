@@ -2,11 +2,21 @@
 
 Numbers are written with fixed decimals so that the same inputs and settings give
 byte-identical files, whatever the row order of the input or the thread count.
+
+Every CSV file of an output folder is written through :func:`csv_text`, which applies the
+one rule against spreadsheet formula injection (OWASP, "CSV Injection"): a text cell that
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single
+quote (``'=HYPERLINK(...)``), so that a spreadsheet shows it as text instead of running it.
+Numbers stay numbers: numeric columns are never touched, and a text cell that is a plain
+decimal number (``-12``, ``+3.5``, ``1e-3``) is left as it is, since a spreadsheet reads it
+as that number and runs nothing. The workbook marks the same cells as text with Excel's
+quote prefix instead (:mod:`innoclusters.publish.xlsx`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +28,12 @@ from innoclusters.result import CLUSTER_COLUMNS, RunResult
 
 __all__ = [
     "DECIMALS",
+    "FORMULA_PREFIXES",
     "SYNTHETIC_NOTICE",
     "clusters_csv_text",
+    "csv_text",
+    "is_formula_like",
+    "neutralise_formulas",
     "scalar",
     "write_clusters_csv",
     "write_locations",
@@ -45,6 +59,71 @@ DECIMALS: dict[str, int] = {
     "lat": 4,
     "lon": 4,
 }
+
+
+#: First characters that make a spreadsheet read a text cell as a formula (OWASP).
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def is_formula_like(value: Any) -> bool:
+    """Whether ``value`` is text that a spreadsheet would run as a formula.
+
+    True for a string starting with one of :data:`FORMULA_PREFIXES`, unless the whole
+    string is a plain decimal number such as ``-12`` or ``+3.5e2``.
+
+    Examples
+    --------
+    >>> is_formula_like('=HYPERLINK("http://x", "y")'), is_formula_like("-12.5")
+    (True, False)
+    """
+    return (
+        isinstance(value, str)
+        and value.startswith(FORMULA_PREFIXES)
+        and _PLAIN_NUMBER.fullmatch(value) is None
+    )
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose formula-like text cells (and column names) start with ``'``.
+
+    Only cells for which :func:`is_formula_like` holds change; numeric columns and every
+    other value are kept as they are.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        cells = values.to_numpy(dtype=object)
+        mask = np.fromiter((is_formula_like(v) for v in cells), dtype=bool, count=len(cells))
+        if mask.any():
+            cells = cells.copy()
+            cells[mask] = ["'" + v for v in cells[mask]]
+            out[col] = cells
+    out.columns = [("'" + str(c)) if is_formula_like(c) else c for c in out.columns]
+    return out
+
+
+def csv_text(
+    frame: pd.DataFrame, *, synthetic: bool = False, float_format: str | None = None
+) -> str:
+    """The CSV text of ``frame`` (no index, ``\\n`` line ends) with formula cells neutralised.
+
+    Parameters
+    ----------
+    frame
+        The table.
+    synthetic
+        Start with :data:`SYNTHETIC_NOTICE`.
+    float_format
+        ``printf`` format of float columns (pandas' default when ``None``).
+    """
+    body = neutralise_formulas(frame).to_csv(
+        index=False, lineterminator="\n", float_format=float_format
+    )
+    return (SYNTHETIC_NOTICE + "\n" + body) if synthetic else body
 
 
 def scalar(value: Any) -> Any:
@@ -90,7 +169,8 @@ def clusters_csv_text(clusters: pd.DataFrame, *, synthetic: bool = False) -> str
         elif pd.api.types.is_float_dtype(values):
             frame[col] = _fmt(values, 4)
         else:
-            frame[col] = values.astype("object").where(values.notna(), "")
+            text = neutralise_formulas(pd.DataFrame({col: values}))[col]
+            frame[col] = text.astype("object").where(values.notna(), "")
     body = frame.to_csv(index=False, lineterminator="\n")
     return (SYNTHETIC_NOTICE + "\n" + body) if synthetic else body
 
@@ -110,10 +190,7 @@ def write_locations(result: RunResult, path: str | Path) -> Path:
 
 def write_rejects(result: RunResult, path: str | Path) -> Path:
     """Write the rejected rows (file, line, metric, doc_id, reason) atomically."""
-    text = result.rejects.to_csv(index=False, lineterminator="\n")
-    if _synthetic(result):
-        text = SYNTHETIC_NOTICE + "\n" + text
-    atomic_write_text(path, text)
+    atomic_write_text(path, csv_text(result.rejects, synthetic=_synthetic(result)))
     return Path(path)
 
 

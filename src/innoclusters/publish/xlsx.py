@@ -7,10 +7,17 @@ a previous one or another method also gets, before *Settings*, one sheet per tab
 previous top 10, method comparison, emerging clusters). Numbers are stored
 as numbers with formats that match the CSV's decimals, header rows are frozen and filtered,
 and missing values are left as empty cells.
+
+Text is always written as text, never as a formula: a text cell that a spreadsheet would
+read as a formula (the rule of :func:`innoclusters.publish.tables.is_formula_like`) keeps
+its exact value and gets Excel's quote prefix, so it stays text even when edited. The
+workbook is the same bytes for the same run: its creation date is fixed
+(:data:`CREATED`) and run timings are left to ``manifest.json``.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,10 +35,14 @@ from innoclusters.publish._views import (
     top_n,
 )
 from innoclusters.publish.comparison import report_sections
-from innoclusters.publish.tables import DECIMALS, scalar
+from innoclusters.publish.tables import DECIMALS, is_formula_like, scalar
 from innoclusters.result import RunResult
 
-__all__ = ["SHEETS", "write_xlsx"]
+__all__ = ["CREATED", "SHEETS", "write_xlsx"]
+
+#: Creation date stored in the workbook's properties: fixed, so that identical runs give
+#: byte-identical workbooks (XlsxWriter would store the time of writing).
+CREATED = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 
 #: Sheet names, in workbook order.
 SHEETS: tuple[str, ...] = (
@@ -92,6 +103,7 @@ class _Book:
         self.header = self.book.add_format({"bold": True, "bg_color": "#E8EEF4", "bottom": 1})
         self.bold = self.book.add_format({"bold": True})
         self.warn = self.book.add_format({"bold": True, "font_color": "#9C0006"})
+        self.quoted = self.book.add_format({"quote_prefix": True})
         self._formats: dict[str, Any] = {}
 
     def fmt(self, column: str) -> Any:
@@ -123,6 +135,8 @@ class _Book:
                     sheet.write_boolean(row, j, v)
                 elif isinstance(v, int | float):
                     sheet.write_number(row, j, v, fmt)
+                elif is_formula_like(v):
+                    sheet.write_string(row, j, v, self.quoted)
                 else:
                     sheet.write_string(row, j, v)
         sheet.freeze_panes(start_row + 1, 0)
@@ -181,7 +195,6 @@ def _settings_rows(result: RunResult) -> list[tuple[str, Any]]:
         "clusters",
         "inputs",
         "geocoding",
-        "timings_s",
         "versions",
     ):
         if section in manifest:
@@ -219,6 +232,7 @@ def write_xlsx(result: RunResult, path: str | Path) -> Path:
             book.book.set_properties(
                 {
                     "title": "innoclusters ranking",
+                    "created": CREATED,
                     "comments": str(result.manifest.get("notice", "")),
                 }
             )
