@@ -239,11 +239,14 @@ def test_cli_option_and_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (out / "uncertainty.csv").is_file()
+    # The manifest names inputs without absolute paths, so `uncertainty` reruns from the
+    # folder the run was made in (here the one holding the input).
     plain = tmp_path / "plain"
-    done = cli("run", "--patents", str(sources["patents"][0]), "--out", str(plain), "-q")
+    here = sources["patents"][0].parent
+    done = cli("run", "--patents", sources["patents"][0].name, "--out", str(plain), "-q", cwd=here)
     assert done.returncode == 0, done.stderr
     assert not (plain / "uncertainty.csv").exists()
-    done = cli("uncertainty", str(plain), "--replicates", "2", "-q")
+    done = cli("uncertainty", str(plain), "--replicates", "2", "-q", cwd=here)
     assert done.returncode == 0, done.stderr
     assert list(pd.read_csv(plain / "clusters.csv").columns)[-3:] == ["rank_lo", "rank_hi", "p_top"]
     done = cli("uncertainty", str(tmp_path / "nowhere"))

