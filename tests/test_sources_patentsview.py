@@ -96,3 +96,39 @@ def test_missing_tables_and_bad_settings_are_named(tmp_path: Path) -> None:
         read_records({"patents": [SourceSpec("patentsview", (GRANTED,), {"year": "x"})]})
     with pytest.raises(InputError, match="unknown source format 'patentview'"):
         read_records({"patents": [f"patentview:{GRANTED}"]})
+
+
+def test_a_bad_place_is_reported_on_every_row_that_names_it(tmp_path: Path) -> None:
+    """Places are validated once each; each inventor row at a bad place carries its reason."""
+    folder = tmp_path / "pg"
+    folder.mkdir()
+    for name in ("pg_inventor_disambiguated.tsv", "pg_published_application.tsv"):
+        (folder / name).write_text((PREGRANT / name).read_text(encoding="utf-8"))
+    inventors = (folder / "pg_inventor_disambiguated.tsv").read_text(encoding="utf-8")
+    inventors += "20230000002\t1\tfl:x\tXi\tLi\tM\tloc-nowhere\n"
+    inventors += "20230000002\t2\tfl:y\tYu\tLo\tF\tloc-nowhere\n"
+    (folder / "pg_inventor_disambiguated.tsv").write_text(inventors, encoding="utf-8")
+    places = (
+        "location_id\tdisambig_city\tdisambig_state\tdisambig_country\tlatitude\tlongitude\t"
+        "county\tstate_fips\tcounty_fips\n"
+        "loc-seoul\tSeoul\t\tKorea, Republic of\t37.5665\t126.978\t\t\t\n"
+        "loc-daejeon\tDaejeon\t\tKR\tnorth\t127.3845\t\t\t\n"
+        "loc-nowhere\t\t\tXX\t\t\t\t\t\n"
+    )
+    (folder / "pg_location_disambiguated.tsv").write_text(places, encoding="utf-8")
+    rs = read_records({"patents": [f"patentsview:{folder}"]})
+    frame = rs.frame()
+    # Seoul's country is a name: read as KR; document 2 keeps its one placed inventor whole.
+    assert frame[["doc_id", "country", "weight"]].values.tolist() == [
+        ["20230000001", "KR", 1.0],
+        ["20230000002", "KR", 1.0],
+    ]
+    rejects = rs.rejects()
+    assert rejects["line"].tolist() == [3, 5, 6]
+    nowhere = (
+        "missing lat/lon and city; country 'XX' is not a known country; use an ISO 3166 "
+        "code or an English name"
+    )
+    assert rejects["reason"].tolist() == ["lat 'north' is not a number", nowhere, nowhere]
+    (stats,) = rs.files
+    assert (stats.rows_read, stats.rows_accepted, stats.rows_rejected) == (5, 2, 3)

@@ -408,44 +408,101 @@ def _year(types: Mapping[str, str]) -> tuple[str, str, str]:
         return 'CAST(year("year") AS DOUBLE)', '"year" IS NULL', 'CAST("year" AS VARCHAR)'
     value, missing, text = _number("year", types)
     if kind in ("VARCHAR", "JSON"):
-        # CASE evaluates a branch only for the rows that reach it: ISO dates first (the
-        # cheapest test), then numbers, and the regular expression only for other dates.
+        # CASE evaluates a branch only for the rows that reach it: numbers first (the
+        # cheapest test), then ISO dates, and the regular expression only for other dates.
         in_date = f"regexp_extract({text}, '(^|[^0-9])((1[89]|2[01])[0-9][0-9])([^0-9]|$)', 2)"
-        value = f"""CASE WHEN TRY_CAST({text} AS DATE) IS NOT NULL
+        value = f"""CASE WHEN {value} IS NOT NULL THEN {value}
+          WHEN TRY_CAST({text} AS DATE) IS NOT NULL
             THEN CAST(year(TRY_CAST({text} AS DATE)) AS DOUBLE)
-          WHEN {value} IS NOT NULL THEN {value}
           ELSE TRY_CAST(nullif({in_date}, '') AS DOUBLE) END"""
     return value, missing, text
 
 
-def _validate_sql(scan: str, metric: str, types: Mapping[str, str], file_id: int, line: str) -> str:
+def _place_parts(types: Mapping[str, str]) -> tuple[str, str, tuple[str, str], str]:
+    """SQL pieces validating a place: its coordinates and country.
+
+    Returns the inner select list (``_lat, _latm, _latt, _lon, _lonm, _lont, _ct, _cc,
+    _city, _region``), the country join to append to the inner ``FROM``, the reasons
+    (``concat_ws`` arguments for the coordinates and for the country) and the test of a
+    place with neither coordinates nor a city (a reason only when the row has no other
+    problem).
+    """
+    lat, lat_missing, lat_txt = _number("lat", types)
+    lon, lon_missing, lon_txt = _number("lon", types)
+    country_txt = f"nullif(trim({_text('country', types)}), '')"
+    select = f"""{lat} AS _lat, {lat_missing} AS _latm, {lat_txt} AS _latt,
+        {lon} AS _lon, {lon_missing} AS _lonm, {lon_txt} AS _lont,
+        {country_txt} AS _ct, _c.alpha2 AS _cc,
+        {_text("city", types)} AS _city, {_text("region", types)} AS _region"""
+    join = f"LEFT JOIN _countries AS _c ON {countries.sql_key(country_txt)} = _c.key"
+    reasons = """CASE WHEN _latm AND _lonm THEN NULL
+           WHEN _latm THEN 'missing lat'
+           WHEN _lat IS NULL OR NOT isfinite(_lat) THEN 'lat ''' || _latt || ''' is not a number'
+           WHEN _lat < -90 OR _lat > 90 THEN 'lat ' || _latt || ' outside -90..90' END,
+      CASE WHEN _latm AND _lonm THEN NULL
+           WHEN _lonm THEN 'missing lon'
+           WHEN _lon IS NULL OR NOT isfinite(_lon) THEN 'lon ''' || _lont || ''' is not a number'
+           WHEN _lon < -180 OR _lon > 180 THEN 'lon ' || _lont || ' outside -180..180' END"""
+    country = """CASE WHEN _ct IS NOT NULL AND _cc IS NULL
+             THEN 'country ''' || _ct || ''' is not a known country; use an '
+               || 'ISO 3166 code or an English name' END"""
+    return select, join, (reasons, country), "_latm AND _lonm AND _city IS NULL"
+
+
+def _places_sql(scan: str, types: Mapping[str, str]) -> str:
+    """SQL validating an adapter's place table once per place (:attr:`Prepared.places`).
+
+    Gives ``_place`` (the key), ``lat``, ``lon`` (numbers), ``country`` (alpha-2), ``city``,
+    ``region``, ``_place_reason`` (NULL when the place is valid) and ``_noplace`` (neither
+    coordinates nor a city). The rows that name a place are checked for the rest
+    (:func:`_validate_sql` with ``placed``), so a place's text is parsed once, not once per
+    row that names it.
+    """
+    select, join, reasons, noplace = _place_parts(types)
+    return f"""SELECT _place, _lat AS lat, _lon AS lon, _cc AS country, _city AS city,
+      _region AS region, nullif(concat_ws('; ', {reasons[0]}, {reasons[1]}), '') AS _place_reason,
+      {noplace} AS _noplace
+    FROM (SELECT _place, {select} FROM ({scan}) AS _s {join})"""
+
+
+def _validate_sql(
+    scan: str,
+    metric: str,
+    types: Mapping[str, str],
+    file_id: int,
+    line: str,
+    *,
+    placed: bool = False,
+) -> str:
     """SQL giving every row of a file typed columns and a ``reason`` ('' when valid).
 
     ``line`` is the SQL of the row's line number (``NULL`` when the scan is not numbered).
     A ``_share`` column (source adapters) is the row's relative share of its document.
-    Values are parsed once, in an inner query; the reasons are built from them.
+    Values are parsed once, in an inner query; the reasons are built from them. With
+    ``placed``, the scan's place columns come from a place table validated already
+    (:func:`_places_sql`, with ``_place_reason`` and ``_noplace``).
     """
     year, year_missing, year_txt = _year(types)
-    lat, lat_missing, lat_txt = _number("lat", types)
-    lon, lon_missing, lon_txt = _number("lon", types)
     weight, weight_missing, weight_txt = _number("weight", types)
     lo, hi = YEAR_RANGE
     m = metric.replace("'", "''")
-    country_txt = f"nullif(trim({_text('country', types)}), '')"
+    if placed:
+        place_select = """lat AS _lat, lon AS _lon, country AS _cc, city AS _city,
+        region AS _region, _place_reason AS _pr, coalesce(_noplace, false) AS _noplace"""
+        place_join, place_reasons, noplace = "", ("_pr", "NULL"), "_noplace"
+    else:
+        place_select, place_join, place_reasons, noplace = _place_parts(types)
     inner = f"""SELECT {_text("metric", types)} AS _m,
         nullif(trim({_text("doc_id", types)}), '') AS _doc,
         {year} AS _y, {year_missing} AS _ym, {year_txt} AS _yt,
-        {lat} AS _lat, {lat_missing} AS _latm, {lat_txt} AS _latt,
-        {lon} AS _lon, {lon_missing} AS _lonm, {lon_txt} AS _lont,
+        {place_select},
         {weight} AS _w, {weight_missing} AS _wm, {weight_txt} AS _wt,
-        {country_txt} AS _ct, _c.alpha2 AS _cc,
         {"TRY_CAST(_share AS DOUBLE)" if "_share" in types else "1.0"} AS _share,
-        {_text("city", types)} AS _city, {_text("region", types)} AS _region,
         {_text("org", types)} AS _org, {_text("field", types)} AS _field,
         {"nullif(_problem, '')" if "_problem" in types else "CAST(NULL AS VARCHAR)"} AS _p,
         {"_filter" if "_filter" in types else "CAST(NULL AS VARCHAR)"} AS _fl,
         {line} AS _line
-      FROM ({scan}) AS _s LEFT JOIN _countries AS _c ON {countries.sql_key(country_txt)} = _c.key"""
+      FROM ({scan}) AS _s {place_join}"""
     reason = f"""concat_ws('; ', _p,
       CASE WHEN _m IS NOT NULL AND lower(_m) <> '{m}'
         THEN 'metric ''' || _m || ''' in a {m} file' END,
@@ -454,23 +511,14 @@ def _validate_sql(scan: str, metric: str, types: Mapping[str, str], file_id: int
            WHEN _y IS NULL OR NOT isfinite(_y) OR _y <> floor(_y)
              THEN 'year ''' || _yt || ''' is not a whole number'
            WHEN _y < {lo} OR _y > {hi} THEN 'year ' || _yt || ' outside {lo}-{hi}' END,
-      CASE WHEN _latm AND _lonm THEN
-             CASE WHEN _city IS NULL AND _p IS NULL THEN 'missing lat/lon and city' END
-           WHEN _latm THEN 'missing lat'
-           WHEN _lat IS NULL OR NOT isfinite(_lat) THEN 'lat ''' || _latt || ''' is not a number'
-           WHEN _lat < -90 OR _lat > 90 THEN 'lat ' || _latt || ' outside -90..90' END,
-      CASE WHEN _latm AND _lonm THEN NULL
-           WHEN _lonm THEN 'missing lon'
-           WHEN _lon IS NULL OR NOT isfinite(_lon) THEN 'lon ''' || _lont || ''' is not a number'
-           WHEN _lon < -180 OR _lon > 180 THEN 'lon ' || _lont || ' outside -180..180' END,
+      CASE WHEN {noplace} AND _p IS NULL THEN 'missing lat/lon and city' END,
+      {place_reasons[0]},
       CASE WHEN NOT _wm AND (_w IS NULL OR NOT isfinite(_w))
              THEN 'weight ''' || _wt || ''' is not a number'
            WHEN _w < 0 THEN 'weight ' || _wt || ' is negative'
            WHEN _w > {WEIGHT_MAX:.0f}
              THEN 'weight ' || _wt || ' is above the maximum {WEIGHT_MAX:g}' END,
-      CASE WHEN _ct IS NOT NULL AND _cc IS NULL
-             THEN 'country ''' || _ct || ''' is not a known country; use an '
-               || 'ISO 3166 code or an English name' END
+      {place_reasons[1]}
     )"""
     return f"""
     SELECT '{m}' AS metric, _doc AS doc_id,
@@ -505,6 +553,8 @@ class _Plan:
     adapter: str = "table"
     columns: Mapping[str, str] = dataclasses.field(default_factory=dict)
     files: tuple[Path, ...] = ()
+    #: Whether the place columns come from a place table validated already.
+    placed: bool = False
 
     @property
     def types(self) -> dict[str, str]:
@@ -527,7 +577,12 @@ class _Plan:
         """The SQL that validates every row (with ``_row`` numbers when ``numbered``)."""
         line = "_row" if numbered else "CAST(NULL AS BIGINT)"
         return _validate_sql(
-            self.scan(numbered=numbered), self.metric, self.types, self.index, line
+            self.scan(numbered=numbered),
+            self.metric,
+            self.types,
+            self.index,
+            line,
+            placed=self.placed,
         )
 
 
@@ -836,8 +891,16 @@ def _materialise(
     keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     source = prepared.sql.replace(
         "@STAGED", f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
-    )
+    ).replace("@PLACES", f"_places_{index}")
     try:
+        if prepared.places:
+            types = {
+                str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {prepared.places}").fetchall()
+            }
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _places_{index} AS "
+                f"{_places_sql(prepared.places, types)}"
+            )
         con.execute("SET preserve_insertion_order = true")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {prepared.staged}")
         con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
@@ -863,6 +926,7 @@ def _materialise(
         adapter=prepared.adapter,
         columns=dict(prepared.columns),
         files=prepared.files,
+        placed=bool(prepared.places),
     )
 
 
@@ -892,6 +956,7 @@ def _read_plans(
     for plan in plans:
         if plan.source:
             con.execute(f"DROP TABLE IF EXISTS _staged_{plan.index}")
+            con.execute(f"DROP TABLE IF EXISTS _places_{plan.index}")
     geocoding = _geocode(con) if geocode else {}
     table = "_rows"
     if geocoding:

@@ -2,12 +2,14 @@
 
 An adapter turns upstream files, exactly as they are downloaded, into one SQL query per
 row-defining file (:class:`Prepared`). The query reads that file's rows as ``@STAGED``
-(stored once by records, in file order, with ``_row``, the row's line; header = line 1) and
-the other files in place with DuckDB, and returns the records columns (``doc_id``,
-``year``, ``lat``, ``lon``, ``country``, ``city``, ``region``, ``org``, ``field``,
-``weight`` as the adapter has them), ``_share`` (the row's relative share of its document,
-when not equal), ``_problem`` (the adapter's own reject reason), ``_filter`` (the name of
-the filter that leaves the row out, ``NULL`` for rows to use) and ``_row``.
+(stored once by records, in file order, with ``_row``, the row's line; header = line 1),
+the other files in place with DuckDB and, when the adapter has a place table, its places
+validated once each as ``@PLACES`` (:attr:`Prepared.places`), and returns the records
+columns (``doc_id``, ``year``, ``lat``, ``lon``, ``country``, ``city``, ``region``,
+``org``, ``field``, ``weight`` as the adapter has them), ``_share`` (the row's relative
+share of its document, when not equal), ``_problem`` (the adapter's own reject reason),
+``_filter`` (the name of the filter that leaves the row out, ``NULL`` for rows to use) and
+``_row``.
 :mod:`innoclusters.records` validates, counts and rejects.
 """
 
@@ -36,6 +38,7 @@ __all__ = [
     "readable",
     "sql_file",
     "sql_text",
+    "year_text",
 ]
 
 
@@ -75,6 +78,13 @@ class Prepared:
     staged: str = ""
     #: Line of the first data row (2 below a header, 1 in JSON Lines).
     first_line: int = 2
+    #: A query over the adapter's place table, one row per place: ``_place`` (the key the
+    #: rows name) and the place's ``lat``, ``lon``, ``country``, ``city``, ``region`` as
+    #: upstream has them. records validates it once per place into a table that ``sql``
+    #: joins as ``@PLACES`` (``_place``, ``lat`` and ``lon`` as numbers, ``country`` as
+    #: alpha-2, ``city``, ``region``, ``_place_reason``, ``_noplace``), so that a place's
+    #: text is parsed once, not once per row that names it.
+    places: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +104,16 @@ class Detection:
 def sql_text(value: str) -> str:
     """A SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def year_text(expr: str) -> str:
+    """SQL for the year of a date as text (``'2021'``), or the text itself when not a date.
+
+    Adapters apply it once per document (in their document table) rather than leaving
+    records to parse the same date on every row of the document; text that is not an
+    ISO date is passed on as it is, for records to parse or reject with its value.
+    """
+    return f"coalesce(CAST(year(TRY_CAST({expr} AS DATE)) AS VARCHAR), {expr})"
 
 
 def sql_file(path: Path) -> str:

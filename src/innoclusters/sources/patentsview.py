@@ -37,7 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from innoclusters.errors import InputError, SettingsError
-from innoclusters.sources.base import Detection, Prepared, find_table, readable, sql_file
+from innoclusters.sources.base import (
+    Detection,
+    Prepared,
+    find_table,
+    readable,
+    sql_file,
+    year_text,
+)
 
 __all__ = ["COLUMNS", "NAME", "OPTIONS", "detect", "prepare"]
 
@@ -118,10 +125,11 @@ def _prepare_one(
         key, inv, loc, app, pat = "patent_id", *_GRANTED
         choices = {"filing": "a.filing_date", "grant": "p.patent_date"}
         docs = (
-            f"app AS (SELECT patent_id AS k, min(filing_date) AS filing_date "
+            f"app AS (SELECT patent_id AS k, {year_text('min(filing_date)')} AS filing_date "
             f"FROM {_tsv(files[app])} GROUP BY ALL), "
             f"pat AS (SELECT patent_id AS k, any_value(patent_type) AS patent_type, "
-            f"any_value(patent_date) AS patent_date, max(withdrawn) AS withdrawn "
+            f"{year_text('any_value(patent_date)')} AS patent_date, "
+            f"max(withdrawn) AS withdrawn "
             f"FROM {_tsv(files[pat])} GROUP BY ALL)"
         )
         joins = "LEFT JOIN app AS a ON a.k = i.k LEFT JOIN pat AS p ON p.k = i.k"
@@ -136,8 +144,9 @@ def _prepare_one(
         key, inv, loc, app = "pgpub_id", *_PREGRANT
         choices = {"filing": "a.filing_date", "publication": "a.published_date"}
         docs = (
-            f"app AS (SELECT pgpub_id AS k, min(filing_date) AS filing_date, "
-            f"min(published_date) AS published_date, any_value(patent_type) AS patent_type "
+            f"app AS (SELECT pgpub_id AS k, {year_text('min(filing_date)')} AS filing_date, "
+            f"{year_text('min(published_date)')} AS published_date, "
+            f"any_value(patent_type) AS patent_type "
             f"FROM {_tsv(files[app])} GROUP BY ALL)"
         )
         joins = "LEFT JOIN app AS a ON a.k = i.k"
@@ -160,20 +169,14 @@ def _prepare_one(
             "region": f"{loc}.disambig_state",
         }
     )
-    sql = f"""WITH inv AS (SELECT * FROM @STAGED),
-      loc AS (SELECT location_id, any_value(latitude) AS latitude,
-        any_value(longitude) AS longitude, any_value(disambig_country) AS country,
-        any_value(disambig_city) AS city, any_value(disambig_state) AS region
-        FROM {_tsv(files[loc])} GROUP BY ALL),
-      {docs}
-    SELECT i.k AS doc_id, {choices[year_from]} AS year, l.latitude AS lat, l.longitude AS lon,
-      l.country AS country, l.city AS city, l.region AS region,
+    sql = f"""WITH inv AS (SELECT * FROM @STAGED), {docs}
+    SELECT i.k AS doc_id, {choices[year_from]} AS year, l.* EXCLUDE (_place),
       concat_ws('; ', {problem},
         CASE WHEN nullif(trim(i.location_id), '') IS NULL THEN 'no location_id'
-             WHEN l.location_id IS NULL THEN 'location_id ''' || i.location_id
+             WHEN l._place IS NULL THEN 'location_id ''' || i.location_id
                || ''' not in {loc}' END) AS _problem,
       {filt} AS _filter, i._row AS _row
-    FROM inv AS i LEFT JOIN loc AS l ON l.location_id = i.location_id {joins}"""
+    FROM inv AS i LEFT JOIN @PLACES AS l ON l._place = i.location_id {joins}"""
     inventor = found[inv]
     assert inventor is not None
     return Prepared(
@@ -182,6 +185,10 @@ def _prepare_one(
         files=tuple(p for p in found.values() if p is not None),
         sql=sql,
         staged=f"SELECT {key} AS k, location_id FROM {_tsv(files[inv])}",
+        places=f"""SELECT location_id AS _place, any_value(latitude) AS lat,
+          any_value(longitude) AS lon, any_value(disambig_country) AS country,
+          any_value(disambig_city) AS city, any_value(disambig_state) AS region
+          FROM {_tsv(files[loc])} GROUP BY ALL""",
         columns=columns,
         filters={
             "withdrawn": "withdrawn grants",
