@@ -133,8 +133,18 @@ def test_inspect_reports_the_source_format_rows_and_problems(tmp_path: Path) -> 
     assert found["adapter"] == "patentsview" and found["rows_read"] == 10
     bad = tmp_path / "x.tsv"
     bad.write_text("patent_id\tname\n1\tx\n", encoding="utf-8")
-    proc = cli("inspect", str(bad))
-    assert proc.returncode == 2 and "closest source format, patentsview, lacks" in proc.stderr
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    # Files that cannot be read are problems of their own; the others are still inspected.
+    proc = cli("inspect", str(bad), f"patentsview:{data}", str(empty))
+    assert proc.returncode == 2
+    out = proc.stdout
+    assert f"{bad}: cannot be read" in out and "closest source format, patentsview, lacks" in out
+    assert "rows: 10 read = 5 usable + 3 filtered (patent type 2, withdrawn 1) + 2 with" in out
+    assert f"{empty}: cannot be read" in out and "the file is empty" in out
+    assert proc.stderr.strip() == (
+        f"Error: 2 of 3 input(s) could not be read ({bad}, {empty}); the problems are listed above"
+    )
 
 
 def test_directory_and_bad_settings_exit_2(tmp_path: Path) -> None:

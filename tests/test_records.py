@@ -351,3 +351,42 @@ def test_inspect_summarises_without_geocoding(tmp_path: Path) -> None:
     assert found["countries"] == [["FR", 2], ["JP", 1]]
     assert [(p["line"], p["doc_id"]) for p in found["problems"]] == [(6, "c"), (7, None)]
     assert found["problems"][0]["reason"] == "year 1800 outside 1900-2100"
+
+
+def test_inspect_goes_on_past_a_file_that_cannot_be_read(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.csv", "doc_id,lat,lon\na,1,2\n")
+    good = write(tmp_path, "good.csv", HEADER + "a,2020,1,2,FR,\n")
+    first, second = inspect_records({"patents": [bad, good]})
+    assert first["path"] == str(bad) and first["metric"] == "patents"
+    assert "missing column(s) year" in first["error"]
+    assert second["path"] == str(good) and second["rows_valid"] == 1
+
+
+def test_progress_is_reported_in_steps_that_never_go_back_and_end_at_one(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"d{i},2020,{i % 80}.5,{i % 170}.25,FR,\n" for i in range(3000))
+    path = write(tmp_path, "p.csv", HEADER + rows + ",2020,1,2,FR,\n")
+    seen: list[tuple[float, str]] = []
+    rs = read_records({"patents": [path]}, progress=lambda f, step: seen.append((f, step)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    steps = list(dict.fromkeys(step for _, step in seen))
+    assert steps == [
+        "validating 1 file(s)",
+        "3,001 rows read; geocoding places without coordinates",
+        "3,001 rows read; fractional weights",
+        "3,001 rows read; rejects",
+        "3,001 rows read",
+    ]
+    assert rs.files[0].rows_read == 3001 and rs.files[0].rows_rejected == 1
+
+
+def test_adapters_report_the_megabytes_of_their_tables_first() -> None:
+    granted = Path(__file__).parent / "data" / "sources" / "patentsview" / "granted"
+    seen: list[tuple[float, str]] = []
+    read_records({"patents": [f"patentsview:{granted}"]}, progress=lambda f, s: seen.append((f, s)))
+    assert seen[0] == (0.0, "reading the patentsview tables (0 MB)")
+    assert seen[-1] == (1.0, "10 rows read")
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)

@@ -22,7 +22,7 @@ from innoclusters._version import __version__
 from innoclusters.compare import compare_runs, read_run
 from innoclusters.config import load_settings
 from innoclusters.demo import DEFAULT_SCALE, print_summary, run_demo
-from innoclusters.errors import InnoclustersError, InnoclustersWarning, SettingsError
+from innoclusters.errors import InnoclustersError, InnoclustersWarning, InputError, SettingsError
 from innoclusters.pipeline import rerun_with_uncertainty
 from innoclusters.pipeline import run as run_pipeline
 from innoclusters.places import geocode_file
@@ -358,25 +358,40 @@ def inspect(
     def job() -> list[dict[str, Any]]:
         settings = load_settings(config, encoding=encoding)
         by_metric: dict[str, list[str]] = {}
+        unreadable: list[dict[str, Any]] = []
         for raw in paths:
             chosen = metric
             if chosen is None:
-                adapter, path = parse_source(raw)
-                chosen = METRIC_OF.get(adapter or detect([path]), "patents")
+                try:
+                    adapter, path = parse_source(raw)
+                    chosen = METRIC_OF.get(adapter or detect([path]), "patents")
+                except InputError as exc:
+                    unreadable.append({"path": raw, "metric": "", "error": str(exc)})
+                    continue
             by_metric.setdefault(chosen, []).append(raw)
-        return inspect_records(by_metric, options=settings.sources, encoding=settings.encoding)
+        found = inspect_records(by_metric, options=settings.sources, encoding=settings.encoding)
+        return found + unreadable
 
     found = guarded(job)
     if as_json:
         typer.echo(json.dumps(found, indent=2, default=str))
-        return
-    for item in found:
-        for line in _inspect_lines(item):
-            typer.echo(line)
+    else:
+        for item in found:
+            for line in _inspect_lines(item):
+                typer.echo(line)
+    failed = [item for item in found if "error" in item]
+    if failed:
+        fail(
+            f"{len(failed)} of {len(found)} input(s) could not be read ("
+            + ", ".join(str(item["path"]) for item in failed)
+            + "); the problems are listed above"
+        )
 
 
 def _inspect_lines(item: dict[str, Any]) -> list[str]:
     """Human-readable lines of one file's inspection."""
+    if "error" in item:
+        return [f"{item['path']}: cannot be read", f"  problem: {item['error']}"]
     read = item["rows_read"] or 1
     filtered = ", ".join(f"{k} {v:,}" for k, v in item["filtered"].items())
     lines = [

@@ -27,7 +27,16 @@ import duckdb
 import numba
 import pandas as pd
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from innoclusters._version import __version__
 from innoclusters.areas import (
@@ -46,7 +55,7 @@ from innoclusters.locations import build_locations, edition_windows, years_prese
 from innoclusters.places import add_intensity, area_population, economy_names
 from innoclusters.profiles import cluster_profiles, prepare_profiles
 from innoclusters.ranking import rank_clusters
-from innoclusters.records import RecordSet, read_records
+from innoclusters.records import ProgressCallback, RecordSet, read_records
 from innoclusters.result import RunResult
 from innoclusters.uncertainty import estimate as estimate_uncertainty
 from innoclusters.uncertainty import report_columns
@@ -86,10 +95,12 @@ VERSIONED_PACKAGES: tuple[str, ...] = (
 class _Stages:
     """Times the stages and shows them on stderr (Rich) unless quiet.
 
-    Each stage shows a live line with its elapsed time and the run's elapsed time; a finished
-    stage leaves a tick and its duration. Besides wall time, each stage's process CPU time
-    (CPU / wall is the number of cores kept busy) and the peak resident memory of the process
-    by the stage's end are recorded.
+    Each stage shows a live line with its elapsed time and the run's elapsed time; a
+    ``measured`` stage also shows what it is doing, a bar, the share done and the time
+    left, from the fractions it reports to the callback that :meth:`stage` yields. A
+    finished stage leaves a tick and its duration. Besides wall time, each stage's process
+    CPU time (CPU / wall is the number of cores kept busy) and the peak resident memory of
+    the process by the stage's end are recorded.
     """
 
     def __init__(self, progress: bool) -> None:
@@ -100,21 +111,36 @@ class _Stages:
         self._start = time.perf_counter()
 
     @contextlib.contextmanager
-    def stage(self, name: str, label: str) -> Iterator[None]:
+    def stage(
+        self, name: str, label: str, *, measured: bool = False
+    ) -> Iterator[ProgressCallback | None]:
+        """Time stage ``name``; yields a callback ``(fraction, step)`` for its progress
+        (``None`` when quiet, so that nothing is measured for nobody)."""
         start = time.perf_counter()
         cpu = time.process_time()
         if self._console is None:
-            yield
+            yield None
         else:
-            columns = (
-                SpinnerColumn(),
-                TextColumn(f"{label}..."),
+            columns: list[ProgressColumn | str] = [SpinnerColumn(), TextColumn(f"{label}...")]
+            if measured:
+                columns += [
+                    TextColumn("{task.fields[step]}"),
+                    BarColumn(bar_width=24),
+                    TaskProgressColumn(),
+                    TimeRemainingColumn(compact=True),
+                    TextColumn("left,"),
+                ]
+            columns += [
                 TimeElapsedColumn(),
                 TextColumn(f"(run {time.perf_counter() - self._start:.0f} s so far)"),
-            )
+            ]
             with Progress(*columns, console=self._console, transient=True) as bar:
-                bar.add_task(label, total=None)
-                yield
+                task = bar.add_task(label, total=1.0 if measured else None, step="")
+
+                def update(fraction: float, step: str) -> None:
+                    bar.update(task, completed=fraction, step=step)
+
+                yield update
         self.timings[name] = round(time.perf_counter() - start, 3)
         self.cpu[name] = round(time.process_time() - cpu, 3)
         # ru_maxrss is in KiB on Linux.
@@ -310,12 +336,13 @@ def run(
     settings = settings or Settings()
     prev = read_run(previous) if isinstance(previous, str | Path) else previous
     stages = _Stages(progress)
-    with stages.stage("records", "Reading and validating records"):
+    with stages.stage("records", "Reading and validating records", measured=True) as shown:
         records = read_records(
             sources,
             connection=_connection(settings.workers, settings.memory_limit),
             encoding=settings.encoding,
             options=settings.sources,
+            progress=shown,
         )
     present = records.metrics()
     metrics = settings.metrics or present

@@ -37,6 +37,7 @@ silent loss of the rows with accented place names.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import dataclasses
 import difflib
@@ -44,7 +45,8 @@ import gzip
 import hashlib
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,7 @@ __all__ = [
     "WEIGHT_MAX",
     "YEAR_RANGE",
     "FileStats",
+    "ProgressCallback",
     "RecordSet",
     "header_key",
     "inspect_records",
@@ -158,6 +161,80 @@ class RecordSet:
             r[0] for r in self.connection.execute("SELECT DISTINCT metric FROM records").fetchall()
         }
         return tuple(m for m in METRICS if m in present)
+
+
+#: Called as ``progress(fraction, step)``: the share of the records stage done (0 to 1,
+#: never decreasing, 1 at the end) and what is being done.
+ProgressCallback = Callable[[float, str], None]
+
+#: Shares of the records stage: planning (unzip, stage) is spread over the adapters'
+#: input bytes, then validation, then weights, records and rejects.
+_SHARES = {"plan": 0.3, "validate": 0.45, "geocode": 0.05, "records": 0.15, "rejects": 0.05}
+
+
+class _Progress:
+    """Reports the records stage's progress to a callback (nothing without one).
+
+    The stage is split into steps of fixed shares; while a step's query runs, a thread
+    polls DuckDB's own progress of it (``query_progress``, from the bytes scanned) every
+    quarter second. Fractions never go back and end at 1.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, callback: ProgressCallback | None):
+        self.con = con
+        self.callback = callback
+        self.done = 0.0
+        self._last = 0.0
+        self._lock = threading.Lock()
+        if callback is not None:
+            con.execute("SET enable_progress_bar = true")
+
+    def report(self, fraction: float, text: str) -> None:
+        """Pass ``fraction`` (clipped to [last reported, 1]) and ``text`` on."""
+        if self.callback is None:
+            return
+        with self._lock:
+            self._last = max(self._last, min(1.0, fraction))
+            self.callback(self._last, text)
+
+    @contextlib.contextmanager
+    def step(self, share: float, text: str) -> Iterator[None]:
+        """A step worth ``share`` of the stage; DuckDB's progress is polled while it runs."""
+        start = self.done
+        self.report(start, text)
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.wait(0.25):
+                percent = self.con.query_progress()
+                if percent >= 0:
+                    self.report(start + share * min(percent, 100.0) / 100.0, text)
+
+        thread = threading.Thread(target=poll, daemon=True) if self.callback else None
+        if thread is not None:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join()
+            self.done = start + share
+            self.report(self.done, text)
+
+    def finish(self, text: str) -> None:
+        """The stage is done."""
+        self.done = 1.0
+        self.report(1.0, text)
+
+
+def _size_mb(paths: Sequence[Path]) -> float:
+    """Megabytes of the files among ``paths`` (folders: the files directly in them)."""
+    total = 0
+    for p in paths:
+        files = [c for c in p.iterdir() if c.is_file()] if p.is_dir() else [p]
+        total += sum(f.stat().st_size for f in files if f.exists())
+    return total / 1e6
 
 
 def _sha256(path: Path) -> str:
@@ -593,6 +670,7 @@ def read_records(
     geocode: bool = True,
     encoding: str = "utf-8",
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> RecordSet:
     """Read, validate and fractionally count the records of every metric.
 
@@ -623,6 +701,10 @@ def read_records(
         Per metric, the source settings (``format`` and the adapter's own, as in
         ``[sources.<metric>]`` of the settings TOML); they apply to paths given without a
         ``FORMAT:`` prefix.
+    progress
+        Called as ``progress(fraction, step)`` while reading: the share of the work done
+        (never decreasing, 1 at the end; within a long query, DuckDB's own measure of the
+        input scanned) and what is being done (:data:`ProgressCallback`).
 
     Returns
     -------
@@ -643,13 +725,21 @@ def read_records(
     con = connection if connection is not None else duckdb.connect()
     _prepare_connection(con)
     with tempfile.TemporaryDirectory(prefix="innoclusters-") as tmp:
-        plans = _plan_all(con, sources, options or {}, encoding, Path(tmp))
-        geocoding = _read_plans(con, plans, geocode=geocode)
-    return RecordSet(connection=con, files=_file_stats(con, plans), geocoding=geocoding)
+        tracker = _Progress(con, progress)
+        plans = _plan_all(con, sources, options or {}, encoding, Path(tmp), tracker)
+        geocoding = _read_plans(con, plans, geocode=geocode, tracker=tracker)
+    stats = _file_stats(con, plans)
+    tracker.finish(f"{sum(f.rows_read for f in stats):,} rows read")
+    return RecordSet(connection=con, files=stats, geocoding=geocoding)
 
 
 def _prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the country lookup and the empty ``records`` and ``rejects`` tables."""
+    """Create the country lookup and the empty ``records`` and ``rejects`` tables.
+
+    DuckDB's own progress bar is never printed (it would go to stdout); progress goes to
+    the ``progress`` callback of :func:`read_records`.
+    """
+    con.execute("SET enable_progress_bar_print = false")
     con.register("_countries_frame", countries.alpha2_table())
     con.execute("CREATE OR REPLACE TEMP TABLE _countries AS SELECT * FROM _countries_frame")
     con.unregister("_countries_frame")
@@ -669,34 +759,39 @@ def _plan_all(
     options: Mapping[str, Mapping[str, Any]],
     encoding: str,
     tmp: Path,
+    tracker: _Progress,
 ) -> list[_Plan]:
     """How to read every input: adapters' files read once into tables, tables planned."""
     native = _duckdb_encoding(encoding)
     plans: list[_Plan] = []
-    for metric in METRICS:
-        setting = dict(options.get(metric, {}))
-        for entry in sources.get(metric, ()):
-            spec = _spec_of(entry, setting)
-            if spec.adapter != sources_pkg.table.NAME:
+    entries = [
+        (metric, _spec_of(entry, dict(options.get(metric, {}))))
+        for metric in METRICS
+        for entry in sources.get(metric, ())
+    ]
+    sizes = [_size_mb(spec.paths) for _, spec in entries]
+    total = sum(sizes) or 1.0
+    for (metric, spec), size in zip(entries, sizes, strict=True):
+        if spec.adapter != sources_pkg.table.NAME:
+            share = _SHARES["plan"] * size / total
+            with tracker.step(share, f"reading the {spec.adapter} tables ({size:,.0f} MB)"):
                 for prepared in sources_pkg.prepare(spec, tmp):
                     if any(p.path == prepared.path for p in plans):
                         raise InputError(f"{prepared.path}: passed twice; pass it once")
                     plans.append(_materialise(con, prepared, metric, len(plans)))
-                continue
-            for path in spec.paths:
-                _check_file(path)
-                if any(p.path == path for p in plans):
-                    raise InputError(f"{path}: passed twice; pass each file once")
-                fmt = format_of(path)
-                index = len(plans)
-                read_path = path
-                if fmt != "parquet" and native != "utf-8" and (fmt == "jsonl" or native is None):
-                    read_path = _transcode(path, encoding, tmp)
-                enc = "utf-8" if read_path != path else (native or "utf-8")
-                raw, mapping = _columns(
-                    con, read_path, fmt, index, metric, enc, explicit=spec.options
-                )
-                plans.append(_Plan(path, fmt, metric, index, raw, mapping, read_path, enc))
+            continue
+        for path in spec.paths:
+            _check_file(path)
+            if any(p.path == path for p in plans):
+                raise InputError(f"{path}: passed twice; pass each file once")
+            fmt = format_of(path)
+            index = len(plans)
+            read_path = path
+            if fmt != "parquet" and native != "utf-8" and (fmt == "jsonl" or native is None):
+                read_path = _transcode(path, encoding, tmp)
+            enc = "utf-8" if read_path != path else (native or "utf-8")
+            raw, mapping = _columns(con, read_path, fmt, index, metric, enc, explicit=spec.options)
+            plans.append(_Plan(path, fmt, metric, index, raw, mapping, read_path, enc))
     return plans
 
 
@@ -728,20 +823,31 @@ def inspect_records(
         no coordinates; valid if the place is found), ``rows_invalid``, ``documents``,
         ``years`` (first, last), ``rows_per_year``, ``countries`` (top 10, rows),
         ``problems`` (the first rows with a problem: ``line``, ``doc_id``, ``reason``) and
-        ``reasons`` (rows per reason, most frequent first).
+        ``reasons`` (rows per reason, most frequent first). An entry that cannot be read at
+        all (missing, empty, not the format it claims, lacking a required column) gives
+        ``path``, ``metric`` and ``error`` (the message :func:`read_records` would raise),
+        and the other entries are inspected all the same.
 
     Raises
     ------
-    InputError, SettingsError
-        As :func:`read_records` does for files that cannot be read at all.
+    SettingsError
+        On unknown source settings.
     """
     con = duckdb.connect()
     _prepare_connection(con)
     out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="innoclusters-") as tmp:
-        plans = _plan_all(con, sources, options or {}, encoding, Path(tmp))
-        for plan in plans:
-            out.append(_inspect_plan(con, plan, problems))
+        for metric in METRICS:
+            for entry in sources.get(metric, ()):
+                one = {metric: [entry]}
+                try:
+                    plans = _plan_all(
+                        con, one, options or {}, encoding, Path(tmp), _Progress(con, None)
+                    )
+                    out += [_inspect_plan(con, plan, problems) for plan in plans]
+                except InputError as exc:
+                    name = entry.paths[0] if isinstance(entry, SourceSpec) else entry
+                    out.append({"path": str(name), "metric": metric, "error": str(exc)})
     con.close()
     return out
 
@@ -931,7 +1037,7 @@ def _materialise(
 
 
 def _read_plans(
-    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, geocode: bool
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, geocode: bool, tracker: _Progress
 ) -> dict[str, Any]:
     """Fill ``records`` and ``rejects`` from the planned files; return the geocoding stats.
 
@@ -943,8 +1049,10 @@ def _read_plans(
     if not plans:
         return {}
     rows = " UNION ALL ".join(f"({p.sql(numbered=bool(p.source))})" for p in plans)
+    share = 1.0 - tracker.done - _SHARES["geocode"] - _SHARES["records"] - _SHARES["rejects"]
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {rows}")
+        with tracker.step(share, f"validating {len(plans)} file(s)"):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {rows}")
     except duckdb.Error as exc:
         names = ", ".join(str(p.path) for p in plans)
         first = str(exc).strip().splitlines()[0]
@@ -957,14 +1065,31 @@ def _read_plans(
         if plan.source:
             con.execute(f"DROP TABLE IF EXISTS _staged_{plan.index}")
             con.execute(f"DROP TABLE IF EXISTS _places_{plan.index}")
-    geocoding = _geocode(con) if geocode else {}
-    table = "_rows"
-    if geocoding:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _rows_placed AS {_placed_sql('_rows')}")
-        con.execute("DROP TABLE _rows")
-        table = "_rows_placed"
+    counted = con.execute("SELECT count(*) FROM _rows").fetchone()
+    read = f"{int(counted[0]) if counted else 0:,} rows read"
+    with tracker.step(_SHARES["geocode"], f"{read}; geocoding places without coordinates"):
+        geocoding = _geocode(con) if geocode else {}
+        table = "_rows"
+        if geocoding:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _rows_placed AS {_placed_sql('_rows')}")
+            con.execute("DROP TABLE _rows")
+            table = "_rows_placed"
     # Fractional weights: sum each document's shares first, then join; a window over the
     # rows would buffer every column of every row.
+    with tracker.step(_SHARES["records"], f"{read}; fractional weights"):
+        _insert_records(con, table)
+    with tracker.step(_SHARES["rejects"], f"{read}; rejects"):
+        _collect_rejects(con, plans, table=table, placed=bool(geocoding))
+    con.execute(f"DROP TABLE {table}")
+    if geocode:
+        assigned = _assign_countries(con)
+        if assigned:
+            geocoding["countries_assigned"] = assigned
+    return geocoding
+
+
+def _insert_records(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Insert the valid rows of ``table`` into ``records`` with their fractional weights."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT metric, doc_id,
         sum(share) FILTER (WHERE weight IS NULL) AS shares, coalesce(sum(weight), 0) AS given
@@ -978,13 +1103,6 @@ def _read_plans(
         WHERE v.reason = '' AND v._filter IS NULL"""
     )
     con.execute("DROP TABLE _docn")
-    _collect_rejects(con, plans, table=table, placed=bool(geocoding))
-    con.execute(f"DROP TABLE {table}")
-    if geocode:
-        assigned = _assign_countries(con)
-        if assigned:
-            geocoding["countries_assigned"] = assigned
-    return geocoding
 
 
 def _open_text(path: Path, encoding: str) -> Any:
