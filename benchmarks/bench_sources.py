@@ -105,6 +105,8 @@ def floor(folder: Path) -> dict[str, float]:
             return f"read_csv('{paths[name]}', delim='\t', header=true, all_varchar=true)"
 
         con = duckdb.connect()
+        # As read_records does: DuckDB's own progress bar is not printed.
+        con.execute("SET enable_progress_bar_print = false")
         con.execute(
             f"""CREATE TABLE joined AS SELECT i.patent_id, a.filing_date,
               TRY_CAST(l.latitude AS DOUBLE) AS lat, TRY_CAST(l.longitude AS DOUBLE) AS lon,

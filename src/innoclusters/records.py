@@ -853,40 +853,41 @@ def inspect_records(
 
 
 def _inspect_plan(con: duckdb.DuckDBPyConnection, plan: _Plan, problems: int) -> dict[str, Any]:
-    rows = f"SELECT * FROM ({plan.sql(numbered=bool(plan.source))})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _inspect_all AS {rows}")
+    # Only what the summary needs is kept (a narrow table), filtered rows apart.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _inspect AS SELECT doc_id, year, country, reason,
+          _filter, line, lat IS NOT NULL AS has_xy, lat IS NULL AND city IS NOT NULL AS todo
+        FROM ({plan.sql(numbered=bool(plan.source))})"""
+    )
     filtered = {
         str(k): int(v)
         for k, v in con.execute(
-            "SELECT _filter, count(*) FROM _inspect_all WHERE _filter IS NOT NULL "
+            "SELECT _filter, count(*) FROM _inspect WHERE _filter IS NOT NULL "
             "GROUP BY ALL ORDER BY 1"
         ).fetchall()
     }
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _inspect AS SELECT * FROM _inspect_all WHERE _filter IS NULL"
-    )
-    con.execute("DROP TABLE _inspect_all")
     agg = con.execute(
         """SELECT count(*), count(*) FILTER (WHERE reason = ''),
-          count(*) FILTER (WHERE reason = '' AND lat IS NOT NULL),
-          count(*) FILTER (WHERE reason = '' AND lat IS NULL AND city IS NOT NULL),
+          count(*) FILTER (WHERE reason = '' AND has_xy),
+          count(*) FILTER (WHERE reason = '' AND todo),
           count(DISTINCT doc_id) FILTER (WHERE reason = ''),
           min(year) FILTER (WHERE reason = ''), max(year) FILTER (WHERE reason = '')
-        FROM _inspect"""
+        FROM _inspect WHERE _filter IS NULL"""
     ).fetchone()
     assert agg is not None
     n, valid, with_xy, to_geocode, docs, first, last = agg
     per_year = dict(
         con.execute(
-            "SELECT year, count(*) FROM _inspect WHERE reason = '' GROUP BY ALL ORDER BY 1"
+            """SELECT year, count(*) FROM _inspect WHERE reason = '' AND _filter IS NULL
+            GROUP BY ALL ORDER BY 1"""
         ).fetchall()
     )
     top = con.execute(
-        """SELECT coalesce(country, '?'), count(*) AS n FROM _inspect WHERE reason = ''
-        GROUP BY ALL ORDER BY n DESC, 1 LIMIT 10"""
+        """SELECT coalesce(country, '?'), count(*) AS n FROM _inspect
+        WHERE reason = '' AND _filter IS NULL GROUP BY ALL ORDER BY n DESC, 1 LIMIT 10"""
     ).fetchall()
     reasons = con.execute(
-        """SELECT reason, count(*) AS n FROM _inspect WHERE reason <> ''
+        """SELECT reason, count(*) AS n FROM _inspect WHERE reason <> '' AND _filter IS NULL
         GROUP BY ALL ORDER BY n DESC, 1 LIMIT 10"""
     ).fetchall()
     malformed = pd.DataFrame({"line": pd.Series([], dtype="int64")})
@@ -895,8 +896,8 @@ def _inspect_plan(con: duckdb.DuckDBPyConnection, plan: _Plan, problems: int) ->
     first_rows = pd.DataFrame({"line": [], "doc_id": [], "reason": []})
     if valid < n and plan.source:
         first_rows = con.execute(
-            f"SELECT line, doc_id, reason FROM _inspect WHERE reason <> '' ORDER BY line "
-            f"LIMIT {int(problems)}"
+            "SELECT line, doc_id, reason FROM _inspect WHERE reason <> '' AND _filter IS NULL "
+            f"ORDER BY line LIMIT {int(problems)}"
         ).df()
     elif valid < n:
         keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
