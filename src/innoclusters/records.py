@@ -608,6 +608,27 @@ def _validate_sql(
     """
 
 
+#: Columns of the validated rows (:func:`_validate_sql`), in order.
+_ROWS_COLUMNS = (
+    "metric",
+    "doc_id",
+    "year",
+    "lat",
+    "lon",
+    "country",
+    "weight",
+    "share",
+    "city",
+    "region",
+    "org",
+    "field",
+    "file_id",
+    "line",
+    "reason",
+    "_filter",
+)
+
+
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     con.register("_frame", frame)
     con.execute(f"INSERT INTO {table} SELECT * FROM _frame")
@@ -1050,6 +1071,17 @@ def _read_plans(
     if not plans:
         return {}
     rows = " UNION ALL ".join(f"({p.sql(numbered=bool(p.source))})" for p in plans)
+    # Columns no file has (org, field, weight, shares, lines of unnumbered tables) are not
+    # stored: every stored column is written once and read back once per row.
+    have = {
+        "weight": any("weight" in p.types for p in plans),
+        "share": any("_share" in p.types for p in plans),
+        "org": any("org" in p.types for p in plans),
+        "field": any("field" in p.types for p in plans),
+        "line": any(p.source for p in plans),
+    }
+    kept = ", ".join(c for c in _ROWS_COLUMNS if have.get(c, True))
+    rows = f"SELECT {kept} FROM ({rows})"
     share = 1.0 - tracker.done - _SHARES["geocode"] - _SHARES["records"] - _SHARES["rejects"]
     try:
         with tracker.step(share, f"validating {len(plans)} file(s)"):
@@ -1078,7 +1110,7 @@ def _read_plans(
     # Fractional weights: sum each document's shares first, then join; a window over the
     # rows would buffer every column of every row.
     with tracker.step(_SHARES["records"], f"{read}; fractional weights"):
-        _insert_records(con, table)
+        _insert_records(con, table, {c for c, ok in have.items() if ok})
     with tracker.step(_SHARES["rejects"], f"{read}; rejects"):
         _collect_rejects(con, plans, table=table, placed=bool(geocoding))
     con.execute(f"DROP TABLE {table}")
@@ -1089,17 +1121,31 @@ def _read_plans(
     return geocoding
 
 
-def _insert_records(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Insert the valid rows of ``table`` into ``records`` with their fractional weights."""
+def _insert_records(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) -> None:
+    """Insert the valid rows of ``table`` into ``records`` with their fractional weights.
+
+    ``have`` names the optional columns ``table`` stores (``weight``, ``share``, ``org``,
+    ``field``); the others are NULL (a share is 1).
+    """
+    weight, share, org, field = (
+        f"v.{c}" if c in have else default
+        for c, default in (
+            ("weight", "CAST(NULL AS DOUBLE)"),
+            ("share", "1.0"),
+            ("org", "CAST(NULL AS VARCHAR)"),
+            ("field", "CAST(NULL AS VARCHAR)"),
+        )
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT metric, doc_id,
-        sum(share) FILTER (WHERE weight IS NULL) AS shares, coalesce(sum(weight), 0) AS given
-        FROM {table} WHERE reason = '' AND _filter IS NULL GROUP BY ALL"""
+        sum({share}) FILTER (WHERE {weight} IS NULL) AS shares,
+        coalesce(sum({weight}), 0) AS given
+        FROM {table} AS v WHERE reason = '' AND _filter IS NULL GROUP BY ALL"""
     )
     con.execute(
         f"""INSERT INTO records SELECT v.metric, v.doc_id, v.year, v.lat, v.lon, v.country,
-        coalesce(v.weight, greatest(1.0 - d.given, 0.0) * v.share / d.shares),
-        v.city, v.region, v.org, v.field, v.file_id, v.reason
+        coalesce({weight}, greatest(1.0 - d.given, 0.0) * {share} / d.shares),
+        v.city, v.region, {org}, {field}, v.file_id, v.reason
         FROM {table} AS v JOIN _docn AS d ON v.metric = d.metric AND v.doc_id = d.doc_id
         WHERE v.reason = '' AND v._filter IS NULL"""
     )

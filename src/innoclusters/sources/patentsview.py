@@ -127,15 +127,16 @@ def _prepare_one(
         docs = (
             f"app AS (SELECT patent_id AS k, {year_text('min(filing_date)')} AS filing_date "
             f"FROM {_tsv(files[app])} GROUP BY ALL), "
-            f"pat AS (SELECT patent_id AS k, any_value(patent_type) AS patent_type, "
+            f"pat AS (SELECT k, patent_date, CASE "
+            f"WHEN withdrawn IN ('1', 'TRUE', 'true', 'True') THEN 'withdrawn' "
+            f"WHEN lower(patent_type) NOT IN ({wanted}) THEN 'patent type' END AS _filter "
+            f"FROM (SELECT patent_id AS k, any_value(patent_type) AS patent_type, "
             f"{year_text('any_value(patent_date)')} AS patent_date, "
-            f"max(withdrawn) AS withdrawn "
-            f"FROM {_tsv(files[pat])} GROUP BY ALL)"
+            f"max(withdrawn) AS withdrawn FROM {_tsv(files[pat])} GROUP BY ALL))"
         )
         joins = "LEFT JOIN app AS a ON a.k = i.k LEFT JOIN pat AS p ON p.k = i.k"
         problem = f"CASE WHEN p.k IS NULL THEN '{key} not in {pat}' END"
-        filt = f"""CASE WHEN p.withdrawn IN ('1', 'TRUE', 'true', 'True') THEN 'withdrawn'
-            WHEN lower(p.patent_type) NOT IN ({wanted}) THEN 'patent type' END"""
+        filt = "p._filter"  # decided once per patent
         columns = {
             "doc_id": f"{inv}.patent_id",
             "year": f"{app}.filing_date" if year_from == "filing" else f"{pat}.patent_date",
@@ -146,12 +147,12 @@ def _prepare_one(
         docs = (
             f"app AS (SELECT pgpub_id AS k, {year_text('min(filing_date)')} AS filing_date, "
             f"{year_text('min(published_date)')} AS published_date, "
-            f"any_value(patent_type) AS patent_type "
-            f"FROM {_tsv(files[app])} GROUP BY ALL)"
+            f"CASE WHEN lower(any_value(patent_type)) NOT IN ({wanted}) THEN 'patent type' "
+            f"END AS _filter FROM {_tsv(files[app])} GROUP BY ALL)"
         )
         joins = "LEFT JOIN app AS a ON a.k = i.k"
         problem = f"CASE WHEN a.k IS NULL THEN '{key} not in {app}' END"
-        filt = f"CASE WHEN lower(a.patent_type) NOT IN ({wanted}) THEN 'patent type' END"
+        filt = "a._filter"  # decided once per publication
         columns = {
             "doc_id": f"{inv}.pgpub_id",
             "year": f"{app}.filing_date" if year_from == "filing" else f"{app}.published_date",
