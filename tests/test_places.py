@@ -172,16 +172,6 @@ def test_geocode_without_region_or_country_columns() -> None:
         places.geocode_places(pd.DataFrame({"town": ["Paris"]}))
 
 
-def test_country_at() -> None:
-    codes = places.country_at(
-        np.array([52.2, 22.28, 35.69, 0.0, np.nan, 45.52]),
-        np.array([0.12, 114.17, 139.69, -30.0, 1.0, -122.68]),
-    )
-    assert list(codes) == ["GB", "HK", "JP", "", "", "US"]
-    # within reach of a place only
-    assert places.country_at([0.0], [-30.0], max_km=5000.0)[0] != ""
-
-
 def _city(name: str, cc: str, admin1: str | None = None) -> tuple[float, float]:
     g = places.load_gazetteer()
     sel = g[(g["name"] == name) & (g["country"] == cc)]

