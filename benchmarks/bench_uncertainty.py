@@ -16,7 +16,13 @@ Measures, on one demo world, in one process:
 * ``what-if grid``: the what-if and one-at-a-time sensitivity runs alone.
 
 Per-replicate time is compared with the baselines in the same run, so a busy machine skews
-the ratios less than the absolute figures.
+the ratios less than the absolute figures. Each phase reports wall and process CPU seconds
+(all threads) and the load average around it: on a machine shared with other jobs the CPU
+seconds, divided by the cores, bound what the phase takes on the idle machine.
+
+``--no-both`` and ``--no-grid`` skip those phases (for large scales)::
+
+    .venv/bin/python benchmarks/bench_uncertainty.py --scale 1 --replicates 10 --no-both --no-grid
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from innoclusters.config import Settings
 from innoclusters.demo import generate_world
@@ -43,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--replicates", type=int, default=100)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--no-both", dest="both", action="store_false")
+    parser.add_argument("--no-grid", dest="grid", action="store_false")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-uncertainty-"))
     data = out / "data"
@@ -51,69 +61,99 @@ def main(argv: list[str] | None = None) -> None:
     files = {m: [data / f"{m}.parquet"] for m in ("patents", "publications", "vc")}
     settings = Settings()
 
-    t = time.perf_counter()
-    result = run(files, settings, synthetic=True)
-    t_pipeline = time.perf_counter() - t
+    phases: dict[str, dict[str, float]] = {}
+
+    def timed(name: str, call: Callable[[], Any]) -> Any:
+        load = os.getloadavg()[0]
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = call()
+        phases[name] = {
+            "wall_s": round(time.perf_counter() - wall, 2),
+            "cpu_s": round(time.process_time() - cpu, 2),
+            "load_before": round(load, 1),
+            "load_after": round(os.getloadavg()[0], 1),
+        }
+        return out
+
+    result = timed("pipeline", lambda: run(files, settings, synthetic=True))
     records = read_records(files)
     windows = edition_windows(records, settings)
     metrics = result.metrics
     totals = result.totals
     source = result.locations[["metric", "lat", "lon", "weight", "records", "country", "city"]]
-    t = time.perf_counter()
-    cluster_locations(source, settings=settings, totals=totals, metrics=metrics)
-    t_cluster = time.perf_counter() - t
-
-    n = args.replicates
-    t = time.perf_counter()
-    two = estimate(
-        records, result, windows=windows, replicates=n, whatif=False, kinds=("data", "method")
+    timed(
+        "cluster_stage",
+        lambda: cluster_locations(source, settings=settings, totals=totals, metrics=metrics),
     )
-    t_two = time.perf_counter() - t
-    t = time.perf_counter()
-    estimate(records, result, windows=windows, replicates=n, whatif=False, kinds=("both",))
-    t_both = time.perf_counter() - t
-    t = time.perf_counter()
-    grid = estimate(records, result, windows=windows, replicates=0, whatif=True, kinds=())
-    t_grid = time.perf_counter() - t
+    n = args.replicates
+    two = timed(
+        "replicates",
+        lambda: estimate(
+            records, result, windows=windows, replicates=n, whatif=False, kinds=("data", "method")
+        ),
+    )
+    if args.both:
+        timed(
+            "both",
+            lambda: estimate(
+                records, result, windows=windows, replicates=n, whatif=False, kinds=("both",)
+            ),
+        )
+    grid = None
+    if args.grid:
+        grid = timed(
+            "whatif_grid",
+            lambda: estimate(records, result, windows=windows, replicates=0, whatif=True, kinds=()),
+        )
 
-    per_rep = t_two / (2 * n)
-    report = {
+    per_rep = phases["replicates"]["wall_s"] / (2 * n)
+    per_rep_cpu = phases["replicates"]["cpu_s"] / (2 * n)
+    report: dict[str, Any] = {
         "scale": args.scale,
         "seed": args.seed,
         "locations": len(result.locations),
         "clusters": len(result.clusters),
         "cpus": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "pipeline_s": round(t_pipeline, 2),
-        "cluster_stage_s": round(t_cluster, 2),
         "replicates": 2 * n,
-        "replicates_s": round(t_two, 1),
         "per_replicate_s": round(per_rep, 3),
-        "both_replicates": n,
-        "both_s": round(t_both, 1),
-        "whatif_runs": grid.settings["whatif_runs"],
-        "sensitivity_runs": grid.settings["sensitivity_runs"],
-        "whatif_s": round(t_grid, 1),
-        "ratio_pipeline_per_replicate": round(t_pipeline / per_rep, 1),
-        "ratio_cluster_stage_per_replicate": round(t_cluster / per_rep, 1),
+        "per_replicate_cpu_s": round(per_rep_cpu, 3),
+        "ratio_pipeline_per_replicate": round(phases["pipeline"]["wall_s"] / per_rep, 1),
+        "ratio_cluster_stage_per_replicate": round(phases["cluster_stage"]["wall_s"] / per_rep, 1),
+        "ratio_pipeline_per_replicate_cpu": round(phases["pipeline"]["cpu_s"] / per_rep_cpu, 1),
         "top10_uncertain": int(two.clusters.head(10)["top_uncertain"].sum()),
+        "phases": phases,
     }
+    if grid is not None:
+        report["whatif_runs"] = grid.settings["whatif_runs"]
+        report["sensitivity_runs"] = grid.settings["sensitivity_runs"]
+    cores = os.cpu_count() or 1
     print(
         f"scale {args.scale:g}: {report['locations']:,} locations, {report['clusters']} "
-        f"clusters, {report['cpus']} CPUs, load {report['load_average'][0]:.1f}"
+        f"clusters, {cores} CPUs"
     )
-    print(f"  pipeline (baseline)          {t_pipeline:8.1f} s")
-    print(f"  cluster stage (baseline)     {t_cluster:8.1f} s")
+    labels = {
+        "pipeline": "pipeline (baseline)",
+        "cluster_stage": "cluster stage (baseline)",
+        "replicates": f"{2 * n} replicates (data+method)",
+        "both": f"{n} replicates (both)",
+        "whatif_grid": "what-if grid and sensitivity",
+    }
+    for name, p in phases.items():
+        print(
+            f"  {labels[name]:<32} {p['wall_s']:8.1f} s wall {p['cpu_s']:8.1f} s CPU "
+            f"(CPU / cores {p['cpu_s'] / cores:6.1f} s), load {p['load_before']:.1f}"
+            f"-{p['load_after']:.1f}"
+        )
     print(
-        f"  {2 * n} replicates (data+method) {t_two:8.1f} s  {per_rep:.3f} s each; "
-        f"pipeline / replicate {t_pipeline / per_rep:.1f}x, "
-        f"cluster stage / replicate {t_cluster / per_rep:.1f}x"
+        f"  per replicate {per_rep:.3f} s wall, {per_rep_cpu:.3f} s CPU; pipeline / replicate "
+        f"{report['ratio_pipeline_per_replicate']:.1f}x wall, "
+        f"{report['ratio_pipeline_per_replicate_cpu']:.1f}x CPU"
     )
-    print(f"  {n} replicates (both)         {t_both:8.1f} s")
-    print(
-        f"  what-if grid ({grid.settings['whatif_runs']} runs) and sensitivity "
-        f"({grid.settings['sensitivity_runs']} runs, shared ones run once) {t_grid:8.1f} s"
-    )
+    if grid is not None:
+        print(
+            f"  what-if grid: {report['whatif_runs']} runs, sensitivity "
+            f"{report['sensitivity_runs']} runs (shared ones run once)"
+        )
     print(json.dumps(report))
 
 

@@ -11,8 +11,8 @@ worlds drawn with other seeds are independent draws of the same process.
 1. Draw the world with ``--seed``, run it and compute its data-bootstrap intervals
    (``kinds=("data",)``, method fixed at the defaults).
 2. Draw ``--draws`` fresh worlds with other seeds and run each; take each cluster's rank in
-   the fresh world, matched by name (see :func:`_fresh_ranks` for why not by shared
-   activity; 0 when no cluster has the name).
+   the fresh world, matched by area membership (see :func:`_fresh_ranks`; 0 when it merged
+   into a larger cluster or vanished).
 3. Coverage: the share of (cluster, fresh world) pairs, over the first run's top ``N``,
    whose fresh rank lies in the 5th-95th percentile interval (a cluster absent from a fresh
    world is covered when its interval ends in "not a cluster").
@@ -36,9 +36,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from innoclusters.areas import nearest_members
 from innoclusters.config import Settings
 from innoclusters.demo import generate_world
 from innoclusters.locations import edition_windows
+from innoclusters.matching import match_parts
 from innoclusters.pipeline import run
 from innoclusters.records import read_records
 from innoclusters.result import RunResult
@@ -49,21 +51,85 @@ def _files(folder: Path) -> dict[str, list[Path]]:
     return {m: [folder / f"{m}.parquet"] for m in ("patents", "publications", "vc")}
 
 
+def _placed(run: RunResult, locations: pd.DataFrame) -> np.ndarray:
+    """The area of ``run`` each of ``locations`` falls in (``None`` outside every area).
+
+    The run's own membership rule for a location that is no member of its clusters: the
+    area of the nearest member location within ``eps_km / 2``, i.e. inside the footprint.
+    """
+    loc = run.locations
+    members = loc[(loc["metric_cluster"] >= 0) & loc["cluster_id"].notna()]
+    area = np.full(len(locations), None, dtype=object)
+    nearest = nearest_members(
+        members["lat"].to_numpy(),
+        members["lon"].to_numpy(),
+        locations["lat"].to_numpy(),
+        locations["lon"].to_numpy(),
+        max_km=run.settings.eps_km / 2,
+    )
+    hit = nearest >= 0
+    area[hit] = members["cluster_id"].to_numpy()[nearest[hit]]
+    return area
+
+
+def _parts(own: pd.DataFrame, other_area: np.ndarray, key: str, other: str) -> pd.DataFrame:
+    """Part of each cluster's activity (``own`` locations in areas) in each area of the other."""
+    frame = pd.DataFrame(
+        {key: own["cluster_id"].to_numpy(), other: other_area, "a": own["activity"].to_numpy()}
+    )
+    total = frame.groupby(key)["a"].sum()
+    by = frame.dropna(subset=[other]).groupby([key, other])["a"].sum().reset_index()
+    by["part"] = by["a"] / by[key].map(total).to_numpy(dtype=float)
+    return by[[key, other, "part"]]
+
+
 def _fresh_ranks(nominal: RunResult, fresh: RunResult) -> pd.Series:
-    """Rank in ``fresh`` of each nominal cluster, matched by name (0 when no cluster has it).
+    """Rank in ``fresh`` of each nominal cluster, matched by area membership (0: none).
 
     Independent draws of the demo world scatter documents afresh around the city centres,
     so two draws share only a small part of their rounded locations (about 10 % of London's
-    activity at scale 0.005), below the shared-activity rule's quarter: the rule that
-    matches replicates (same locations, other weights) cannot match independent draws.
-    Names come from the gazetteer's main places and are stable for all but a few clusters;
-    a cluster whose name changes counts as not covered, so the coverage is a lower bound.
+    activity at scale 0.005): clusters are matched through their *areas* instead. Each
+    run's locations are placed in the other run's areas by that run's membership rule (the
+    nearest member location within ``eps_km / 2``, as :func:`compare`'s growth does), and
+    the shared-activity rule (:func:`innoclusters.matching.match_parts`, the rule that
+    matches replicates) is applied to the parts of activity so placed. A nominal cluster's
+    fresh rank is, as for a replicate, the best rank of the fresh clusters it continues
+    as; 0 when it merged into a larger cluster or vanished.
     """
-    rank_of = dict(zip(fresh.clusters["name"], fresh.clusters["rank"], strict=True))
+    nom = nominal.locations[nominal.locations["cluster_id"].notna()]
+    cur = fresh.locations[fresh.locations["cluster_id"].notna()]
+    up = _parts(cur, _placed(nominal, cur), "cluster_id", "previous_cluster_id")
+    down = _parts(nom, _placed(fresh, nom), "previous_cluster_id", "cluster_id")
+    cur_rank = {
+        str(c): int(r)
+        for c, r in zip(fresh.clusters["cluster_id"], fresh.clusters["rank"], strict=True)
+    }
+    nom_rank = {
+        str(c): int(r)
+        for c, r in zip(nominal.clusters["cluster_id"], nominal.clusters["rank"], strict=True)
+    }
+    _, previous = match_parts(
+        up,
+        down,
+        current_ids=list(cur_rank),
+        previous_ids=list(nom_rank),
+        current_rank=cur_rank,
+        previous_rank=nom_rank,
+    )
+    best = {
+        str(p): min(cur_rank[c] for c in kids.split(";")) if kids else 0
+        for p, kids in zip(previous["previous_cluster_id"], previous["continued_by"], strict=True)
+    }
     return pd.Series(
-        [int(rank_of.get(n, 0)) for n in nominal.clusters["name"]],
+        [best.get(str(c), 0) for c in nominal.clusters["cluster_id"]],
         index=nominal.clusters["cluster_id"],
     )
+
+
+def _sd(ranks: np.ndarray) -> float:
+    """Standard deviation of the ranks where the cluster exists (NaN with fewer than 2)."""
+    present = ranks[ranks > 0].astype(float)
+    return float(np.std(present, ddof=1)) if len(present) >= 2 else float("nan")
 
 
 def _covered(rank: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -115,6 +181,19 @@ def main(argv: list[str] | None = None) -> None:
     expected = np.where(expected >= 10**9, 0, expected)
     covered_expected = _covered(expected, lo, hi)
     width = hi - lo
+    # Spread: standard deviation of the rank over data replicates and over fresh draws
+    # (where the cluster exists); their ratio says whether the bootstrap sees all the noise.
+    reps = found.replicates
+    boot = (
+        reps[reps["source"] == "data"]
+        .pivot(index="replicate", columns="cluster_id", values="rank")[table["cluster_id"]]
+        .to_numpy()
+    )
+    sd_boot = np.array([_sd(col) for col in boot.T])
+    sd_fresh = np.array([_sd(col) for col in ranks.T])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = sd_fresh / sd_boot
+    ratio = ratio[np.isfinite(ratio) & (sd_boot > 0)]
     bands = {"1-10": slice(0, 10), "11-50": slice(10, 50), f"51-{args.top}": slice(50, args.top)}
     report = {
         "scale": args.scale,
@@ -128,6 +207,9 @@ def main(argv: list[str] | None = None) -> None:
             b: round(float(covered[:, s].mean()), 3) for b, s in bands.items() if s.start < len(lo)
         },
         "median_width": float(np.nanmedian(width)),
+        "median_sd_ratio_fresh_to_bootstrap": round(float(np.median(ratio)), 2)
+        if len(ratio)
+        else None,
         "rank1_interval": [float(lo[0]), float(hi[0])],
         "rank1_fresh_ranks": sorted({int(v) for v in ranks[:, 0]}),
         "seconds": round(time.perf_counter() - start, 1),
@@ -153,6 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  rank 1: interval {report['rank1_interval']}, fresh ranks "
         f"{report['rank1_fresh_ranks']}; median interval width {report['median_width']:.0f}"
+    )
+    print(
+        "  spread of the rank, fresh draws / data replicates (median over clusters) "
+        f"{report['median_sd_ratio_fresh_to_bootstrap']}"
     )
     print(
         f"  clusters adjacent in expected rank: {report['adjacent_expected_pairs']} pairs, "

@@ -86,6 +86,22 @@ def test_csv_text_has_fixed_decimals(result: RunResult) -> None:
     assert re.fullmatch(r"\d\.\d{4}", cells["data_p_top"])
 
 
+def test_csv_text_neutralises_formula_cells(result: RunResult) -> None:
+    found = result.extras["uncertainty"]
+    for frame in (found.clusters, found.sensitivity, found.whatif):
+        hostile = frame.copy()
+        hostile["name"] = '=HYPERLINK("http://x")'
+        text = uncertainty_csv_text(hostile)
+        back = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        assert (back["name"] == '\'=HYPERLINK("http://x")').all()
+        assert "\n=" not in text and ",=" not in text
+        # numbers are untouched: the rank column reads back as the same integers
+        assert back[frame.columns[0]].tolist() == [
+            "" if pd.isna(v) else (f"{v:.4f}" if isinstance(v, float) else str(v))
+            for v in frame[frame.columns[0]]
+        ]
+
+
 def test_report_page_has_the_pieces(result: RunResult) -> None:
     html = render_report(result)
     assert 'id="whatif-form"' in html and "computes no clusters" in html

@@ -279,27 +279,19 @@ def assign_areas(
             hit = nearest >= 0
             area_index[noise[hit]] = area_index[member[nearest[hit]]]
     # Name areas after their peak location (most activity; ties by lat, lon).
-    ids: list[str | None] = [None] * n
+    ids = np.full(n, None, dtype=object)
     decimals = max(2, math.ceil(-math.log10(settings.rounding)))
     in_area = np.flatnonzero(area_index >= 0)
     if len(in_area):
-        frame = pd.DataFrame(
-            {
-                "area": area_index[in_area],
-                "activity": activity[in_area],
-                "lat": out["lat"].to_numpy()[in_area],
-                "lon": out["lon"].to_numpy()[in_area],
-            }
-        )
-        peak = frame.sort_values(
-            ["area", "activity", "lat", "lon"], ascending=[True, False, True, True]
-        ).drop_duplicates("area")
-        name_of = {
-            int(a): _format_id(float(la), float(lo), decimals)
-            for a, la, lo in zip(peak["area"], peak["lat"], peak["lon"], strict=True)
-        }
-        for i in in_area.tolist():
-            ids[i] = name_of[int(area_index[i])]
+        area = area_index[in_area]
+        lat = out["lat"].to_numpy(dtype=float)[in_area]
+        lon = out["lon"].to_numpy(dtype=float)[in_area]
+        ranked = np.lexsort((lon, lat, -activity[in_area], area))
+        first = ranked[np.r_[True, area[ranked][1:] != area[ranked][:-1]]]
+        name_of = np.full(int(area.max()) + 1, None, dtype=object)
+        for a, la, lo in zip(area[first], lat[first], lon[first], strict=True):
+            name_of[a] = _format_id(float(la), float(lo), decimals)
+        ids[in_area] = name_of[area]
     out["cluster_id"] = pd.Series(ids, index=out.index, dtype="object")
     return out
 

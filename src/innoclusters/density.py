@@ -68,6 +68,16 @@ are neighbours. Here the grid is 3-D, over unit vectors, with cell side
 
 Neighbour lists are never stored: memory is linear in the number of locations. The loops are
 compiled with Numba; steps 1 and 3 run in parallel over cells.
+
+Calls from several threads
+--------------------------
+The compiled loops release the GIL (``nogil``), so several threads can run the kernel on
+different inputs at once, e.g. the replicates of :mod:`innoclusters.uncertainty`, each with
+``numba.set_num_threads(1)`` (a per-thread setting) so that the replicates, not the cells,
+share the cores. That needs a thread-safe Numba threading layer (OpenMP or TBB; the
+fallback ``workqueue`` layer aborts the process on concurrent launches):
+:func:`concurrent_calls_safe` says whether the running process has one. Results do not
+depend on the number of threads either way.
 """
 
 from __future__ import annotations
@@ -85,7 +95,7 @@ from numba import njit, prange
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.geo import EARTH_RADIUS_KM
 
-__all__ = ["MAX_EPS_KM", "kernel_compiled", "weighted_dbscan"]
+__all__ = ["MAX_EPS_KM", "concurrent_calls_safe", "kernel_compiled", "weighted_dbscan"]
 
 #: Smallest and largest ``eps_km`` accepted: 1 metre, and half the Earth's circumference
 #: (beyond it every pair of locations would be neighbours).
@@ -299,7 +309,7 @@ def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarr
 # --------------------------------------------------------------------------- kernel
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _unit_vectors(
     lat_r: np.ndarray, lon_r: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -343,7 +353,7 @@ def _sort_order(key: np.ndarray, lat: np.ndarray, lon: np.ndarray, w: np.ndarray
     return _bucket_sort(bucket, len(bounds) + 1, key, lat, lon, w)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _bucket_sort(
     bucket: np.ndarray,
     nbuckets: int,
@@ -396,7 +406,7 @@ def _before(i: int, j: int, lat: np.ndarray, lon: np.ndarray, w: np.ndarray) -> 
     return i < j
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sort_run(
     idx: np.ndarray,
     buf: np.ndarray,
@@ -445,7 +455,7 @@ def _sort_run(
         width *= 2
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _gather(
     order: np.ndarray, ints: tuple[np.ndarray, ...], floats: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -528,7 +538,7 @@ def _gap2(v: float, lo: float, side: float) -> float:  # pragma: no cover - comp
     return d * d if d > 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _neighbour_runs(
     cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, reach: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -560,7 +570,7 @@ def _neighbour_runs(
     return ptr, lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _walk_runs(
     col: np.ndarray,
     cz: np.ndarray,
@@ -599,7 +609,7 @@ def _walk_runs(
                         ptr[c + 1] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cells(
     ix: np.ndarray, iy: np.ndarray, iz: np.ndarray, w: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
@@ -630,7 +640,7 @@ def _cells(
     return start, cx, cy, cz, cw
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _core_mask(
     start: np.ndarray,
     cx: np.ndarray,
@@ -731,7 +741,7 @@ def _core_mask(
     return core
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _find(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
     """Root of ``i`` in the union-find forest, halving the path on the way."""
     while parent[i] != i:
@@ -740,7 +750,7 @@ def _find(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
     return i
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _link_cells(
     start: np.ndarray,
     cx: np.ndarray,
@@ -807,7 +817,7 @@ def _link_cells(
     return parent
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cluster_heads(
     start: np.ndarray,
     root: np.ndarray,
@@ -841,7 +851,7 @@ def _cluster_heads(
     return head
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _label_points(
     start: np.ndarray,
     cx: np.ndarray,
@@ -1008,6 +1018,20 @@ def _dbscan_sorted(
         r_red,
     )
     return labels, core
+
+
+#: Numba threading layers that allow parallel kernels to be launched from several threads.
+_THREADSAFE_LAYERS = ("omp", "tbb")
+
+
+def concurrent_calls_safe() -> bool:
+    """Whether several threads of this process may call :func:`weighted_dbscan` at once.
+
+    True when Numba's threading layer is thread-safe (OpenMP or TBB). The layer is chosen
+    by Numba at the first parallel launch, so this runs the kernel once on one point first.
+    """
+    weighted_dbscan(np.zeros(1), np.zeros(1), np.ones(1), eps_km=1.0, min_weight=1.0)
+    return numba.threading_layer() in _THREADSAFE_LAYERS
 
 
 def kernel_compiled() -> bool:

@@ -70,14 +70,17 @@ parallel), and results are gathered by index, so they do not depend on the threa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse
@@ -91,9 +94,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from innoclusters.areas import assign_areas, cluster_metrics
+from innoclusters.areas import assign_areas
 from innoclusters.config import METRICS, Settings, parse_method
-from innoclusters.density import weighted_dbscan
+from innoclusters.density import concurrent_calls_safe, weighted_dbscan
 from innoclusters.errors import SettingsError
 from innoclusters.geo import chord, unit_vectors
 from innoclusters.locations import edition_windows
@@ -206,9 +209,24 @@ class _World:
     nominal_activity: np.ndarray
     nominal_ids: list[str]
     nominal_rank: dict[str, int]
-    cell: np.ndarray  # pruning cell per location
-    near1: scipy.sparse.csr_matrix  # cells x cells within one cell (Chebyshev)
     prune_eps_km: float
+    grids: dict[int, _Grid] = dataclasses.field(default_factory=dict)  # rounding factor ->
+
+
+@dataclasses.dataclass
+class _Grid:
+    """The run's locations on a grid ``factor`` times coarser, with pruning cells.
+
+    Built once per rounding factor; a replicate only sums its weights into it. The
+    coarse grid is nested in the run's (a location goes whole into its coarse cell).
+    """
+
+    of_fine: np.ndarray  # per run location: its coarse location
+    metric: np.ndarray  # int8 code into METRICS, per coarse location
+    lat: np.ndarray
+    lon: np.ndarray
+    cell: np.ndarray  # pruning cell per coarse location
+    near1: scipy.sparse.csr_matrix  # cells x cells within one cell (Chebyshev)
 
 
 def _grid_sql(rounding: float) -> tuple[str, str]:
@@ -223,8 +241,13 @@ def _cells(lat: np.ndarray, lon: np.ndarray, eps_km: float) -> tuple[np.ndarray,
     """Cell of side ``chord(eps_km)`` of each location (3-D grid on unit vectors)."""
     side = float(chord(eps_km))
     ijk = np.floor(unit_vectors(lat, lon) / side).astype(np.int64)
-    keys, cell = np.unique(ijk, axis=0, return_inverse=True)
-    return keys, cell.reshape(-1)
+    if not len(ijk):
+        return np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=np.int64)
+    base = ijk - ijk.min(axis=0)
+    span = base.max(axis=0) + 1
+    code = (base[:, 0] * span[1] + base[:, 1]) * span[2] + base[:, 2]
+    _, first, cell = np.unique(code, return_index=True, return_inverse=True)
+    return ijk[first], cell.reshape(-1)
 
 
 def _near(keys: np.ndarray, reach: int) -> scipy.sparse.csr_matrix:
@@ -350,7 +373,6 @@ def _prepare(
         str(c): int(r)
         for c, r in zip(result.clusters["cluster_id"], result.clusters["rank"], strict=True)
     }
-    keys, cell = _cells(lat, lon, prune_eps_km)
     return _World(
         metric=metric,
         li=li_a,
@@ -365,10 +387,43 @@ def _prepare(
         nominal_activity=nominal_activity,
         nominal_ids=ids,
         nominal_rank=rank,
-        cell=cell,
-        near1=_near(keys, 1),
         prune_eps_km=prune_eps_km,
     )
+
+
+def _grid_of(world: _World, factor: int, rounding: float) -> _Grid:
+    """The coarse grid of ``factor`` (built on first use; 1 is the run's own)."""
+    found = world.grids.get(factor)
+    if found is not None:
+        return found
+    if factor == 1:
+        of_fine = np.arange(len(world.metric), dtype=np.int64)
+        metric, lat, lon = world.metric, world.lat, world.lon
+    else:
+        ci = np.floor(world.li / factor + 0.5).astype(np.int64)
+        co = np.floor(world.lo / factor + 0.5).astype(np.int64)
+        step = rounding * factor
+        west = round(-180.0 / step)
+        co = np.where(co * step >= 180.0, west, co)
+        # One sortable key per (metric, lat index, lon index): nested, so the coarse
+        # locations come out in (metric, lat, lon) index order.
+        ci0 = ci - ci.min()
+        co0 = co - co.min()
+        span_i = int(ci0.max()) + 1
+        span_o = int(co0.max()) + 1
+        key = (world.metric.astype(np.int64) * span_i + ci0) * span_o + co0
+        uniq, of_fine = np.unique(key, return_inverse=True)
+        of_fine = of_fine.reshape(-1).astype(np.int64)
+        first = np.zeros(len(uniq), dtype=np.int64)
+        first[of_fine[::-1]] = np.arange(len(of_fine))[::-1]
+        metric = world.metric[first]
+        dec = _decimals(step)
+        lat = np.round(ci[first] * step, dec)
+        lon = np.where(co[first] == west, -180.0, np.round(co[first] * step, dec))
+    keys, cell = _cells(lat, lon, world.prune_eps_km)
+    grid = _Grid(of_fine=of_fine, metric=metric, lat=lat, lon=lon, cell=cell, near1=_near(keys, 1))
+    world.grids[factor] = grid
+    return grid
 
 
 def _decimals(rounding: float) -> int:
@@ -410,6 +465,7 @@ def _replicate(
     settings: Settings,
     *,
     keep_clusters: bool = False,
+    kernel_lock: contextlib.AbstractContextManager[Any] | None = None,
 ) -> _Outcome:
     """Cluster, rank and match one replicate given its location weights."""
     method = dict(choice.method)
@@ -433,21 +489,37 @@ def _replicate(
         metric_weights={m: float(method[m]) for m in metrics},
         min_weight=min_weight,
     )
+    grid = _grid_of(world, factor, settings.rounding)
     if factor == 1:
-        clustered, fine_row = _pruned(world, weights, use, min_weight, eps_km=choice.eps_km)
+        grid_weights = weights
     else:
-        frame, fine_row = _coarsen(world, weights, use, factor, settings.rounding)
-        clustered, _ = cluster_metrics(frame, settings=rep_settings, totals=totals, metrics=metrics)
+        grid_weights = np.bincount(grid.of_fine, weights=weights, minlength=len(grid.metric))
+    grid_use = np.isin(grid.metric, codes) & (grid_weights > 0)
+    clustered, grid_row = _pruned(
+        grid,
+        grid_weights,
+        grid_use,
+        min_weight,
+        eps_km=choice.eps_km,
+        kernel_lock=kernel_lock or contextlib.nullcontext(),
+    )
+    # Each of the run's locations in use takes its (coarse) row.
+    fine_row = np.where(use, grid_row[grid.of_fine], -1)
     if len(clustered):
         area = assign_areas(clustered, settings=rep_settings, totals=totals)[
             "cluster_id"
         ].to_numpy()
     else:
         area = np.array([], dtype=object)
-    in_area = pd.notna(area)
-    rep_ids, area_code = np.unique(area[in_area].astype(str), return_inverse=True)
-    row_code = np.full(len(clustered), -1, dtype=np.int64)
-    row_code[np.flatnonzero(in_area)] = area_code
+    # Replicate clusters numbered in id order (hashing, then sorting only the ids).
+    code, found = pd.factorize(area)  # -1 outside every area
+    ids = np.asarray(found, dtype=str)
+    by_id = np.argsort(ids, kind="stable")
+    rep_ids = ids[by_id]
+    renumber = np.empty(len(by_id) + 1, dtype=np.int64)
+    renumber[by_id] = np.arange(len(by_id))
+    renumber[-1] = -1
+    row_code = renumber[code]
     # Back to the run's locations: each location takes its (coarse) row's cluster.
     rep_cluster = np.where(fine_row >= 0, row_code[np.maximum(fine_row, 0)], -1)
     scale = np.zeros(len(METRICS))
@@ -468,12 +540,13 @@ def _replicate(
 
 
 def _pruned(
-    world: _World,
+    grid: _Grid,
     weights: np.ndarray,
     use: np.ndarray,
     min_weight: Mapping[str, float],
     *,
     eps_km: float,
+    kernel_lock: contextlib.AbstractContextManager[Any],
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Metric clusters of the locations that can matter, exactly (see the module text).
 
@@ -488,39 +561,40 @@ def _pruned(
     -------
     frame : pandas.DataFrame
         ``metric, lat, lon, weight, metric_cluster, core`` of the kept locations.
-    fine_row : numpy.ndarray
-        Row of ``frame`` of each location, -1 when not kept.
+    row : numpy.ndarray
+        Row of ``frame`` of each of the grid's locations, -1 when not kept.
     """
-    n_cells = world.near1.shape[0]
+    n_cells = grid.near1.shape[0]
     labels = np.full(len(weights), -1, dtype=np.int64)
     core = np.zeros(len(weights), dtype=bool)
     for m, threshold in min_weight.items():
-        mine = use & (world.metric == METRICS.index(m))
-        per_cell = np.bincount(world.cell[mine], weights=weights[mine], minlength=n_cells)
+        mine = use & (grid.metric == METRICS.index(m))
+        per_cell = np.bincount(grid.cell[mine], weights=weights[mine], minlength=n_cells)
         # Sums of floats in another order than the kernel's: a margin keeps every core.
-        candidate = ((world.near1 @ per_cell) >= threshold * (1 - 1e-9)) & (per_cell > 0)
-        reach = (world.near1 @ candidate.astype(np.float64)) > 0
-        rows = np.flatnonzero(mine & reach[world.cell])
+        candidate = ((grid.near1 @ per_cell) >= threshold * (1 - 1e-9)) & (per_cell > 0)
+        reach = (grid.near1 @ candidate.astype(np.float64)) > 0
+        rows = np.flatnonzero(mine & reach[grid.cell])
         if len(rows) and threshold > 0:
-            lab, cor = weighted_dbscan(
-                world.lat[rows],
-                world.lon[rows],
-                weights[rows],
-                eps_km=eps_km,
-                min_weight=threshold,
-            )
+            with kernel_lock:
+                lab, cor = weighted_dbscan(
+                    grid.lat[rows],
+                    grid.lon[rows],
+                    weights[rows],
+                    eps_km=eps_km,
+                    min_weight=threshold,
+                )
             labels[rows] = lab
             core[rows] = cor
-    member_cells = np.bincount(world.cell[labels >= 0], minlength=n_cells) > 0
-    halo = (world.near1 @ member_cells.astype(np.float64)) > 0
-    rows = np.flatnonzero(use & halo[world.cell])
+    member_cells = np.bincount(grid.cell[labels >= 0], minlength=n_cells) > 0
+    halo = (grid.near1 @ member_cells.astype(np.float64)) > 0
+    rows = np.flatnonzero(use & halo[grid.cell])
     frame = pd.DataFrame(
         {
             "metric": pd.Categorical.from_codes(
-                world.metric[rows].astype(np.int64), dtype=_METRIC_DTYPE
+                grid.metric[rows].astype(np.int64), dtype=_METRIC_DTYPE
             ),
-            "lat": world.lat[rows],
-            "lon": world.lon[rows],
+            "lat": grid.lat[rows],
+            "lon": grid.lon[rows],
             "weight": weights[rows],
             "metric_cluster": labels[rows],
             "core": core[rows],
@@ -528,34 +602,6 @@ def _pruned(
     )
     fine_row = np.full(len(weights), -1, dtype=np.int64)
     fine_row[rows] = np.arange(len(rows))
-    return frame, fine_row
-
-
-def _coarsen(
-    world: _World, weights: np.ndarray, use: np.ndarray, factor: int, rounding: float
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Aggregate locations on a grid ``factor`` times coarser (nested in the run's grid)."""
-    rows = np.flatnonzero(use)
-    ci = np.floor(world.li[rows] / factor + 0.5).astype(np.int64)
-    co = np.floor(world.lo[rows] / factor + 0.5).astype(np.int64)
-    step = rounding * factor
-    west = round(-180.0 / step)
-    co = np.where(co * step >= 180.0, west, co)
-    keys = np.column_stack((world.metric[rows].astype(np.int64), ci, co))
-    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
-    w = np.bincount(inv, weights=weights[rows], minlength=len(uniq))
-    dec = _decimals(step)
-    frame = pd.DataFrame(
-        {
-            "metric": pd.Categorical.from_codes(uniq[:, 0].astype(np.int64), dtype=_METRIC_DTYPE),
-            "lat": np.round(uniq[:, 1] * step, dec),
-            "lon": np.where(uniq[:, 2] == west, -180.0, np.round(uniq[:, 2] * step, dec)),
-            "weight": w,
-        }
-    )
-    fine_row = np.full(len(weights), -1, dtype=np.int64)
-    fine_row[rows] = inv
     return frame, fine_row
 
 
@@ -801,12 +847,24 @@ def estimate(
     for j, choice in enumerate(fixed):
         jobs.append(("fixed", j, None, choice))
 
+    # With several threads, each replicate runs the kernel on its own thread (Numba's
+    # thread count is per thread), so the replicates share the cores; a threading layer
+    # that cannot take concurrent launches gets one kernel call at a time instead.
+    concurrent = threads > 1 and concurrent_calls_safe()
+    lock: contextlib.AbstractContextManager[Any] = (
+        threading.Lock() if threads > 1 and not concurrent else contextlib.nullcontext()
+    )
+
     def job(spec: tuple[str, int, np.random.SeedSequence | None, Choice | None]) -> Any:
         source, _, child, choice = spec
+        if concurrent:
+            numba.set_num_threads(1)
         if source == "fixed":
             assert choice is not None
             w = _window_weights(world, choice.window_years)
-            return choice, _replicate(world, w, choice, settings, keep_clusters=True)
+            return choice, _replicate(
+                world, w, choice, settings, keep_clusters=True, kernel_lock=lock
+            )
         assert child is not None
         rng = np.random.default_rng(child)
         choice = _draw(rng, ranges, metrics) if source != "data" else ranges.nominal
@@ -817,7 +875,7 @@ def estimate(
             mask = _entry_mask(world, choice.window_years)
             data = world.incidence.data * k[world.incidence.indices] * mask
             w = _row_sums(world.incidence, data)
-        return choice, _replicate(world, w, choice, settings)
+        return choice, _replicate(world, w, choice, settings, kernel_lock=lock)
 
     advance, stop = _progress(len(jobs), progress)
     start = time.perf_counter()

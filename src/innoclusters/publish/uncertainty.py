@@ -17,16 +17,18 @@ from typing import Any
 import pandas as pd
 
 from innoclusters._io import atomic_write_text
-from innoclusters.publish.tables import SYNTHETIC_NOTICE
+from innoclusters.publish.tables import csv_text
 from innoclusters.result import RunResult
 
 __all__ = ["uncertainty_csv_text", "uncertainty_view", "write_uncertainty"]
 
 
 def uncertainty_csv_text(frame: pd.DataFrame, *, synthetic: bool = False) -> str:
-    """CSV text with fixed decimals (4) and empty cells for missing values."""
-    body = frame.to_csv(index=False, lineterminator="\n", float_format="%.4f", na_rep="")
-    return (SYNTHETIC_NOTICE + "\n" + body) if synthetic else body
+    """CSV text with fixed decimals (4), empty cells for missing values, and formula-like
+    text cells (a cluster name from the data starting with ``=``, ``+``, ``-``, ``@``, ...)
+    neutralised by the rule of every other CSV (:func:`innoclusters.publish.tables.csv_text`).
+    """
+    return csv_text(frame, synthetic=synthetic, float_format="%.4f")
 
 
 def write_uncertainty(result: RunResult, out: str | Path) -> list[Path]:
