@@ -89,22 +89,22 @@ def cluster_metrics(
     labels = np.full(len(out), -1, dtype=np.int64)
     core = np.zeros(len(out), dtype=bool)
     densities: dict[str, float] = {}
-    metric_col = out["metric"].to_numpy()
+    # Row positions per metric without a Python string per row; coordinates and weights
+    # taken as arrays, not as a copy of every column of each metric's rows.
+    positions = out.groupby("metric", sort=False, observed=True).indices
+    lat = out["lat"].to_numpy(dtype=float)
+    lon = out["lon"].to_numpy(dtype=float)
+    weight = out["weight"].to_numpy(dtype=float)
     for metric in metrics:
-        idx = np.flatnonzero(metric_col == metric)
-        if not len(idx):
+        idx = positions.get(metric)
+        if idx is None or not len(idx):
             continue
         min_weight = settings.density_for(metric, totals.get(metric, 0.0))
         densities[metric] = min_weight
         if min_weight <= 0:
             continue
-        sub = out.iloc[idx]
         lab, cor = weighted_dbscan(
-            sub["lat"].to_numpy(dtype=float),
-            sub["lon"].to_numpy(dtype=float),
-            sub["weight"].to_numpy(dtype=float),
-            eps_km=settings.eps_km,
-            min_weight=min_weight,
+            lat[idx], lon[idx], weight[idx], eps_km=settings.eps_km, min_weight=min_weight
         )
         labels[idx] = lab
         core[idx] = cor

@@ -197,10 +197,7 @@ def weighted_dbscan(
     side = (chord - tol) / math.sqrt(3.0) * (1.0 - 1e-9) - 1e-15
     reach = math.floor((chord + tol) / side) + 1
 
-    x, y, z, coslat = _unit_vectors(lat_r, lon_r)
-    ix = np.floor(x / side).astype(np.int64)
-    iy = np.floor(y / side).astype(np.int64)
-    iz = np.floor(z / side).astype(np.int64)
+    x, y, z, coslat, ix, iy, iz = _unit_vectors(lat_r, lon_r, side)
     spans = [int(v.max() - v.min()) + 1 for v in (ix, iy, iz)]
     if spans[0] * spans[1] * spans[2] < 2**62:
         # One int64 key in the lexicographic order of (ix, iy, iz), sorted in parallel.
@@ -311,21 +308,33 @@ def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarr
 
 @njit(cache=True, parallel=True, nogil=True)
 def _unit_vectors(
-    lat_r: np.ndarray, lon_r: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """3-D unit vectors and ``cos(lat)`` (from the C library, as scikit-learn computes it)."""
+    lat_r: np.ndarray, lon_r: np.ndarray, side: float
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:  # pragma: no cover - compiled
+    """3-D unit vectors, ``cos(lat)`` and the grid cell of each point.
+
+    The cosines and sines come from the C library, as scikit-learn computes them; the cell
+    indices are ``floor(v / side)`` of each coordinate of the unit vector.
+    """
     n = lat_r.shape[0]
     x = np.empty(n)
     y = np.empty(n)
     z = np.empty(n)
     coslat = np.empty(n)
+    ix = np.empty(n, dtype=np.int64)
+    iy = np.empty(n, dtype=np.int64)
+    iz = np.empty(n, dtype=np.int64)
     for i in prange(n):
         c = math.cos(lat_r[i])
         coslat[i] = c
         x[i] = c * math.cos(lon_r[i])
         y[i] = c * math.sin(lon_r[i])
         z[i] = math.sin(lat_r[i])
-    return x, y, z, coslat
+        ix[i] = math.floor(x[i] / side)
+        iy[i] = math.floor(y[i] / side)
+        iz[i] = math.floor(z[i] / side)
+    return x, y, z, coslat, ix, iy, iz
 
 
 #: Buckets per thread of the parallel sort (more buckets balance the load better).
@@ -540,7 +549,7 @@ def _gap2(v: float, lo: float, side: float) -> float:  # pragma: no cover - comp
 
 @njit(cache=True, nogil=True)
 def _neighbour_runs(
-    cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, reach: int
+    cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, reach: int, chunks: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """The cells around each cell, as runs of consecutive cell indices (CSR layout).
 
@@ -550,7 +559,8 @@ def _neighbour_runs(
     order. Cell ``c``'s runs are ``lo[ptr[c]:ptr[c + 1]]`` to ``hi[...]`` (exclusive).
 
     Cells are visited in key order, and the key where each column's run starts only grows,
-    so one cursor per column walks the cells once: linear time, no search.
+    so one cursor per column walks the cells once: linear time. The walk is cut into
+    ranges of cells run in parallel, each starting its cursors by binary search.
     """
     ncells = cx.shape[0]
     ptr = np.zeros(ncells + 1, dtype=np.int64)
@@ -561,16 +571,30 @@ def _neighbour_runs(
     span_y = cy.max() - cy.min() + 2 * reach + 1
     col = (cx - cx.min() + reach) * span_y + (cy - cy.min() + reach)
     dummy = np.empty(0, dtype=np.int32)
-    _walk_runs(col, cz, span_y, reach, ptr, dummy, dummy, False)
+    _walk_runs(col, cz, span_y, reach, ptr, dummy, dummy, False, chunks)
     for c in range(ncells):
         ptr[c + 1] += ptr[c]
     lo = np.empty(ptr[ncells], dtype=np.int32)
     hi = np.empty(ptr[ncells], dtype=np.int32)
-    _walk_runs(col, cz, span_y, reach, ptr, lo, hi, True)
+    _walk_runs(col, cz, span_y, reach, ptr, lo, hi, True, chunks)
     return ptr, lo, hi
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, inline="always")
+def _lower_bound(col: np.ndarray, cz: np.ndarray, t: int, z: int) -> int:  # pragma: no cover
+    """First cell whose (column, cz) is not below ``(t, z)`` (cells are in that order)."""
+    a = 0
+    b = col.shape[0]
+    while a < b:
+        m = (a + b) // 2
+        if col[m] < t or (col[m] == t and cz[m] < z):
+            a = m + 1
+        else:
+            b = m
+    return a
+
+
+@njit(cache=True, parallel=True, nogil=True)
 def _walk_runs(
     col: np.ndarray,
     cz: np.ndarray,
@@ -580,33 +604,51 @@ def _walk_runs(
     lo: np.ndarray,
     hi: np.ndarray,
     fill: bool,
+    chunks: int,
 ) -> None:  # pragma: no cover - compiled
-    """Count each cell's runs into ``ptr[c + 1]`` or, with ``fill``, write them out."""
+    """Count each cell's runs into ``ptr[c + 1]`` or, with ``fill``, write them out.
+
+    The cells are cut into ``chunks`` consecutive ranges walked in parallel; each range
+    starts its cursors by binary search (the first cell at or after each column's target),
+    then walks on as one cursor per column would from the first cell: the same runs as one
+    walk over all cells.
+    """
     ncells = col.shape[0]
-    cursor = np.zeros((2 * reach + 1) ** 2, dtype=np.int64)
-    for c in range(ncells):
+    width = 2 * reach + 1
+    for chunk in prange(chunks):
+        c0 = chunk * ncells // chunks
+        c1 = (chunk + 1) * ncells // chunks
+        if c0 >= c1:
+            continue
+        cursor = np.empty(width * width, dtype=np.int64)
         k = 0
-        out = ptr[c]
-        z_lo = cz[c] - reach
-        z_hi = cz[c] + reach
         for dx in range(-reach, reach + 1):
             for dy in range(-reach, reach + 1):
-                t = col[c] + dx * span_y + dy
-                a = cursor[k]
-                while a < ncells and (col[a] < t or (col[a] == t and cz[a] < z_lo)):
-                    a += 1
-                cursor[k] = a
+                cursor[k] = _lower_bound(col, cz, col[c0] + dx * span_y + dy, cz[c0] - reach)
                 k += 1
-                b = a
-                while b < ncells and col[b] == t and cz[b] <= z_hi:
-                    b += 1
-                if b > a:
-                    if fill:
-                        lo[out] = a
-                        hi[out] = b
-                        out += 1
-                    else:
-                        ptr[c + 1] += 1
+        for c in range(c0, c1):
+            k = 0
+            out = ptr[c]
+            z_lo = cz[c] - reach
+            z_hi = cz[c] + reach
+            for dx in range(-reach, reach + 1):
+                for dy in range(-reach, reach + 1):
+                    t = col[c] + dx * span_y + dy
+                    a = cursor[k]
+                    while a < ncells and (col[a] < t or (col[a] == t and cz[a] < z_lo)):
+                        a += 1
+                    cursor[k] = a
+                    k += 1
+                    b = a
+                    while b < ncells and col[b] == t and cz[b] <= z_hi:
+                        b += 1
+                    if b > a:
+                        if fill:
+                            lo[out] = a
+                            hi[out] = b
+                            out += 1
+                        else:
+                            ptr[c + 1] += 1
 
 
 @njit(cache=True, nogil=True)
@@ -945,7 +987,8 @@ def _dbscan_sorted(
 ) -> tuple[np.ndarray, np.ndarray]:
     """DBSCAN of points already sorted by (cell, lat, lon, weight); labels and core mask."""
     start, cx, cy, cz, cw = _cells(ix, iy, iz, w)
-    run_ptr, run_lo, run_hi = _neighbour_runs(cx, cy, cz, reach)
+    chunks = numba.get_num_threads() * _BUCKETS_PER_THREAD
+    run_ptr, run_lo, run_hi = _neighbour_runs(cx, cy, cz, reach, chunks)
     core = _core_mask(
         start,
         cx,
