@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from innoclusters.errors import InputError, SettingsError
-from innoclusters.records import read_records
+from innoclusters.records import inspect_records, read_records
 from innoclusters.sources import SourceSpec
 
 DATA = Path(__file__).parent / "data" / "sources" / "patentsview"
@@ -132,3 +132,21 @@ def test_a_bad_place_is_reported_on_every_row_that_names_it(tmp_path: Path) -> N
     assert rejects["reason"].tolist() == ["lat 'north' is not a number", nowhere, nowhere]
     (stats,) = rs.files
     assert (stats.rows_read, stats.rows_accepted, stats.rows_rejected) == (5, 2, 3)
+
+
+def test_a_patent_listed_twice_upstream_is_still_one_document(tmp_path: Path) -> None:
+    """Keys are taken as unique, as PatentsView documents them; a repeat is still read right."""
+    folder = tmp_path / "pg"
+    folder.mkdir()
+    for name in ("pg_inventor_disambiguated.tsv", "pg_location_disambiguated.tsv.gz"):
+        (folder / name).write_bytes((PREGRANT / name).read_bytes())
+    lines = (PREGRANT / "pg_published_application.tsv").read_text(encoding="utf-8")
+    repeated = lines + lines.splitlines()[1] + "\n"  # publication 20230000001 twice
+    (folder / "pg_published_application.tsv").write_text(repeated, encoding="utf-8")
+    rs = read_records({"patents": [f"patentsview:{folder}"]})
+    frame = rs.frame().sort_values(["doc_id", "lat"])
+    assert frame["doc_id"].tolist() == ["20230000001", "20230000001", "20230000002"]
+    assert frame["weight"].tolist() == [0.5, 0.5, 1.0]
+    assert (rs.files[0].rows_read, rs.files[0].rows_accepted) == (3, 3)
+    (found,) = inspect_records({"patents": [f"patentsview:{folder}"]})
+    assert (found["rows_read"], found["documents"]) == (3, 2)

@@ -653,6 +653,8 @@ class _Plan:
     files: tuple[Path, ...] = ()
     #: Whether the place columns come from a place table validated already.
     placed: bool = False
+    #: The adapter's query for tables whose keys repeat (:attr:`Prepared.fallback`).
+    fallback: str = ""
 
     @property
     def types(self) -> dict[str, str]:
@@ -875,11 +877,18 @@ def inspect_records(
 
 def _inspect_plan(con: duckdb.DuckDBPyConnection, plan: _Plan, problems: int) -> dict[str, Any]:
     # Only what the summary needs is kept (a narrow table), filtered rows apart.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _inspect AS SELECT doc_id, year, country, reason,
-          _filter, line, lat IS NOT NULL AS has_xy, lat IS NULL AND city IS NOT NULL AS todo
-        FROM ({plan.sql(numbered=bool(plan.source))})"""
-    )
+    for attempt in (plan, dataclasses.replace(plan, source=plan.fallback)):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _inspect AS SELECT doc_id, year, country, reason,
+              _filter, line, lat IS NOT NULL AS has_xy, lat IS NULL AND city IS NOT NULL AS todo
+            FROM ({attempt.sql(numbered=bool(attempt.source))})"""
+        )
+        if not plan.fallback:
+            break
+        got = con.execute("SELECT count(*) FROM _inspect").fetchone()
+        staged = con.execute(f"SELECT count(*) FROM _staged_{plan.index}").fetchone()
+        if got == staged:
+            break
     filtered = {
         str(k): int(v)
         for k, v in con.execute(
@@ -1017,9 +1026,13 @@ def _materialise(
     """
     staged = f"_staged_{index}"
     keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    source = prepared.sql.replace(
-        "@STAGED", f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
-    ).replace("@PLACES", f"_places_{index}")
+    sources = [
+        sql.replace(
+            "@STAGED", f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
+        ).replace("@PLACES", f"_places_{index}")
+        for sql in (prepared.sql, prepared.fallback)
+    ]
+    source = sources[0]
     try:
         if prepared.places:
             types = {
@@ -1055,6 +1068,7 @@ def _materialise(
         columns=dict(prepared.columns),
         files=prepared.files,
         placed=bool(prepared.places),
+        fallback=sources[1] if prepared.fallback else "",
     )
 
 
@@ -1086,6 +1100,11 @@ def _read_plans(
     try:
         with tracker.step(share, f"validating {len(plans)} file(s)"):
             con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {rows}")
+            if _keys_repeat(con, plans):
+                # An adapter's tables repeat a key they should not: read them grouped.
+                plans = [dataclasses.replace(p, source=p.fallback or p.source) for p in plans]
+                rows = " UNION ALL ".join(f"({p.sql(numbered=bool(p.source))})" for p in plans)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT {kept} FROM ({rows})")
     except duckdb.Error as exc:
         names = ", ".join(str(p.path) for p in plans)
         first = str(exc).strip().splitlines()[0]
@@ -1119,6 +1138,29 @@ def _read_plans(
         if assigned:
             geocoding["countries_assigned"] = assigned
     return geocoding
+
+
+def _keys_repeat(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> bool:
+    """Whether an adapter's query gave more rows than its row-defining file has.
+
+    That happens only when a table it joins repeats a key that upstream documents as
+    unique (a patent listed twice in ``g_patent``); its :attr:`_Plan.fallback` then reads
+    those tables grouped by key.
+    """
+    checked = [p for p in plans if p.fallback]
+    if not checked:
+        return False
+    got = dict(
+        con.execute(
+            f"""SELECT file_id, count(*) FROM _rows
+            WHERE file_id IN ({", ".join(str(p.index) for p in checked)}) GROUP BY ALL"""
+        ).fetchall()
+    )
+    for plan in checked:
+        staged = con.execute(f"SELECT count(*) FROM _staged_{plan.index}").fetchone()
+        if int(got.get(plan.index, 0)) != (int(staged[0]) if staged else 0):
+            return True
+    return False
 
 
 def _insert_records(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) -> None:

@@ -85,6 +85,11 @@ class Prepared:
     #: alpha-2, ``city``, ``region``, ``_place_reason``, ``_noplace``), so that a place's
     #: text is parsed once, not once per row that names it.
     places: str = ""
+    #: ``sql`` for tables in which a key the adapter joins on repeats (each such table
+    #: grouped by its key first, which costs a hash aggregate per table). ``sql`` may take
+    #: upstream keys to be unique, as upstream documents them; records checks that it
+    #: gave one row per row of the row-defining file and otherwise runs this instead.
+    fallback: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

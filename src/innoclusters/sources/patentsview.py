@@ -113,6 +113,49 @@ def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) ->
     return out
 
 
+def _documents(grant: bool, files: Mapping[str, Path], wanted: str, *, grouped: bool) -> str:
+    """The CTEs of the per-document tables (year, filter, in the grant table or not).
+
+    PatentsView keys these tables by patent (``pgpub_id``): read as they are, each
+    inventor row finds its one patent. ``grouped`` first groups each by its key, for
+    tables in which a key repeats (records runs that variant when the first gives more
+    rows than the inventor table has, :attr:`~innoclusters.sources.Prepared.fallback`).
+    """
+    if grant:
+        app, pat = _tsv(files[_GRANTED[2]]), _tsv(files[_GRANTED[3]])
+        if grouped:
+            app = f"(SELECT patent_id, min(filing_date) AS filing_date FROM {app} GROUP BY ALL)"
+            pat = (
+                "(SELECT patent_id, any_value(patent_type) AS patent_type, "
+                f"any_value(patent_date) AS patent_date, max(withdrawn) AS withdrawn FROM {pat} "
+                "GROUP BY ALL)"
+            )
+        # One table per patent (application and grant joined once), so that each inventor
+        # row makes one lookup, not two; the filters are decided once per patent.
+        return (
+            f"app AS (SELECT patent_id AS k, {year_text('filing_date')} AS filing_date "
+            f"FROM {app}), "
+            f"pat AS (SELECT patent_id AS k, {year_text('patent_date')} AS patent_date, "
+            "CASE WHEN withdrawn IN ('1', 'TRUE', 'true', 'True') THEN 'withdrawn' "
+            f"WHEN lower(patent_type) NOT IN ({wanted}) THEN 'patent type' END AS _filter "
+            f"FROM {pat}), "
+            "doc AS (SELECT coalesce(p.k, a.k) AS k, a.filing_date, p.patent_date, p._filter, "
+            "p.k IS NOT NULL AS listed FROM pat AS p FULL JOIN app AS a ON a.k = p.k)"
+        )
+    app = _tsv(files[_PREGRANT[2]])
+    if grouped:
+        app = (
+            "(SELECT pgpub_id, min(filing_date) AS filing_date, min(published_date) AS "
+            f"published_date, any_value(patent_type) AS patent_type FROM {app} GROUP BY ALL)"
+        )
+    return (
+        f"doc AS (SELECT pgpub_id AS k, {year_text('filing_date')} AS filing_date, "
+        f"{year_text('published_date')} AS published_date, "
+        f"CASE WHEN lower(patent_type) NOT IN ({wanted}) THEN 'patent type' END AS _filter, "
+        f"true AS listed FROM {app})"
+    )
+
+
 def _prepare_one(
     grant: bool,
     found: Mapping[str, Path | None],
@@ -123,36 +166,15 @@ def _prepare_one(
     year_from = str(options.get("year", OPTIONS["year"]))
     if grant:
         key, inv, loc, app, pat = "patent_id", *_GRANTED
-        choices = {"filing": "a.filing_date", "grant": "p.patent_date"}
-        docs = (
-            f"app AS (SELECT patent_id AS k, {year_text('min(filing_date)')} AS filing_date "
-            f"FROM {_tsv(files[app])} GROUP BY ALL), "
-            f"pat AS (SELECT k, patent_date, CASE "
-            f"WHEN withdrawn IN ('1', 'TRUE', 'true', 'True') THEN 'withdrawn' "
-            f"WHEN lower(patent_type) NOT IN ({wanted}) THEN 'patent type' END AS _filter "
-            f"FROM (SELECT patent_id AS k, any_value(patent_type) AS patent_type, "
-            f"{year_text('any_value(patent_date)')} AS patent_date, "
-            f"max(withdrawn) AS withdrawn FROM {_tsv(files[pat])} GROUP BY ALL))"
-        )
-        joins = "LEFT JOIN app AS a ON a.k = i.k LEFT JOIN pat AS p ON p.k = i.k"
-        problem = f"CASE WHEN p.k IS NULL THEN '{key} not in {pat}' END"
-        filt = "p._filter"  # decided once per patent
+        choices = {"filing": "d.filing_date", "grant": "d.patent_date"}
         columns = {
             "doc_id": f"{inv}.patent_id",
             "year": f"{app}.filing_date" if year_from == "filing" else f"{pat}.patent_date",
         }
     else:
         key, inv, loc, app = "pgpub_id", *_PREGRANT
-        choices = {"filing": "a.filing_date", "publication": "a.published_date"}
-        docs = (
-            f"app AS (SELECT pgpub_id AS k, {year_text('min(filing_date)')} AS filing_date, "
-            f"{year_text('min(published_date)')} AS published_date, "
-            f"CASE WHEN lower(any_value(patent_type)) NOT IN ({wanted}) THEN 'patent type' "
-            f"END AS _filter FROM {_tsv(files[app])} GROUP BY ALL)"
-        )
-        joins = "LEFT JOIN app AS a ON a.k = i.k"
-        problem = f"CASE WHEN a.k IS NULL THEN '{key} not in {app}' END"
-        filt = "a._filter"  # decided once per publication
+        pat = app
+        choices = {"filing": "d.filing_date", "publication": "d.published_date"}
         columns = {
             "doc_id": f"{inv}.pgpub_id",
             "year": f"{app}.filing_date" if year_from == "filing" else f"{app}.published_date",
@@ -170,21 +192,24 @@ def _prepare_one(
             "region": f"{loc}.disambig_state",
         }
     )
-    sql = f"""WITH inv AS (SELECT * FROM @STAGED), {docs}
+    problem = f"CASE WHEN d.listed IS NOT TRUE THEN '{key} not in {pat}' END"
+    sql = f"""WITH inv AS (SELECT * FROM @STAGED), @DOCS
     SELECT i.k AS doc_id, {choices[year_from]} AS year, l.* EXCLUDE (_place),
       concat_ws('; ', {problem},
         CASE WHEN nullif(trim(i.location_id), '') IS NULL THEN 'no location_id'
              WHEN l._place IS NULL THEN 'location_id ''' || i.location_id
                || ''' not in {loc}' END) AS _problem,
-      {filt} AS _filter, i._row AS _row
-    FROM inv AS i LEFT JOIN @PLACES AS l ON l._place = i.location_id {joins}"""
+      d._filter AS _filter, i._row AS _row
+    FROM inv AS i LEFT JOIN @PLACES AS l ON l._place = i.location_id
+      LEFT JOIN doc AS d ON d.k = i.k"""
     inventor = found[inv]
     assert inventor is not None
     return Prepared(
         adapter=NAME,
         path=inventor,
         files=tuple(p for p in found.values() if p is not None),
-        sql=sql,
+        sql=sql.replace("@DOCS", _documents(grant, files, wanted, grouped=False)),
+        fallback=sql.replace("@DOCS", _documents(grant, files, wanted, grouped=True)),
         staged=f"SELECT {key} AS k, location_id FROM {_tsv(files[inv])}",
         places=f"""SELECT location_id AS _place, any_value(latitude) AS lat,
           any_value(longitude) AS lon, any_value(disambig_country) AS country,
