@@ -18,6 +18,11 @@ work). Then, each in its own process so that its peak memory is its own:
   ``innoclusters run`` path up to records: extract, read, filter, validate, count fractional
   weights, reject), with DuckDB's default memory limit.
 
+With ``--inspect ROWS`` it times instead ``innoclusters inspect`` on a generated records CSV
+(three rows per document, one row in 1,000 with a bad year) against DuckDB reading the same
+file into a table and counting its rows and documents, and the whole command with its
+Python start-up (issue 10: "a second or two on a million rows").
+
 Targets: adapter time <= 1.5 x the floor's, adapter peak memory < 4 GiB. Both sides'
 process CPU seconds over the same work (imports excluded) are printed too: on a shared
 machine their ratio moves less than the wall-clock one. ``--repeat N`` runs both sides N
@@ -150,11 +155,101 @@ def adapter(folder: Path) -> dict[str, float]:
     }
 
 
+def generate_records(path: Path, rows: int) -> None:
+    """A records CSV of ``rows`` rows (three per document), one row in 1,000 with a bad year."""
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT 'd' || CAST(i // 3 AS VARCHAR) AS doc_id,
+          CASE WHEN i % 1000 = 7 THEN '18x0' ELSE CAST(2015 + i % 8 AS VARCHAR) END AS year,
+          round(-50 + (hash(i) % 11000) / 100.0, 4) AS lat,
+          round(-180 + (hash(i + 7) % 36000) / 100.0, 4) AS lon,
+          (['US', 'JP', 'DE', 'CN', 'KR', 'FR', 'GB'])[1 + i % 7] AS country, '' AS weight
+        FROM range({rows}) t(i)) TO '{path}' (HEADER)"""
+    )
+    con.close()
+
+
+def inspect_floor(path: Path) -> dict[str, float]:
+    """DuckDB reading the CSV into a table and counting its rows and documents."""
+    start, cpu = time.perf_counter(), time.process_time()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{path}', all_varchar=true)")
+    con.execute("SELECT count(*), count(DISTINCT doc_id) FROM t").fetchall()
+    con.close()
+    return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+
+
+def inspect(path: Path) -> dict[str, float]:
+    """:func:`innoclusters.records.inspect_records` on the CSV (what ``inspect`` does)."""
+    from innoclusters.records import inspect_records
+
+    start, cpu = time.perf_counter(), time.process_time()
+    (found,) = inspect_records({"patents": [path]})
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu,
+        "rows_read": found["rows_read"],
+        "rows_invalid": found["rows_invalid"],
+    }
+
+
+def inspect_command(path: Path) -> dict[str, float]:
+    """The whole ``innoclusters inspect`` command (Python start-up and imports included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    code = "from innoclusters.cli import main; main()"
+    subprocess.run(
+        [sys.executable, "-c", code, "inspect", str(path)], capture_output=True, check=True
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    imports = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time, resource; import innoclusters.cli; "
+            "u = resource.getrusage(resource.RUSAGE_SELF); print(u.ru_utime + u.ru_stime)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "import_cpu_s": float(imports.strip()),
+    }
+
+
+def run_inspect(rows: int, repeat: int) -> None:
+    """Time ``inspect`` on a generated records CSV against DuckDB reading it."""
+    with tempfile.TemporaryDirectory(prefix="bench-inspect-") as tmp:
+        path = Path(tmp) / "records.csv"
+        generate_records(path, rows)
+        floors, ours = [], []
+        for _ in range(max(1, repeat)):
+            floors.append(_child("inspect_floor", path))
+            ours.append(_child("inspect", path))
+        command = inspect_command(path)
+    base = min(floors, key=lambda r: r["seconds"])
+    best = min(ours, key=lambda r: r["seconds"])
+    print(
+        f"DuckDB reading {rows:,} rows: {base['seconds']:.2f} s ({base['cpu_s']:.2f} s CPU); "
+        f"inspect_records: {best['seconds']:.2f} s ({best['cpu_s']:.2f} s CPU), ratio "
+        f"{best['seconds'] / base['seconds']:.2f} (CPU {best['cpu_s'] / base['cpu_s']:.2f}); "
+        f"{best['rows_read']:,.0f} rows read, {best['rows_invalid']:,.0f} with problems"
+    )
+    print(
+        f"innoclusters inspect (whole command): {command['seconds']:.2f} s, "
+        f"{command['cpu_s']:.2f} s CPU, of which {command['import_cpu_s']:.2f} s importing"
+    )
+
+
 def _child(stage: str, folder: Path) -> dict[str, float]:
     """Run one stage in a fresh process; add its peak resident memory."""
     code = (
         "import json, resource, sys; from pathlib import Path; "
-        "from benchmarks.bench_sources import adapter, floor; "
+        "from benchmarks.bench_sources import adapter, floor, inspect, inspect_floor; "
         f"r = {stage}(Path({str(folder)!r})); "
         "r['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
         "print(json.dumps(r))"
@@ -178,7 +273,17 @@ def main() -> None:
         help="Run floor and adapter this many times, alternately; each side's fastest run "
         "counts (on a shared machine the load changes between runs).",
     )
+    parser.add_argument(
+        "--inspect",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="Instead: time `inspect` on a records CSV of ROWS rows against DuckDB reading it.",
+    )
     args = parser.parse_args()
+    if args.inspect:
+        run_inspect(args.inspect, args.repeat)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-sources-") as tmp:
         folder = args.dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
