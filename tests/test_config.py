@@ -73,6 +73,29 @@ def test_memory_limit_from_toml_and_validated(tmp_path: Path) -> None:
     assert "'memory_limit'" in text and "'lots'" in text and "'top'" in text
 
 
+def test_engine_and_spark_master_from_toml_and_validated(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('engine = "spark"\nspark_master = "local[2]"\n', encoding="utf-8")
+    s = load_settings(path)
+    assert (s.engine, s.spark_master) == ("spark", "local[2]")
+    assert (Settings().engine, Settings().spark_master) == ("duckdb", "")
+    assert s.to_dict()["engine"] == "spark"
+    for master in (
+        "local",
+        "local[*]",
+        "local[4,2]",
+        "spark://h:7077",
+        "yarn",
+        "k8s://https://h:443",
+    ):
+        assert Settings(spark_master=master).spark_master == master
+    with pytest.raises(SettingsError) as info:
+        load_settings(path, engine="dask", spark_master="localhost")
+    text = str(info.value)
+    assert "'engine'" in text and "'dask'" in text and "duckdb, spark" in text
+    assert "'spark_master'" in text and "'localhost'" in text and str(path) in text
+
+
 def test_settings_are_immutable_all_the_way_down(tmp_path: Path) -> None:
     given = {"patents": 0.001}
     s = Settings(min_share=given, years={"patents": [2019, 2023]}, also_method={"patents": 1.0})

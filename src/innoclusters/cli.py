@@ -220,6 +220,20 @@ def run(
             "temporary folder (results do not change)."
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Where records, locations and profiles are aggregated: duckdb (default) or "
+            "spark (Apache Spark through PySpark; docs/spark.md). Results are identical."
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            help="Spark master URL for --engine spark, e.g. local[4], spark://host:7077, "
+            "yarn (default: the spark-submit session's, else local[*])."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Cluster and rank the given records and write the output folder."""
@@ -236,6 +250,8 @@ def run(
             uncertainty=uncertainty,
             encoding=encoding,
             memory_limit=memory_limit,
+            engine=engine,
+            spark_master=spark_master,
         )
         sources = {"patents": patents or [], "publications": publications or [], "vc": vc or []}
         inputs = [*sources["patents"], *sources["publications"], *sources["vc"]]

@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_EDITION_OFFSETS",
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_MIN_SHARE",
+    "ENGINES",
     "METRICS",
     "Settings",
     "load_settings",
@@ -42,6 +43,13 @@ DEFAULT_MIN_SHARE: Mapping[str, float] = MappingProxyType(
 #: DuckDB's memory limit unless set: its own default (80 % of the machine's memory) leaves
 #: nothing for the clustering's arrays, which live outside DuckDB.
 DEFAULT_MEMORY_LIMIT = "2GB"
+
+#: Engines that read the records and aggregate the locations and profiles.
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+# A Spark master URL: local, local[N], local[*], local[N,F], spark://, yarn, k8s://, mesos://
+# or a Spark Connect sc:// address.
+_SPARK_MASTER = re.compile(r"^(local(\[(\d+|\*)(,\s*\d+)?\])?|yarn|(spark|k8s|mesos|sc)://\S+)$")
 
 # A size as DuckDB's memory_limit accepts it: a number and a unit.
 _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
@@ -160,6 +168,15 @@ class Settings:
         run (about 45 M address rows) then stays under 4 GiB; raise it on a large machine
         for a faster records stage. Empty: DuckDB's own default (80 % of the machine's
         memory). Results do not depend on it.
+    engine
+        Where the records, locations and profile pre-aggregation run: ``"duckdb"`` (embedded,
+        one machine) or ``"spark"`` (Apache Spark through PySpark, on any master; see
+        ``docs/spark.md``). Clustering, ranking and publishing run on this machine (the
+        Spark driver) in both. The locations table and ``clusters.csv`` are identical.
+    spark_master
+        The Spark master URL for ``engine = "spark"`` (``local[4]``, ``spark://host:7077``,
+        ``yarn``, ``k8s://...``, ``sc://...``); empty: the master of the running or
+        ``spark-submit`` session, else ``local[*]``.
     """
 
     eps_km: float = 13.0
@@ -191,6 +208,8 @@ class Settings:
     encoding: str = "utf-8"
     sources: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    engine: str = "duckdb"
+    spark_master: str = ""
 
     def __post_init__(self) -> None:
         for name in _TABLES:
@@ -368,6 +387,15 @@ def _problems(s: Settings) -> list[str]:
         problems.append(
             f'setting \'memory_limit\' must be a size such as "4GB" or "512MB" (empty for '
             f"DuckDB's default), got {s.memory_limit!r}"
+        )
+    if s.engine not in ENGINES:
+        problems.append(f"setting 'engine' must be one of {', '.join(ENGINES)}, got {s.engine!r}")
+    if not isinstance(s.spark_master, str) or (
+        s.spark_master and not _SPARK_MASTER.match(s.spark_master)
+    ):
+        problems.append(
+            "setting 'spark_master' must be a Spark master URL such as local[4], "
+            f"spark://host:7077, yarn or k8s://https://host:443, got {s.spark_master!r}"
         )
     if not _is_number(s.name_max_km) or not 0 < s.name_max_km <= 500:
         problems.append(

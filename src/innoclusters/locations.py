@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from innoclusters.config import Settings
@@ -23,6 +24,7 @@ __all__ = [
     "edition_windows",
     "grid_degrees_sql",
     "grid_index_sql",
+    "locations_from_parts",
     "rounded_sql",
     "rounding_decimals",
     "years_present",
@@ -161,6 +163,49 @@ def build_locations(
         WHERE r.year BETWEEN w.first AND w.last
         GROUP BY ALL"""
     )
+    locations = locations_from_parts(con, rounding=rounding)
+    con.execute("DROP TABLE _parts")
+    counts_rows = con.execute(
+        """SELECT r.metric, count(*) AS rows,
+          count(*) FILTER (WHERE r.year BETWEEN w.first AND w.last) AS in_window,
+          CAST(sum(CAST(r.weight AS DECIMAL(38, 18)))
+            FILTER (WHERE r.year BETWEEN w.first AND w.last) AS DOUBLE) AS weight_in_window
+        FROM records AS r JOIN _win AS w ON r.metric = w.metric GROUP BY r.metric"""
+    ).fetchall()
+    con.unregister("_win")
+    counts: dict[str, Any] = {}
+    for metric, rows, in_window, weight in counts_rows:
+        counts[str(metric)] = {
+            "window": list(windows[metric]),
+            "records": int(rows),
+            "records_in_window": int(in_window),
+            "records_outside_window": int(rows) - int(in_window),
+            "weight_in_window": float(weight or 0.0),
+        }
+    return locations, counts
+
+
+def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> pd.DataFrame:
+    """The locations table from ``_parts``, the exact weight per grid cell and place.
+
+    ``_parts`` (``metric, li, lo, country, city, w, n``: grid cell indices of
+    :func:`grid_index_sql`, the ``DECIMAL(38, 18)`` sum of the weights and the number of
+    records per cell, country and city, in the window) is made by :func:`build_locations`
+    here or by the Spark engine (:mod:`innoclusters.engines.spark`); both engines turn it
+    into the table with this one query, so their locations are identical.
+
+    Parameters
+    ----------
+    con
+        A DuckDB connection holding ``_parts``.
+    rounding
+        Grid step in degrees.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LOCATION_COLUMNS`, sorted by metric, lat, lon.
+    """
     # The dominant value is the one holding most weight, ties to the alphabetically first:
     # the maximum weight per location, then the smallest value reaching it (hash
     # aggregates only; ordered aggregates would sort every group).
@@ -186,23 +231,4 @@ def build_locations(
         LEFT JOIN city_d AS t USING (metric, li, lo)
         ORDER BY b.metric, b.li, b.lo"""
     ).to_arrow_table()
-    locations = table.to_pandas()
-    con.execute("DROP TABLE _parts")
-    counts_rows = con.execute(
-        """SELECT r.metric, count(*) AS rows,
-          count(*) FILTER (WHERE r.year BETWEEN w.first AND w.last) AS in_window,
-          CAST(sum(CAST(r.weight AS DECIMAL(38, 18)))
-            FILTER (WHERE r.year BETWEEN w.first AND w.last) AS DOUBLE) AS weight_in_window
-        FROM records AS r JOIN _win AS w ON r.metric = w.metric GROUP BY r.metric"""
-    ).fetchall()
-    con.unregister("_win")
-    counts: dict[str, Any] = {}
-    for metric, rows, in_window, weight in counts_rows:
-        counts[str(metric)] = {
-            "window": list(windows[metric]),
-            "records": int(rows),
-            "records_in_window": int(in_window),
-            "records_outside_window": int(rows) - int(in_window),
-            "weight_in_window": float(weight or 0.0),
-        }
-    return locations[list(LOCATION_COLUMNS)], counts
+    return table.to_pandas()[list(LOCATION_COLUMNS)]

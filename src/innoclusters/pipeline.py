@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -50,6 +51,7 @@ from innoclusters.compare import RunView, add_comparisons, read_run
 from innoclusters.config import METRICS, Settings, load_settings
 from innoclusters.density import kernel_compiled
 from innoclusters.editions import partial_window_warnings, window_coverage
+from innoclusters.engines.spark import SparkRecords
 from innoclusters.errors import InputError, PartialWindowWarning, SettingsError
 from innoclusters.locations import build_locations, edition_windows, years_present
 from innoclusters.places import add_intensity, area_population, economy_names
@@ -336,15 +338,24 @@ def run(
     settings = settings or Settings()
     prev = read_run(previous) if isinstance(previous, str | Path) else previous
     stages = _Stages(progress)
-    with stages.stage("records", "Reading and validating records", measured=True) as shown:
-        records = read_records(
-            sources,
-            connection=_connection(settings.workers, settings.memory_limit),
-            encoding=settings.encoding,
-            options=settings.sources,
-            progress=shown,
-        )
-    present = records.metrics()
+    # The Spark engine (docs/spark.md) keeps the records on its executors; the driver gets
+    # the same aggregates as from DuckDB, and every later stage is the same code.
+    spark = None
+    measured = settings.engine == "duckdb"  # the DuckDB engine reports its progress
+    with stages.stage("records", "Reading and validating records", measured=measured) as shown:
+        connection = _connection(settings.workers, settings.memory_limit)
+        if settings.engine == "spark":
+            spark = SparkRecords.read(sources, settings, connection=connection)
+            records = spark.records
+        else:
+            records = read_records(
+                sources,
+                connection=connection,
+                encoding=settings.encoding,
+                options=settings.sources,
+                progress=shown,
+            )
+    present = spark.metrics() if spark else records.metrics()
     metrics = settings.metrics or present
     missing = [m for m in metrics if m not in present]
     if missing:
@@ -355,13 +366,15 @@ def run(
     if not metrics:
         raise SettingsError("no accepted records in any input file; see rejects.csv")
     metrics = tuple(m for m in METRICS if m in metrics)
-    windows = edition_windows(records, settings)
-    coverage = window_coverage(windows, years_present(records))
+    windows = spark.edition_windows(settings) if spark else edition_windows(records, settings)
+    coverage = window_coverage(windows, spark.years_present() if spark else years_present(records))
     partial = partial_window_warnings(windows, coverage, settings)
     for message in partial:
         warnings.warn(message, PartialWindowWarning, stacklevel=2)
     with stages.stage("locations", "Rounding locations"):
-        locations, counts = build_locations(records, rounding=settings.rounding, windows=windows)
+        locations, counts = (
+            spark.build_locations if spark else functools.partial(build_locations, records)
+        )(rounding=settings.rounding, windows=windows)
     for metric, years in coverage.items():
         counts[metric] = {**counts[metric], **years}
     totals = {m: float(counts[m]["weight_in_window"]) for m in metrics}
@@ -372,8 +385,9 @@ def run(
     # own cursor while clustering (much of it single-threaded Python) runs here.
     with ThreadPoolExecutor(max_workers=1) as pool:
         prepared = pool.submit(
-            prepare_profiles,
-            records.connection.cursor(),
+            spark.prepare_profiles
+            if spark
+            else functools.partial(prepare_profiles, records.connection.cursor()),
             rounding=settings.rounding,
             windows=windows,
         )

@@ -69,10 +69,13 @@ __all__ = [
     "FileStats",
     "ProgressCallback",
     "RecordSet",
+    "geocode_todo",
     "header_key",
     "inspect_records",
+    "marked_synthetic",
     "match_columns",
     "read_records",
+    "validation_sql",
 ]
 
 #: Columns the pipeline uses besides ``doc_id``, ``year`` and the coordinates.
@@ -532,7 +535,7 @@ def _places_sql(scan: str, types: Mapping[str, str]) -> str:
     Gives ``_place`` (the key), ``lat``, ``lon`` (numbers), ``country`` (alpha-2), ``city``,
     ``region``, ``_place_reason`` (NULL when the place is valid) and ``_noplace`` (neither
     coordinates nor a city). The rows that name a place are checked for the rest
-    (:func:`_validate_sql` with ``placed``), so a place's text is parsed once, not once per
+    (:func:`validation_sql` with ``placed``), so a place's text is parsed once, not once per
     row that names it.
     """
     select, join, reasons, noplace = _place_parts(types)
@@ -542,7 +545,7 @@ def _places_sql(scan: str, types: Mapping[str, str]) -> str:
     FROM (SELECT _place, {select} FROM ({scan}) AS _s {join})"""
 
 
-def _validate_sql(
+def validation_sql(
     scan: str,
     metric: str,
     types: Mapping[str, str],
@@ -553,6 +556,10 @@ def _validate_sql(
 ) -> str:
     """SQL giving every row of a file typed columns and a ``reason`` ('' when valid).
 
+    The one validation rule of both engines: the Spark engine
+    (:mod:`innoclusters.engines.spark`) runs it with DuckDB on each batch of rows. ``scan``
+    is a query whose columns are the records columns (DuckDB types ``types``); the table
+    ``_countries`` (:func:`innoclusters.countries.alpha2_table`) must exist.
     ``line`` is the SQL of the row's line number (``NULL`` when the scan is not numbered).
     A ``_share`` column (source adapters) is the row's relative share of its document.
     Values are parsed once, in an inner query; the reasons are built from them. With
@@ -676,7 +683,7 @@ class _Plan:
     def sql(self, *, numbered: bool = False) -> str:
         """The SQL that validates every row (with ``_row`` numbers when ``numbered``)."""
         line = "_row" if numbered else "CAST(NULL AS BIGINT)"
-        return _validate_sql(
+        return validation_sql(
             self.scan(numbered=numbered),
             self.metric,
             self.types,
@@ -1371,7 +1378,7 @@ def _file_stats(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> list[
                 rows_read=n_ok + n_rej + n_filtered,
                 rows_accepted=n_ok,
                 rows_rejected=n_rej,
-                synthetic=plan.fmt == "parquet" and _marked_synthetic(path),
+                synthetic=plan.fmt == "parquet" and marked_synthetic(path),
                 columns=dict(plan.columns or plan.mapping),
                 encoding=plan.encoding if plan.fmt in ("csv", "tsv", "jsonl") else "",
                 adapter=plan.adapter,
@@ -1383,7 +1390,7 @@ def _file_stats(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> list[
     return stats
 
 
-def _marked_synthetic(path: Path) -> bool:
+def marked_synthetic(path: Path) -> bool:
     """Whether a Parquet file says it holds synthetic data (the demo generator marks its own)."""
     import pyarrow.parquet as pq
 
@@ -1430,12 +1437,34 @@ def _geocode(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     ).df()
     if not len(todo):
         return {}
-    uniq = todo[["city", "region", "country"]].drop_duplicates().reset_index(drop=True)
-    placed = pd.concat([uniq, places.geocode_places(uniq).add_prefix("g_")], axis=1)
-    placed = placed[["city", "region", "country", "g_lat", "g_lon", "g_country", "g_reason"]]
+    placed, stats = geocode_todo(todo)
     con.register("_placed_frame", placed)
     con.execute("CREATE OR REPLACE TEMP TABLE _placed AS SELECT * FROM _placed_frame")
     con.unregister("_placed_frame")
+    return stats
+
+
+def geocode_todo(todo: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Geocode the places of rows that have a city but no coordinates, once per place.
+
+    Parameters
+    ----------
+    todo
+        ``metric, city, region, country, rows``: the valid rows to geocode, counted per
+        metric and place.
+
+    Returns
+    -------
+    placed : pandas.DataFrame
+        One row per distinct ``city, region, country`` with ``g_lat, g_lon, g_country`` and
+        ``g_reason`` (``NULL`` when found).
+    stats : dict
+        Per metric: rows to geocode, rows geocoded, the rate and the most frequent places
+        not found (the manifest's ``geocoding``).
+    """
+    uniq = todo[["city", "region", "country"]].drop_duplicates().reset_index(drop=True)
+    placed = pd.concat([uniq, places.geocode_places(uniq).add_prefix("g_")], axis=1)
+    placed = placed[["city", "region", "country", "g_lat", "g_lon", "g_country", "g_reason"]]
     stats: dict[str, Any] = {}
     merged = todo.merge(placed, on=["city", "region", "country"], how="left")
     for metric, grp in merged.groupby("metric", sort=True):
@@ -1457,7 +1486,7 @@ def _geocode(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                 for r, n in top.items()
             ],
         }
-    return stats
+    return placed, stats
 
 
 def _assign_countries(con: duckdb.DuckDBPyConnection) -> int:
