@@ -38,8 +38,10 @@ numbers of text files.
 from __future__ import annotations
 
 import codecs
+import csv
 import dataclasses
 import functools
+import gzip
 import hashlib
 import os
 import re
@@ -290,14 +292,19 @@ def _scan(spark: Any, inp: _Input, encoding: str) -> tuple[Any, str]:
         if inp.fmt in ("csv", "tsv"):
             name = codecs.lookup(encoding).name
             charset = _JAVA_CHARSETS.get(name, name)
+            sep = "\t" if inp.fmt == "tsv" else ","
             opts = {
                 "header": True,
-                "sep": "\t" if inp.fmt == "tsv" else ",",
+                "sep": sep,
                 "quote": '"',
                 "escape": '"',
                 "encoding": charset,
             }
-            header = spark.read.options(**opts).csv(inp.uri).columns
+            header = (
+                _local_header(inp.local, sep, encoding)
+                if inp.local is not None
+                else spark.read.options(**opts).csv(inp.uri).columns
+            )
             fields = [sql.types.StructField(c, sql.types.StringType()) for c in header]
             fields.append(sql.types.StructField(corrupt, sql.types.StringType()))
             frame = (
@@ -320,6 +327,14 @@ def _scan(spark: Any, inp: _Input, encoding: str) -> tuple[Any, str]:
     except Exception as exc:
         raise _read_error(inp, exc) from None
     return frame, corrupt
+
+
+def _local_header(path: Path, sep: str, encoding: str) -> list[str]:
+    """The header of a local CSV or TSV file (read here: a Spark job for one line is slow)."""
+    enc = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding=enc, errors="replace", newline="") as fh:
+        return next(csv.reader(fh, delimiter=sep), [])
 
 
 def _duckdb_types(schema: Any) -> dict[str, str]:
@@ -450,6 +465,7 @@ class SparkRecords:
     present: tuple[str, ...]
     spans: dict[str, tuple[int, int]]
     years: dict[str, list[int]]
+    rows_of: dict[str, int]
     _keyed: Any = None
     _windows: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
@@ -485,23 +501,23 @@ class SparkRecords:
         rows = functools.reduce(lambda a, b: a.unionByName(b), [v[0] for v in validated])
         try:
             rows = rows.persist()
-            rows.count()
+            # The first pass over the inputs (they are read once, then cached).
+            todo = (
+                rows.filter(
+                    (F.col("reason") == "")
+                    & F.col("lat").isNull()
+                    & F.col("lon").isNull()
+                    & F.col("city").isNotNull()
+                )
+                .groupBy("metric", "city", "region", "country")
+                .agg(F.count(F.lit(1)).alias("rows"))
+                .toPandas()
+            )
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             names = ", ".join(i.name for i in inputs)
             raise InputError(f"{names}: cannot be read by Spark ({first})") from None
         geocoding: dict[str, Any] = {}
-        todo = (
-            rows.filter(
-                (F.col("reason") == "")
-                & F.col("lat").isNull()
-                & F.col("lon").isNull()
-                & F.col("city").isNotNull()
-            )
-            .groupBy("metric", "city", "region", "country")
-            .agg(F.count(F.lit(1)).alias("rows"))
-            .toPandas()
-        )
         placed_rows = rows
         if len(todo):
             placed, geocoding = geocode_todo(todo)
@@ -534,8 +550,11 @@ class SparkRecords:
         if assigned:
             geocoding["countries_assigned"] = assigned
         records = records.persist()
-        by_year = records.groupBy("metric", "year").agg(F.count(F.lit(1)).alias("n")).toPandas()
-        accepted = dict(records.groupBy("file_id").count().toPandas().itertuples(index=False))
+        counted = records.groupBy("file_id", "metric", "year").agg(F.count(F.lit(1)).alias("n"))
+        by_file = counted.toPandas()
+        accepted = by_file.groupby("file_id")["n"].sum().to_dict()
+        by_year = by_file.groupby(["metric", "year"], as_index=False)["n"].sum()
+        rows_of = by_file.groupby("metric")["n"].sum().to_dict()
         rejects, rejected = _rejects(placed_rows, inputs, validated)
         placed_rows.unpersist()
         rows.unpersist()
@@ -568,6 +587,7 @@ class SparkRecords:
             present=tuple(m for m in METRICS if m in years),
             spans=spans,
             years=years,
+            rows_of={str(m): int(n) for m, n in rows_of.items()},
         )
 
     def metrics(self) -> tuple[str, ...]:
@@ -620,34 +640,29 @@ class SparkRecords:
             .agg(F.sum("w").alias("w"), F.count(F.lit(1)).alias("n"))
             .toArrow()
         )
-        totals = (
-            keyed.groupBy("metric")
-            .agg(
-                F.count(F.lit(1)).alias("rows"),
-                F.sum(F.col("_in").cast("long")).alias("in_window"),
-                F.sum(F.when(F.col("_in"), F.col("w"))).alias("w"),
-            )
-            .toArrow()
-        )
         con = self.records.connection
         con.register("_parts_arrow", parts)
         con.execute("CREATE OR REPLACE TEMP TABLE _parts AS SELECT * FROM _parts_arrow")
         con.unregister("_parts_arrow")
         locations = locations_from_parts(con, rounding=rounding)
-        con.execute("DROP TABLE _parts")
-        con.register("_totals_arrow", totals)
-        counts_rows = con.execute(
-            """SELECT metric, rows, in_window, CAST(w AS DOUBLE) FROM _totals_arrow"""
+        # In-window records and exact weight per metric: the sums of the exact sums.
+        totals = con.execute(
+            "SELECT metric, sum(n), CAST(sum(w) AS DOUBLE) FROM _parts GROUP BY metric"
         ).fetchall()
-        con.unregister("_totals_arrow")
+        con.execute("DROP TABLE _parts")
+        inside = {str(m): (int(n), float(w)) for m, n, w in totals}
         counts: dict[str, Any] = {}
-        for metric, rows, in_window, weight in counts_rows:
-            counts[str(metric)] = {
+        for metric in windows:
+            if metric not in self.rows_of:
+                continue
+            rows = self.rows_of[metric]
+            n, weight = inside.get(metric, (0, 0.0))
+            counts[metric] = {
                 "window": list(windows[metric]),
-                "records": int(rows),
-                "records_in_window": int(in_window),
-                "records_outside_window": int(rows) - int(in_window),
-                "weight_in_window": float(weight or 0.0),
+                "records": rows,
+                "records_in_window": n,
+                "records_outside_window": rows - n,
+                "weight_in_window": weight,
             }
         return locations, counts
 

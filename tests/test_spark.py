@@ -1,0 +1,184 @@
+"""The Spark engine: identical locations, clusters.csv and rejects to the DuckDB engine.
+
+One Spark session (``local[2]``) serves the module; the engines run once each on a small
+demo world (Parquet, fractional weights) plus a CSV and a JSON Lines file with rows to
+geocode, rows without a country, rows to reject and a malformed row.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyspark.sql
+import pytest
+from typer.testing import CliRunner
+
+from innoclusters.cli import _split_multi, app
+from innoclusters.config import Settings
+from innoclusters.demo import generate_world
+from innoclusters.engines.spark import spark_session
+from innoclusters.errors import InputError, SettingsError
+from innoclusters.pipeline import run
+from innoclusters.publish import write_outputs
+
+MASTER = "local[2]"
+
+EXTRA_PATENTS = """doc_id,year,lat,lon,country,city,org
+x-1,2021,47.5596,7.5886,CH,Basel,Roche
+x-1,2021,47.5601,7.5891,,Basel,Novartis
+x-2,2022,,,CH,Basel,Roche
+x-2,2022,,,,Zurich,ETH
+x-3,2022,,,DE,Nowhereville,
+x-4,2022,95.0,7.58,CH,,
+x-5,x,47.56,7.59,CH,,
+,2022,47.56,7.59,CH,,
+x-6,2022,47.56,7.59,CH,,Roche,extra
+x-7,2022,47.5590,7.5880,Narnia,,
+x-8,2021,51.5072,-0.1276,GB,London,UCL
+"""
+
+EXTRA_VC = [
+    {"doc_id": "v-1", "year": 2022, "lat": 47.56, "lon": 7.59, "country": "CH"},
+    {"doc_id": "v-2", "year": 2022, "lat": 47.56, "lon": None, "country": "CH"},
+    {"doc_id": "v-3", "year": "2021-06-30", "lat": 51.51, "lon": -0.13, "country": "GBR"},
+]
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    session = spark_session(MASTER)
+    session.conf.set("spark.sql.shuffle.partitions", "4")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    folder = tmp_path_factory.mktemp("world")
+    sources = generate_world(folder, scale=0.002, seed=5)
+    csv = folder / "extra_patents.csv"
+    csv.write_text(EXTRA_PATENTS, encoding="utf-8")
+    jsonl = folder / "extra_vc.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in EXTRA_VC) + "\n", encoding="utf-8")
+    return {
+        "patents": [*sources["patents"], csv],
+        "publications": sources["publications"],
+        "vc": [*sources["vc"], jsonl],
+    }
+
+
+@pytest.fixture(scope="module")
+def outputs(
+    spark: Any, world: dict[str, list[Path]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """Both engines' output folders: DuckDB through the library, Spark through the CLI."""
+    base = tmp_path_factory.mktemp("runs")
+    duck = run(world, Settings(), synthetic=True)
+    write_outputs(duck, base / "duckdb")
+    args = ["run", "--engine", "spark", "--spark-master", MASTER, "--quiet"]
+    for metric, paths in world.items():
+        args += [f"--{metric}", *map(str, paths)]
+    result = CliRunner().invoke(app, [*_split_multi(args), "--out", str(base / "spark")])
+    assert result.exit_code == 0, result.output
+    return {"duckdb": base / "duckdb", "spark": base / "spark"}
+
+
+def test_locations_are_identical(outputs: dict[str, Path]) -> None:
+    duck = pd.read_parquet(outputs["duckdb"] / "locations.parquet")
+    spark = pd.read_parquet(outputs["spark"] / "locations.parquet")
+    assert len(duck) > 1000 and duck["weight"].sum() > 1000
+    # fractional weights that are not dyadic: exact sums are what makes them equal
+    assert (duck["weight"] * 3 % 1).abs().gt(1e-9).any()
+    pd.testing.assert_frame_equal(duck, spark, check_exact=True)
+
+
+def test_clusters_csv_is_identical(outputs: dict[str, Path]) -> None:
+    duck = (outputs["duckdb"] / "clusters.csv").read_bytes()
+    assert len(pd.read_csv(outputs["duckdb"] / "clusters.csv")) >= 10
+    assert (outputs["spark"] / "clusters.csv").read_bytes() == duck
+
+
+def test_rejects_and_row_accounting_are_the_same(outputs: dict[str, Path]) -> None:
+    # The first line says the data are synthetic (the demo world's files are marked so).
+    duck = pd.read_csv(outputs["duckdb"] / "rejects.csv", skiprows=1)
+    spark = pd.read_csv(outputs["spark"] / "rejects.csv", skiprows=1)
+    assert len(duck) == 7
+    keys = ["file", "line", "metric", "doc_id"]
+    pd.testing.assert_frame_equal(duck[keys], spark[keys])
+    malformed = duck["reason"].str.startswith("malformed row")
+    assert malformed.sum() == 1 and spark["reason"][malformed].str.startswith("malformed").all()
+    pd.testing.assert_series_equal(duck["reason"][~malformed], spark["reason"][~malformed])
+    reasons = " | ".join(duck["reason"])
+    for expected in (
+        "outside -90..90",
+        "'x' is not a whole number",
+        "missing doc_id",
+        "place not found",
+        "not a known country",
+        "missing lon",
+    ):
+        assert expected in reasons
+    manifests = [
+        json.loads((outputs[e] / "manifest.json").read_text(encoding="utf-8"))
+        for e in ("duckdb", "spark")
+    ]
+    for key in ("rows", "inputs", "windows", "totals", "geocoding", "min_weight_used", "synthetic"):
+        assert manifests[0][key] == manifests[1][key], key
+    rows = manifests[1]["rows"]
+    assert rows["read"] == rows["accepted"] + rows["rejected"] + rows["filtered"]
+    assert manifests[1]["settings"]["engine"] == "spark"
+    assert manifests[1]["geocoding"]["countries_assigned"] >= 1
+
+
+def test_profiles_are_identical(outputs: dict[str, Path]) -> None:
+    names = sorted(p.name for p in outputs["duckdb"].iterdir())
+    assert names == sorted(p.name for p in outputs["spark"].iterdir())
+    for name in names:
+        if name.startswith("profiles") or name == "clusters.geojson":
+            duck = (outputs["duckdb"] / name).read_bytes()
+            assert (outputs["spark"] / name).read_bytes() == duck, name
+
+
+def test_source_adapters_are_refused_with_the_way_out(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"DuckDB engine only.*--engine duckdb"):
+        run({"patents": [f"patentsview:{tmp_path}"]}, Settings(engine="spark"))
+
+
+def test_uncertainty_is_refused(world: dict[str, list[Path]]) -> None:
+    with pytest.raises(SettingsError, match=r"'uncertainty'.*--engine duckdb"):
+        run(world, Settings(engine="spark", uncertainty=10))
+
+
+def test_missing_column_and_folder_are_input_errors(spark: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "p.csv"
+    bad.write_text("doc_id,lat,lon\na,1,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"p.csv: missing column\(s\) year"):
+        run({"patents": [bad]}, Settings(engine="spark", spark_master=MASTER))
+    with pytest.raises(InputError, match="is a directory"):
+        run({"patents": [tmp_path]}, Settings(engine="spark", spark_master=MASTER))
+
+
+def test_missing_pyspark_is_one_error_line(
+    world: dict[str, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    args = ["run", "--engine", "spark", "--patents", str(world["patents"][0])]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o"), "--quiet"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: engine 'spark': PySpark is not")
+    assert "pip install 'innoclusters[spark]'" in lines[0]
+    assert isinstance(pyspark.sql, type(sys))
+
+
+def test_bad_engine_is_one_error_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["run", "--engine", "hadoop", "--patents", "x.csv", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: setting 'engine' must be one of duckdb, spark")
