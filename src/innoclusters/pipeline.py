@@ -549,6 +549,9 @@ def rerun_with_uncertainty(
         k: v for k, v in manifest.get("settings", {}).items() if not k.endswith("_effective")
     }
     recorded["uncertainty"] = replicates
+    # Uncertainty reruns the records, which only the DuckDB engine keeps; its results are
+    # identical to the Spark engine's (docs/spark.md).
+    recorded["engine"] = "duckdb"
     if seed is not None:
         recorded["uncertainty_seed"] = seed
     settings = load_settings(None, **recorded)

@@ -127,7 +127,8 @@ def check_settings(settings: Settings) -> None:
     if settings.uncertainty > 0:
         raise SettingsError(
             "setting 'uncertainty' reruns the records, which the Spark engine leaves on the "
-            "executors; run the uncertainty with --engine duckdb, or set uncertainty = 0"
+            "executors; run with --engine duckdb, or run without it and add it afterwards "
+            "with 'innoclusters uncertainty RUN_DIR' (it reruns on DuckDB; identical results)"
         )
     _pyspark()
 
