@@ -123,55 +123,62 @@ def gazetteer_names(
     g_country = gaz["country"].to_numpy(dtype=object)
     codes, cluster_ids = pd.factorize(located["cluster_id"], sort=True)
     act = np.nan_to_num(located["activity"].to_numpy(dtype=float))
-    xyz = unit_vectors(located["lat"].to_numpy(float), located["lon"].to_numpy(float))
+    lat = located["lat"].to_numpy(float)
+    lon = located["lon"].to_numpy(float)
+    has_cc = "country" in located.columns
+    # Locations at one point of one cluster (one per metric) are placed once: ``point``.
+    point_key = pd.DataFrame({"c": codes, "lat": lat, "lon": lon})
+    if has_cc:
+        point_key["cc"] = located["country"].to_numpy(dtype=object)
+    point = point_key.groupby(list(point_key.columns), sort=False, dropna=False).ngroup()
+    point = point.to_numpy(dtype=np.int64)
+    first = np.unique(point, return_index=True)[1]
+    u_codes = codes[first]
+    u_xyz = unit_vectors(lat[first], lon[first])
+    n_rows = np.int64(len(gaz))
 
-    # 1. Places of each cluster: every (cluster, place) pair within max_km of a location.
-    near = tree.query_ball_point(xyz, float(chord(max_km)))
-    counts = np.fromiter((len(x) for x in near), dtype=np.int64, count=len(near))
-    if not counts.sum():
+    # 1. Places of each cluster: every (cluster, place) pair within max_km of a location
+    # (one sparse distance matrix between the points and the places, in C).
+    close = cKDTree(u_xyz).sparse_distance_matrix(tree, float(chord(max_km)), output_type="ndarray")
+    if not len(close):
         return empty
-    flat = roots[np.fromiter((j for x in near for j in x), dtype=np.int64, count=int(counts.sum()))]
-    pairs = pd.DataFrame({"c": np.repeat(codes, counts), "row": flat}).drop_duplicates()
+    pair_key = np.unique(u_codes[close["i"]].astype(np.int64) * n_rows + roots[close["j"]])
+    pairs = pd.DataFrame({"c": pair_key // n_rows, "row": pair_key % n_rows})
     pairs["pop"] = g_pop[pairs["row"].to_numpy()]
     top_pop = pairs.groupby("c")["pop"].transform("max")
     cand = pairs[pairs["pop"] >= min_population_ratio * top_pop]
 
     # 2. Attribution by population / distance² among the nearest places of the cluster.
     c_rows = np.unique(cand["row"].to_numpy())
-    c_xyz = unit_vectors(g_lat[c_rows], g_lon[c_rows])
-    c_tree = cKDTree(c_xyz)
+    c_tree = cKDTree(unit_vectors(g_lat[c_rows], g_lon[c_rows]))
     k = min(NEAREST_PLACES, len(c_rows))
-    dist, idx = c_tree.query(xyz, k=k)
-    dist = dist.reshape(len(xyz), k)
-    idx = idx.reshape(len(xyz), k)
-    loc_pos = np.repeat(np.arange(len(xyz)), k)
-    option = pd.DataFrame(
-        {
-            "loc": loc_pos,
-            "c": codes[loc_pos],
-            "row": c_rows[idx.ravel()],
-            "km": np.maximum(dist.ravel() * EARTH_RADIUS_KM, 1.0),
-        }
-    ).merge(cand[["c", "row"]], on=["c", "row"])
-    option["pull"] = g_pop[option["row"].to_numpy()] ** ATTRIBUTION_POWER / option["km"] ** 2
-    if "country" in located.columns:
-        loc_cc = located["country"].to_numpy(dtype=object)[option["loc"].to_numpy()]
-        option["other"] = loc_cc != g_country[option["row"].to_numpy()]
-    else:
-        option["other"] = False
-    option = option.sort_values(
-        ["loc", "other", "pull", "row"], ascending=[True, True, False, True]
+    dist, idx = c_tree.query(u_xyz, k=k)
+    u_loc = np.repeat(np.arange(len(u_xyz)), k)
+    o_row = c_rows[idx.reshape(len(u_xyz), k).ravel()]
+    ok = np.isin(
+        u_codes[u_loc].astype(np.int64) * n_rows + o_row,
+        cand["c"].to_numpy(dtype=np.int64) * n_rows + cand["row"].to_numpy(dtype=np.int64),
     )
-    best = option.drop_duplicates("loc")
-    owner = pd.Series(-1, index=np.arange(len(xyz)), dtype=np.int64)
-    owner[best["loc"].to_numpy()] = best["row"].to_numpy()
+    u_loc, o_row = u_loc[ok], o_row[ok]
+    o_km = np.maximum(dist.reshape(len(u_xyz), k).ravel()[ok] * EARTH_RADIUS_KM, 1.0)
+    pull = g_pop[o_row] ** ATTRIBUTION_POWER / o_km**2
+    if has_cc:
+        other = point_key["cc"].to_numpy(dtype=object)[first][u_loc] != g_country[o_row]
+    else:
+        other = np.zeros(len(u_loc), dtype=bool)
+    order = np.lexsort((o_row, -pull, other, u_loc))
+    u_loc, o_row = u_loc[order], o_row[order]
+    best = np.r_[True, u_loc[1:] != u_loc[:-1]] if len(u_loc) else np.zeros(0, dtype=bool)
+    owner_u = np.full(len(u_xyz), -1, dtype=np.int64)
+    owner_u[u_loc[best]] = o_row[best]
     # A location with none of its cluster's places among its nearest goes to the largest.
     largest = cand.sort_values(["c", "pop", "row"], ascending=[True, False, True]).drop_duplicates(
         "c"
     )
     fallback = pd.Series(largest["row"].to_numpy(), index=largest["c"].to_numpy())
-    missing = owner.to_numpy() < 0
-    owner[missing] = fallback.reindex(codes[missing]).fillna(-1).to_numpy(dtype=np.int64)
+    missing = owner_u < 0
+    owner_u[missing] = fallback.reindex(u_codes[missing]).fillna(-1).to_numpy(dtype=np.int64)
+    owner = pd.Series(owner_u[point])
     keep = owner.to_numpy() >= 0
     held = (
         pd.DataFrame({"c": codes[keep], "row": owner.to_numpy()[keep], "act": act[keep]})

@@ -176,10 +176,12 @@ def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
     # Places whose disc can reach a footprint: their discs' bounding boxes against the tree.
     dlat = radius_km / 111.32 + 1e-9
     dlon = radius_km / (111.32 * np.maximum(np.cos(np.radians(lat)), 0.01)) + 1e-9
+    _, miny, _, maxy = shapely.total_bounds(geoms[valid])
+    band = np.flatnonzero((lat + dlat >= miny) & (lat - dlat <= maxy))
     near = np.zeros(len(pop), dtype=bool)
     for shift in shifts:
-        boxes = shapely.box(lon + shift - dlon, lat - dlat, lon + shift + dlon, lat + dlat)
-        near[tree.query(boxes)[0]] = True
+        x, y, w, h = lon[band] + shift, lat[band], dlon[band], dlat[band]
+        near[band[tree.query(shapely.box(x - w, y - h, x + w, y + h))[0]]] = True
     idx = np.flatnonzero(near)
     k = np.where(
         radius_km[idx] > 0,
@@ -198,10 +200,11 @@ def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
     both = np.hstack(hits)
     point, area = both[0].astype(np.int64), both[1].astype(np.int64)
     # A point in several footprints goes to the one whose centre is nearest.
-    centres = shapely.centroid(geoms[area])
-    d = haversine_km(
-        p_lat[point], p_lon[point] + both[2], shapely.get_y(centres), shapely.get_x(centres)
-    )
+    centres = shapely.centroid(geoms[valid])
+    c_lat = np.zeros(len(geoms))
+    c_lon = np.zeros(len(geoms))
+    c_lat[areas_pos], c_lon[areas_pos] = shapely.get_y(centres), shapely.get_x(centres)
+    d = haversine_km(p_lat[point], p_lon[point] + both[2], c_lat[area], c_lon[area])
     order = np.lexsort((area, d, point))
     point, area = point[order], area[order]
     first = np.r_[True, point[1:] != point[:-1]] if len(point) else np.zeros(0, dtype=bool)
