@@ -402,6 +402,13 @@ def test_top_cluster_populations_hold(demo_runs: dict[float, object]) -> None:
     for name, pop in zip(top["name"], top["population"], strict=True):
         if any(part in big for part in name.split(" (")[0].split("–")):
             assert pop >= 300_000, (name, pop)
+    # Parts of a larger city are not counted twice: New York City's boroughs (8.4 M) and
+    # Singapore's towns (3.5 M) once counted on top of their city; the New York metropolitan
+    # area (MSA, 2020) has 20.1 M people, Singapore 5.6 M, Johor Bahru's district 1.7 M and
+    # Batam (in the demo's footprint) 1.2 M.
+    by_name = dict(zip(top["name"], top["population"], strict=True))
+    assert 8_000_000 < by_name["New York City"] < 20_100_000
+    assert 5_600_000 < by_name["Singapore"] < 11_000_000
     # Intensity is ranked among the top clusters by size, as the GII does.
     ranked = result.clusters["intensity_rank"].notna()  # type: ignore[attr-defined]
     assert ranked.sum() == 100 and (result.clusters.loc[ranked, "rank"] <= 100).all()  # type: ignore[attr-defined]

@@ -79,7 +79,12 @@ def test_shenzhen_and_hong_kong_across_the_border() -> None:
             ("Guangzhou", "CN", 20.0, None),
         ],
     )
-    assert _names(nt) == {"prd": "Shenzhen–Guangzhou–Hong Kong"}
+    # Named as the GII does: the largest chosen place of each economy first (Shenzhen for
+    # CN, Hong Kong for HK, economies by activity), then the others largest first.
+    assert _names(nt) == {"prd": "Shenzhen–Hong Kong–Guangzhou"}
+    # One economy: largest first, whatever the activity (San Jose before San Francisco).
+    one = _area("prd", [("Shenzhen", "CN", 40.0, None), ("Guangzhou", "CN", 60.0, None)])
+    assert _names(one) == {"prd": "Shenzhen–Guangzhou"}
 
 
 def test_tel_aviv_with_ramat_gan_munich_with_garching() -> None:

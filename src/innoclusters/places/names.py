@@ -91,10 +91,12 @@ def gazetteer_names(
     4. Places are ordered by activity; the first always names the cluster; the next join
        while they hold ``min_share`` of the activity and have :data:`JOIN_POPULATION_RATIO`
        of the first one's population or :data:`OWN_ACTIVITY_RATIO` times its activity per
-       inhabitant, at most
-       ``max_places``. The chosen places are named largest first, as metropolitan areas
-       name their principal cities (``San Jose–San Francisco``), in their English forms
-       (``Cologne``, ``Rehovot``).
+       inhabitant, at most ``max_places``.
+    5. The chosen places are named largest first, as metropolitan areas name their
+       principal cities (``San Jose–San Francisco``), in their English forms (``Cologne``,
+       ``Rehovot``); when they lie in several economies, the largest chosen place of each
+       economy comes first, economies in order of their chosen places' activity
+       (``Shenzhen–Hong Kong–Guangzhou``).
 
     Parameters
     ----------
@@ -237,11 +239,23 @@ def gazetteer_names(
             | (held["per_capita"].to_numpy() >= OWN_ACTIVITY_RATIO * first_pc)
         )
     )
-    chosen = held[(pos == 0) | joins]
+    chosen = held[(pos == 0) | joins].copy()
     firsts = chosen.drop_duplicates("c")
     # The chosen places are named largest first, as metropolitan areas name their principal
-    # cities (San Jose–San Francisco, Osaka–Kobe–Kyoto).
-    chosen = chosen.sort_values(["c", "pop", "name"], ascending=[True, False, True])
+    # cities (San Jose–San Francisco, Osaka–Kobe–Kyoto); when they lie in several economies,
+    # the largest chosen place of each economy comes first, economies in order of their
+    # activity (Shenzhen–Hong Kong–Guangzhou, as the economies read CN/HK).
+    chosen["economy"] = g_country[chosen["row"].to_numpy()]
+    chosen["economy_act"] = chosen.groupby(["c", "economy"])["act"].transform("sum")
+    chosen = chosen.sort_values(["c", "pop", "name"], ascending=[True, False, True], kind="stable")
+    leader = ~chosen.duplicated(["c", "economy"]).to_numpy()
+    chosen["leader_act"] = np.where(leader, chosen["economy_act"].to_numpy(), -np.inf)
+    chosen["leader_economy"] = np.where(leader, chosen["economy"].to_numpy(dtype=object), "")
+    chosen = chosen.sort_values(
+        ["c", "leader_act", "leader_economy", "pop", "name"],
+        ascending=[True, False, True, False, True],
+        kind="stable",
+    )
     region = gaz["admin1_name"].fillna(gaz["admin1"]).to_numpy(dtype=object)
     names = chosen.groupby("c", sort=True)["name"].agg(lambda s: "–".join(dict.fromkeys(s)))
     out = pd.DataFrame(
