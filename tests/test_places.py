@@ -358,6 +358,21 @@ def test_new_york_footprint_holds_the_city_once() -> None:
     assert nyc * (25.0 / disc_km) ** 2 < got < nyc
 
 
+def test_population_by_place_lists_the_people_behind_a_footprint() -> None:
+    fp = pd.Series(
+        [_disc("New York City", "US", 25.0), _disc("Singapore", "SG", 15.0)],
+        index=pd.Index(["ny", "sg"], name="cluster_id"),
+    )
+    by = places.population_by_place(fp)
+    total = places.area_population(fp)
+    assert by.groupby("cluster_id")["people"].sum().to_dict() == pytest.approx(total.to_dict())
+    ny = by[by["cluster_id"] == "ny"]
+    assert ny["name"].iloc[0] == "New York City"  # most people first
+    assert not set(ny["name"]) & {"Queens", "The Bronx", "Staten Island", "Brooklyn"}
+    assert "Newark" in set(ny["name"])
+    assert (by["people"] <= by["population"] + 1e-6).all()
+
+
 def test_singapore_holds_its_towns_once() -> None:
     # A 15 km footprint around Singapore's point: the part of Singapore's 5.6 M disc (30 km)
     # inside it and a little of Johor Bahru; its towns (Bedok 277,000, Tampines 265,000,

@@ -9,7 +9,8 @@ The gazetteer is GeoNames (https://www.geonames.org, CC BY 4.0) as shipped by th
 - :mod:`~innoclusters.places.names`: the one naming and uniqueness rule
   (:func:`name_clusters`);
 - :mod:`~innoclusters.places.economies`: :func:`economies_of`, :func:`economy_names`;
-- :mod:`~innoclusters.places.population`: :func:`area_population`, :func:`add_intensity`.
+- :mod:`~innoclusters.places.population`: :func:`area_population`, :func:`population_by_place`,
+  :func:`add_intensity`.
 
 docs/places.md states every rule in full.
 """
@@ -19,7 +20,7 @@ from innoclusters.places.economies import economies_of, economy_names
 from innoclusters.places.gazetteer import load_gazetteer
 from innoclusters.places.geocode import geocode_file, geocode_places
 from innoclusters.places.names import name_clusters, unique_names
-from innoclusters.places.population import add_intensity, area_population
+from innoclusters.places.population import add_intensity, area_population, population_by_place
 
 __all__ = [
     "add_intensity",
@@ -31,5 +32,6 @@ __all__ = [
     "geocode_places",
     "load_gazetteer",
     "name_clusters",
+    "population_by_place",
     "unique_names",
 ]

@@ -132,8 +132,11 @@ def gazetteer_names(
     point_key = pd.DataFrame({"c": codes, "lat": lat, "lon": lon})
     if has_cc:
         point_key["cc"] = located["country"].to_numpy(dtype=object)
-    point = point_key.groupby(list(point_key.columns), sort=False, dropna=False).ngroup()
-    point = point.to_numpy(dtype=np.int64)
+    point = (
+        point_key.groupby(list(point_key.columns), sort=False, dropna=False)
+        .ngroup()
+        .to_numpy(dtype=np.int64)
+    )
     first = np.unique(point, return_index=True)[1]
     u_codes = codes[first]
     u_xyz = unit_vectors(lat[first], lon[first])

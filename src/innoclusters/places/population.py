@@ -25,7 +25,7 @@ from innoclusters.errors import InputError
 from innoclusters.geo import chord, haversine_km, unit_vectors
 from innoclusters.places.gazetteer import admin2_codes, places
 
-__all__ = ["add_intensity", "area_population", "counted_places"]
+__all__ = ["add_intensity", "area_population", "counted_places", "population_by_place"]
 
 
 def area_population(footprints: Any, *, raster: str | Path | None = None) -> pd.Series:
@@ -146,8 +146,10 @@ def _disc_points(
     return p_lat, p_lon, owner
 
 
-def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
-    """Population of each footprint from the gazetteer's places, each spread over a disc.
+def _gazetteer_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample points of the gazetteer surface inside the footprints: (footprint, place, people).
+
+    Population of each footprint from the gazetteer's places, each spread over a disc.
 
     Each place of :func:`counted_places` (sections' and parts' people are their city's) is
     spread evenly over a disc of radius ``sqrt(P / (pi * D))`` (:data:`DISC_DENSITY_PER_KM2`),
@@ -159,10 +161,10 @@ def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
     the box around all of them.
     """
     gaz = places()
-    out = np.zeros(len(geoms))
+    nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
     valid = np.array([g is not None and not shapely.is_empty(g) for g in geoms], dtype=bool)
     if not valid.any():
-        return out
+        return nothing
     keep = counted_places()
     pop = gaz["population"].to_numpy(dtype=np.float64)[keep]
     lat = gaz["lat"].to_numpy()[keep]
@@ -208,8 +210,56 @@ def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
     order = np.lexsort((area, d, point))
     point, area = point[order], area[order]
     first = np.r_[True, point[1:] != point[:-1]] if len(point) else np.zeros(0, dtype=bool)
-    np.add.at(out, area[first], p_pop[point[first]])
+    return area[first], keep[idx][owner[point[first]]], p_pop[point[first]]
+
+
+def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
+    """Population of each footprint: the people of the sample points it holds."""
+    out = np.zeros(len(geoms))
+    area, _, people = _gazetteer_points(geoms)
+    np.add.at(out, area, people)
     return out
+
+
+def population_by_place(footprints: Any) -> pd.DataFrame:
+    """The places behind each footprint's gazetteer population, most people first.
+
+    Parameters
+    ----------
+    footprints
+        As for :func:`area_population`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per footprint and place with people inside it: the footprints' index
+        (``cluster_id`` or ``footprint``), ``geonameid``, ``name`` (English form),
+        ``country``, ``population`` (the place's GeoNames population) and ``people`` (the
+        part of its disc inside the footprint). The ``people`` of a footprint add up to its
+        :func:`area_population` (up to the order of addition).
+    """
+    index = getattr(footprints, "index", None)
+    if not isinstance(index, pd.Index):
+        index = pd.RangeIndex(len(footprints))
+    geoms = np.asarray(list(footprints), dtype=object)
+    area, row, people = _gazetteer_points(geoms)
+    gaz = places()
+    frame = pd.DataFrame({"area": area, "row": row, "people": people})
+    frame = frame.groupby(["area", "row"], sort=True)["people"].sum().reset_index()
+    rows = frame["row"].to_numpy()
+    out = pd.DataFrame(
+        {
+            index.name or "footprint": index.to_numpy()[frame["area"].to_numpy()],
+            "geonameid": gaz["geonameid"].to_numpy()[rows],
+            "name": gaz["name_en"].to_numpy(dtype=object)[rows],
+            "country": gaz["country"].to_numpy(dtype=object)[rows],
+            "population": gaz["population"].to_numpy()[rows],
+            "people": frame["people"].to_numpy(),
+        }
+    )
+    out["_order"] = frame["area"].to_numpy()
+    out = out.sort_values(["_order", "people", "geonameid"], ascending=[True, False, True])
+    return out.drop(columns="_order").reset_index(drop=True)
 
 
 def _raster_sums(geoms: np.ndarray, path: Path) -> np.ndarray:
