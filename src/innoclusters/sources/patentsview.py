@@ -28,6 +28,12 @@ its inventors (``1 / n`` to each of the ``n`` inventors placed), ``doc_id`` is
 ``patent_id`` (``pgpub_id``). An inventor whose ``location_id`` is not in the location
 table is rejected with that reason; one whose location has a city but no coordinates is
 geocoded offline.
+
+Reading: each location is checked once (:attr:`~innoclusters.sources.Prepared.places`); the
+patent tables are read as keyed by patent, as PatentsView documents them, and joined once per
+patent; if a key repeats (more records than inventor rows), they are read again grouped by
+key (:attr:`~innoclusters.sources.Prepared.fallback`), with the earliest filing date and any
+one grant date and type (withdrawn if any row says so).
 """
 
 from __future__ import annotations
