@@ -374,7 +374,7 @@ def test_progress_is_reported_in_steps_that_never_go_back_and_end_at_one(
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
     steps = list(dict.fromkeys(step for _, step in seen))
     assert steps == [
-        "validating 1 file(s)",
+        "validating 1 file(s) (0 MB)",
         "3,001 rows read; geocoding places without coordinates",
         "3,001 rows read; fractional weights",
         "3,001 rows read; rejects",

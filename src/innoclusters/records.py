@@ -1116,7 +1116,8 @@ def _read_plans(
     rows = f"SELECT {kept} FROM ({rows})"
     share = 1.0 - tracker.done - _SHARES["geocode"] - _SHARES["records"] - _SHARES["rejects"]
     try:
-        with tracker.step(share, f"validating {len(plans)} file(s)"):
+        size = _size_mb([f for p in plans for f in (p.files or (p.path,))])
+        with tracker.step(share, f"validating {len(plans)} file(s) ({size:,.0f} MB)"):
             con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {rows}")
             if _keys_repeat(con, plans):
                 # An adapter's tables repeat a key they should not: read them grouped.
