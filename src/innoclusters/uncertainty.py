@@ -20,7 +20,8 @@ Sources of uncertainty, kept apart
 * **both**: replicates drawing the data and the method together.
 
 Each replicate reuses the records' locations and the density kernel
-(:func:`innoclusters.areas.cluster_metrics` and :func:`innoclusters.areas.assign_areas`,
+(:func:`innoclusters.density.weighted_dbscan` per metric, as
+:func:`innoclusters.areas.cluster_metrics` runs it, and :func:`innoclusters.areas.assign_areas`:
 the run's own rules); names, footprints and populations are not recomputed. Before the
 kernel runs, locations that cannot matter are set aside, exactly: with a grid of cells of
 side ``chord(max eps)``, a location whose 27 neighbouring cells weigh less than its metric's
@@ -40,7 +41,8 @@ was absorbed by a larger cluster and does not exist as a cluster of its own.
 Coarser rounding is applied to the run's rounded locations (nested grids: a
 0.01° location goes whole into its 0.02° cell, which may differ from rounding the raw
 coordinates by one cell at the edges); the replicate's clusters are then mapped back to the
-run's locations for matching.
+run's locations for matching. Each coarser grid, with its pruning cells, is built once
+on first use; a replicate only sums its weights into it.
 
 Summaries
 ---------
@@ -64,8 +66,11 @@ so a page can re-rank with any metric weights without computing clusters.
 Determinism
 -----------
 Replicate ``i`` of each source draws from its own generator, spawned from
-``numpy.random.SeedSequence(seed)``; replicates run in a thread pool (the kernel is already
-parallel), and results are gathered by index, so they do not depend on the thread count.
+``numpy.random.SeedSequence(seed)``; replicates run in a thread pool and results are
+gathered by index, so they do not depend on the thread count. With several threads each
+replicate runs the kernel on one Numba thread (the kernel releases the GIL), so replicates,
+not the cells of one replicate, share the cores; a Numba threading layer that cannot take
+launches from several threads (``workqueue``) gets one kernel call at a time instead.
 """
 
 from __future__ import annotations
