@@ -73,13 +73,17 @@ from innoclusters.records import (
 )
 from innoclusters.sources import SourceSpec
 
-__all__ = ["INSTALL_HINT", "SparkRecords", "check_settings", "spark_session"]
+__all__ = ["INSTALL_HINT", "LOCAL_DRIVER_MEMORY", "SparkRecords", "check_settings", "spark_session"]
 
 #: How to get what the Spark engine needs.
 INSTALL_HINT = (
     "install PySpark with pip install 'innoclusters[spark]' (it needs Java 17 or later), "
     "or run with --engine duckdb"
 )
+
+#: JVM heap of a local master's driver (which is also its executor), unless
+#: ``PYSPARK_SUBMIT_ARGS`` sets ``spark.driver.memory``.
+LOCAL_DRIVER_MEMORY = "4g"
 
 # A URI Spark reads (s3a://, gs://, abfss://, hdfs://, dbfs:/, file:/); a path given as a
 # pathlib.Path has lost one slash of '//' (s3a:/bucket/key), which is put back.
@@ -161,6 +165,10 @@ def spark_session(master: str = "") -> Any:
         # PySpark starts its Python workers with $PYSPARK_PYTHON (else python3 from PATH):
         # local workers must be this interpreter, which has innoclusters installed.
         os.environ["PYSPARK_PYTHON"] = sys.executable
+    if local and "spark.driver.memory" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        # In local mode the driver's JVM is the executor too: it caches the records and
+        # receives the aggregates; Spark's 1 GB default loses task results at 4 M rows.
+        builder = builder.config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
     builder = builder.config("spark.ui.showConsoleProgress", "false").config(
         "spark.sql.session.timeZone", "UTC"
     )
