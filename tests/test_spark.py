@@ -182,3 +182,12 @@ def test_bad_engine_is_one_error_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: setting 'engine' must be one of duckdb, spark")
+
+
+def test_bytes_not_utf8_stop_the_run_naming_the_line(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(
+        b"doc_id,year,lat,lon,city\na,2021,47.5,7.5,Basel\nb,2021,47.5,7.5,Z\xfcrich\n"
+    )
+    with pytest.raises(InputError, match=r"p.csv: line 3 is not valid UTF-8 text \(1 such"):
+        run({"patents": [path]}, Settings(engine="spark", spark_master=MASTER))

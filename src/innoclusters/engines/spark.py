@@ -94,6 +94,9 @@ _URI_SCHEMES = ("s3", "s3a", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs", "hdf
 # index sits above bit 33.
 _PARTITION_SHIFT = 33
 
+# Reason of a text row with bytes that are not valid in its encoding (the file is refused).
+UNDECODED = "not valid UTF-8 text"
+
 # Columns of the rows after validation (and their Spark types).
 _ROWS_SCHEMA = (
     "metric string, doc_id string, year int, lat double, lon double, country string, "
@@ -426,11 +429,22 @@ def _validated(spark: Any, inp: _Input, encoding: str) -> tuple[Any, dict[str, s
     # object) are rejected in the same pass as the others.
     bad_row = F.col(corrupt).isNotNull() if corrupt in frame.columns else F.lit(False)
     columns = [F.col(f"`{f}`").alias(c) for c, f in mapping.items()]
-    renamed = scan.select(*columns, "_fi", "_pos", bad_row.alias("_bad"))
+    # Spark decodes bytes that are not valid UTF-8 as U+FFFD, silently; such rows are
+    # found here and the file refused as the DuckDB engine refuses it (see read).
+    undecoded = F.lit(False)
+    if inp.fmt != "parquet" and codecs.lookup(encoding).name == "utf-8":
+        undecoded = functools.reduce(
+            lambda a, b: a | b,
+            [F.coalesce(F.instr(F.col(f"`{c}`"), "\ufffd") > 0, F.lit(False)) for c in header],
+            F.lit(False),
+        )
+    renamed = scan.select(
+        *columns, "_fi", "_pos", bad_row.alias("_bad"), undecoded.alias("_undecoded")
+    )
     types = _duckdb_types(renamed.schema)
     types = {c: types[c] for c in mapping}
     check = validation_sql(
-        "SELECT * FROM _batch WHERE NOT _bad",
+        "SELECT * FROM _batch WHERE NOT (_bad OR _undecoded)",
         inp.metric,
         types,
         inp.index,
@@ -449,7 +463,9 @@ def _validated(spark: Any, inp: _Input, encoding: str) -> tuple[Any, dict[str, s
       FROM ({check})
       UNION ALL
       SELECT '{inp.metric}', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-        {inp.index}, _fi, _pos, '{malformed}' FROM _batch WHERE _bad"""
+        {inp.index}, _fi, _pos,
+        CASE WHEN _undecoded THEN '{UNDECODED}' ELSE '{malformed}' END
+      FROM _batch WHERE _bad OR _undecoded"""
     rows = renamed.mapInArrow(functools.partial(_validate_batches, query=query), _ROWS_SCHEMA)
     return rows, mapping, files
 
@@ -565,6 +581,15 @@ class SparkRecords:
         by_year = by_file.groupby(["metric", "year"], as_index=False)["n"].sum()
         rows_of = by_file.groupby("metric")["n"].sum().to_dict()
         rejects, rejected = _rejects(placed_rows, inputs, validated)
+        undecoded = rejects[rejects["reason"] == UNDECODED]
+        if len(undecoded):
+            where = undecoded.sort_values(["file", "line"]).iloc[0]
+            n = int((undecoded["file"] == where["file"]).sum())
+            raise InputError(
+                f"{where['file']}: line {int(where['line'])} is not valid UTF-8 text ({n} such "
+                "line(s)); pass the file's encoding with --encoding (e.g. --encoding latin-1 "
+                "or cp1252) or save it as UTF-8"
+            )
         placed_rows.unpersist()
         rows.unpersist()
         connection.execute(
