@@ -735,9 +735,12 @@ def _core_mask(
             terms += start[run_hi[k]] - start[run_lo[k]]
         if bound * (1.0 + _SUM_ERR_PER_TERM * terms) < min_weight:
             continue
+        # Enough for "core" whatever the number of terms summed (all of the neighbourhood's).
+        enough = min_weight / (1.0 - _SUM_ERR_PER_TERM * terms)
         for p in range(a, b):
             # Bounds from whole cells: those out of reach, partly in reach, wholly in reach.
-            lower = 0.0
+            # The lower bound only grows, so once it is enough the point is core.
+            lower = cw[c]
             upper = 0.0
             terms = 2
             for k in range(run_ptr[c], run_ptr[c + 1]):
@@ -747,10 +750,13 @@ def _core_mask(
                             continue
                         if _box_far2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) < lo2:
                             lower += cw[c2]
-                    else:
-                        lower += cw[c2]
                     upper += cw[c2]
                     terms += start[c2 + 1] - start[c2]
+                if lower >= enough:
+                    break
+            if lower >= enough:
+                core[p] = True
+                continue
             err = _SUM_ERR_PER_TERM * terms
             if upper * (1.0 + err) < min_weight:
                 continue
