@@ -9,7 +9,8 @@ import pytest
 
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.records import inspect_records, read_records
-from innoclusters.sources import SourceSpec
+from innoclusters.sources import SourceSpec, prepare
+from innoclusters.sources.base import unzip_progress
 
 DATA = Path(__file__).parent / "data" / "sources" / "patentsview"
 GRANTED = DATA / "granted"
@@ -150,3 +151,12 @@ def test_a_patent_listed_twice_upstream_is_still_one_document(tmp_path: Path) ->
     assert (rs.files[0].rows_read, rs.files[0].rows_accepted) == (3, 3)
     (found,) = inspect_records({"patents": [f"patentsview:{folder}"]})
     assert (found["rows_read"], found["documents"]) == (3, 2)
+
+
+def test_unzipping_reports_its_progress(tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int]] = []
+    with unzip_progress(lambda path, done, total: calls.append((path.name, done, total))):
+        prepare(SourceSpec("patentsview", (GRANTED,)), tmp_path)
+    finals = {name: (done, total) for name, done, total in calls}
+    assert sorted(finals) == sorted(p.name for p in GRANTED.glob("*.zip"))
+    assert all(done == total > 0 for done, total in finals.values())

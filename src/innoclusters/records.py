@@ -60,6 +60,7 @@ from innoclusters._io import format_of, sql_path
 from innoclusters.config import METRICS
 from innoclusters.errors import InputError
 from innoclusters.sources import Prepared, SourceSpec
+from innoclusters.sources.base import unzip_progress
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -225,19 +226,38 @@ class _Progress:
             self.done = start + share
             self.report(self.done, text)
 
+    def unzipped(self, share: float, text: str, zip_bytes: int) -> Callable[[Path, int, int], None]:
+        """A report for :func:`~innoclusters.sources.base.unzip_progress` within the current
+        step (worth ``share``): the zips (``zip_bytes`` on disk in all) count by their size,
+        each by the share of its member copied out."""
+        start = self.done
+        finished: dict[Path, int] = {}
+
+        def report(path: Path, done: int, total: int) -> None:
+            size = path.stat().st_size
+            finished[path] = int(size * done / total) if total else size
+            zips = sum(finished.values())
+            self.report(start + share * min(1.0, zips / max(1, zip_bytes)), text)
+
+        return report
+
     def finish(self, text: str) -> None:
         """The stage is done."""
         self.done = 1.0
         self.report(1.0, text)
 
 
+def _files_in(paths: Sequence[Path]) -> list[Path]:
+    """The files among ``paths`` (folders: the files directly in them)."""
+    found: list[Path] = []
+    for p in paths:
+        found += [c for c in p.iterdir() if c.is_file()] if p.is_dir() else [p]
+    return [f for f in found if f.exists()]
+
+
 def _size_mb(paths: Sequence[Path]) -> float:
     """Megabytes of the files among ``paths`` (folders: the files directly in them)."""
-    total = 0
-    for p in paths:
-        files = [c for c in p.iterdir() if c.is_file()] if p.is_dir() else [p]
-        total += sum(f.stat().st_size for f in files if f.exists())
-    return total / 1e6
+    return sum(f.stat().st_size for f in _files_in(paths)) / 1e6
 
 
 def _sha256(path: Path) -> str:
@@ -815,8 +835,18 @@ def _plan_all(
     for (metric, spec), size in zip(entries, sizes, strict=True):
         if spec.adapter != sources_pkg.table.NAME:
             share = _SHARES["plan"] * size / total
-            with tracker.step(share, f"reading the {spec.adapter} tables ({size:,.0f} MB)"):
-                for prepared in sources_pkg.prepare(spec, tmp):
+            text = f"reading the {spec.adapter} tables ({size:,.0f} MB)"
+            # Half the share for unzipping (reported per block), half for staging.
+            zips = sum(
+                f.stat().st_size for f in _files_in(spec.paths) if f.name.lower().endswith(".zip")
+            )
+            with (
+                tracker.step(share / 2, text),
+                unzip_progress(tracker.unzipped(share / 2, text, zips)),
+            ):
+                prepared_all = sources_pkg.prepare(spec, tmp)
+            with tracker.step(share / 2, text):
+                for prepared in prepared_all:
                     if any(p.path == prepared.path for p in plans):
                         raise InputError(f"{prepared.path}: passed twice; pass it once")
                     plans.append(_materialise(con, prepared, metric, len(plans)))

@@ -15,11 +15,12 @@ share of its document, when not equal), ``_problem`` (the adapter's own reject r
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import difflib
-import shutil
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,15 @@ __all__ = [
     "readable",
     "sql_file",
     "sql_text",
+    "unzip_progress",
     "year_text",
 ]
+
+#: Called as ``report(zip_path, bytes_done, bytes_total)`` while :func:`readable` copies a
+#: zip member out; set for a block of code with :func:`unzip_progress`.
+_UNZIP_REPORT: contextvars.ContextVar[Callable[[Path, int, int], None] | None] = (
+    contextvars.ContextVar("unzip_report", default=None)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +169,17 @@ def find_suffixed(paths: Sequence[Path], suffix: str) -> Path | None:
     return sorted(found)[-1] if found else None
 
 
+@contextlib.contextmanager
+def unzip_progress(report: Callable[[Path, int, int], None]) -> Iterator[None]:
+    """Within the block, :func:`readable` calls ``report(zip_path, bytes_done, bytes_total)``
+    after each block it copies out of a zip (the records stage shows it as progress)."""
+    token = _UNZIP_REPORT.set(report)
+    try:
+        yield
+    finally:
+        _UNZIP_REPORT.reset(token)
+
+
 def readable(path: Path, workdir: Path) -> Path:
     """A path DuckDB can read: a ``.zip`` has its one data member copied out to ``workdir``.
 
@@ -182,8 +201,14 @@ def readable(path: Path, workdir: Path) -> Path:
                     "unzip it and pass the file itself"
                 )
             target = workdir / f"{len(list(workdir.iterdir()))}_{Path(members[0].filename).name}"
+            report = _UNZIP_REPORT.get()
+            total, done = members[0].file_size, 0
             with archive.open(members[0]) as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 22)
+                for block in iter(lambda: src.read(1 << 22), b""):
+                    dst.write(block)
+                    done += len(block)
+                    if report is not None:
+                        report(path, done, total)
     except zipfile.BadZipFile as exc:
         raise InputError(f"{path}: not a readable zip file ({exc}); download it again") from None
     return target
