@@ -84,8 +84,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-from pathlib import Path
 from typing import Any
 
 import numba
@@ -1088,16 +1086,15 @@ def kernel_compiled() -> bool:
 
     The kernel is compiled once per machine (about 20-35 s on two cores) and cached beside
     this module (or in ``$NUMBA_CACHE_DIR``); the pipeline uses this to say so on the first
-    run instead of showing a silent spinner. A cache index older than this file is stale.
+    run instead of showing a silent spinner. The check is Numba's own: the cache index of
+    the kernel's last compiled step is read, and it holds entries only when its source
+    stamp (a hash of this file) and Numba version match.
     """
-    source = Path(__file__)
-    folders = [source.parent / "__pycache__"]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        folders.append(Path(os.environ["NUMBA_CACHE_DIR"]))
-    stamp = source.stat().st_mtime
-    return any(
-        index.stat().st_mtime >= stamp
-        for folder in folders
-        if folder.is_dir()
-        for index in folder.rglob(f"{source.stem}.*.nbi")
-    )
+    cache = getattr(_label_points, "_cache", None)
+    index = getattr(getattr(cache, "_cache_file", None), "_load_index", None)
+    if index is None:  # a Numba without the on-disk cache layout known here
+        return False
+    try:
+        return bool(index())
+    except OSError:
+        return False
