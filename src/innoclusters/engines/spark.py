@@ -557,26 +557,33 @@ class SparkRecords:
         share = (
             F.greatest(F.lit(1.0) - F.col("given"), F.lit(0.0)) * F.col("share") / F.col("shares")
         )
-        records = valid.join(docs, ["metric", "doc_id"]).select(
-            "metric",
-            "doc_id",
-            "year",
-            "lat",
-            "lon",
-            "country",
-            F.coalesce(F.col("weight"), share).alias("weight"),
-            "city",
-            "region",
-            "org",
-            "field",
-            "file_id",
+        # Cached before the countries are looked up, so the documents are shuffled once.
+        base = (
+            valid.join(docs, ["metric", "doc_id"])
+            .select(
+                "metric",
+                "doc_id",
+                "year",
+                "lat",
+                "lon",
+                "country",
+                F.coalesce(F.col("weight"), share).alias("weight"),
+                "city",
+                "region",
+                "org",
+                "field",
+                "file_id",
+            )
+            .persist()
         )
-        assigned, records = _assign_countries(spark, records)
+        assigned, records = _assign_countries(spark, base)
         if assigned:
             geocoding["countries_assigned"] = assigned
         records = records.persist()
         counted = records.groupBy("file_id", "metric", "year").agg(F.count(F.lit(1)).alias("n"))
         by_file = counted.toPandas()
+        if records is not base:
+            base.unpersist()
         accepted = by_file.groupby("file_id")["n"].sum().to_dict()
         by_year = by_file.groupby(["metric", "year"], as_index=False)["n"].sum()
         rows_of = by_file.groupby("metric")["n"].sum().to_dict()
