@@ -61,17 +61,9 @@ def match_clusters(
 
     Returns
     -------
-    current : pandas.DataFrame
-        One row per current cluster (sorted by id): ``cluster_id, previous_cluster_id``
-        (``None`` when new), ``shared`` (the part of its activity at locations of its
-        predecessor, 0-1), ``change`` (``continuing``, ``split``, ``merged`` or ``new``),
-        ``merged_from`` (previous ids merged into it, predecessor first, ``;``-joined) and
-        ``split_with`` (other current clusters with the same predecessor).
-    previous : pandas.DataFrame
-        One row per previous cluster: ``previous_cluster_id, successor_cluster_id``,
-        ``shared`` (the part of its activity in the successor), ``fate`` (``continues``,
-        ``split``, ``merged`` or ``vanished``) and ``continued_by`` (every current cluster
-        whose predecessor it is).
+    current, previous : pandas.DataFrame
+        The two tables of :func:`innoclusters.matching.match_parts`, which decides the
+        matches from the shared parts computed here.
     """
     cols = ["metric", "lat", "lon", "cluster_id", "activity"]
     cur = current_locations.loc[current_locations["cluster_id"].notna(), cols]
