@@ -211,3 +211,62 @@ def test_lazy_public_names_resolve() -> None:
     assert {"write_outputs", "run_demo", "generate_world"} <= set(dir(innoclusters))
     with pytest.raises(AttributeError):
         _ = innoclusters.no_such_name  # type: ignore[attr-defined]
+
+
+def test_import_innoclusters_and_cli_load_no_method() -> None:
+    """``import innoclusters`` loads no stage; the command layer (``inspect``, ``--help``)
+    loads only what reading needs: no pipeline, kernel (Numba) or writers until a command
+    uses them."""
+    code = (
+        "import sys, innoclusters; a = sorted(sys.modules); import innoclusters.cli; "
+        "heavy = ('numba', 'innoclusters.pipeline', 'innoclusters.density', "
+        "'innoclusters.publish', 'innoclusters.compare', 'innoclusters.demo'); "
+        "print([m for m in a if m.startswith(('innoclusters.records', *heavy))]); "
+        "print([m for m in sys.modules if m.startswith(heavy)])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["[]", "[]"]
+
+
+def _type_checking_imports(module: str) -> dict[str, str]:
+    """Name -> module of the imports under ``if TYPE_CHECKING:`` at the top of ``module``."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for child in node.body:
+                if isinstance(child, ast.ImportFrom):
+                    found.update({a.asname or a.name: child.module or "" for a in child.names})
+                elif isinstance(child, ast.Import):
+                    found.update({a.asname or a.name: a.name for a in child.names})
+    return found
+
+
+def test_late_imports_are_the_declared_ones() -> None:
+    """The rule for late imports of the package's own modules: only ``innoclusters``
+    (``_LAZY``, PEP 562) and ``innoclusters.cli`` (``_Later``) load modules on first use,
+    and each name they load lazily is imported, for type checkers and for the layer rules
+    above, under ``if TYPE_CHECKING:`` from the same module."""
+    import innoclusters
+    import innoclusters.cli as cli
+
+    assert _type_checking_imports("innoclusters") == innoclusters._LAZY
+    later = {name: value.name for name, value in vars(cli).items() if isinstance(value, cli._Later)}
+    assert later and _type_checking_imports("innoclusters.cli") == later
+    users = [m for m, path in MODULES.items() if "import_module(" in path.read_text("utf-8")]
+    assert sorted(users) == ["innoclusters", "innoclusters.cli"]
+
+
+def test_public_function_keeps_its_name_when_its_submodule_loads() -> None:
+    # The pipeline loads innoclusters.uncertainty (the module) before anyone asks for
+    # innoclusters.uncertainty (the public function).
+    code = (
+        "import innoclusters.pipeline, innoclusters, sys; "
+        "print(innoclusters.uncertainty.__name__, type(sys.modules['innoclusters.uncertainty']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "uncertainty <class 'module'>"

@@ -1,9 +1,10 @@
 """innoclusters: find and rank science-and-technology innovation clusters.
 
-Everything the command line does is a public function first. Importing the package loads the
-method (records to ranking and comparisons) but not :mod:`innoclusters.publish` (the writers,
-with Jinja2 and the Excel writer) nor the demo world: ``write_outputs``, ``run_demo`` and
-``generate_world`` are loaded on first use (PEP 562 module ``__getattr__``).
+Everything the command line does is a public function first. Importing the package is
+cheap: it loads the version, the errors and the settings, and every other public name
+(the method from records to ranking, the clustering kernel with Numba, the comparisons, the
+writers, the demo world) on first use (PEP 562 module ``__getattr__``), so that a command
+that only reads files (``innoclusters inspect``) does not pay for the rest.
 
 >>> import innoclusters  # doctest: +SKIP
 >>> result = innoclusters.run({"patents": ["pct.parquet"]})  # doctest: +SKIP
@@ -13,20 +14,26 @@ with Jinja2 and the Excel writer) nor the demo world: ``write_outputs``, ``run_d
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 from innoclusters._version import __version__
-from innoclusters.compare import compare_runs, read_run
 from innoclusters.config import METRICS, Settings, load_settings
-from innoclusters.density import weighted_dbscan
 from innoclusters.errors import InnoclustersError, InputError, SettingsError
-from innoclusters.locations import build_locations
-from innoclusters.pipeline import cluster_locations, run
-from innoclusters.places import geocode_file, geocode_places, load_gazetteer
-from innoclusters.profiles import cluster_profiles
-from innoclusters.records import read_records
-from innoclusters.result import CLUSTER_COLUMNS, RunResult
-from innoclusters.uncertainty import Uncertainty, uncertainty
+
+if TYPE_CHECKING:  # the lazy names below, as type checkers and readers see them
+    from innoclusters.compare import compare_runs, read_run
+    from innoclusters.demo import generate_world, run_demo
+    from innoclusters.density import weighted_dbscan
+    from innoclusters.locations import build_locations
+    from innoclusters.pipeline import cluster_locations, run
+    from innoclusters.places import geocode_file, geocode_places, load_gazetteer
+    from innoclusters.profiles import cluster_profiles
+    from innoclusters.publish import write_outputs
+    from innoclusters.records import read_records
+    from innoclusters.result import CLUSTER_COLUMNS, RunResult
+    from innoclusters.uncertainty import Uncertainty, uncertainty
 
 __all__ = [
     "CLUSTER_COLUMNS",
@@ -56,16 +63,32 @@ __all__ = [
     "write_outputs",
 ]
 
-#: Public names served on first use, and the module each comes from.
+#: Public names served on first use, and the module each comes from (the same as the
+#: ``TYPE_CHECKING`` imports above; tests/test_architecture.py checks that they agree).
 _LAZY = {
-    "write_outputs": "innoclusters.publish",
-    "run_demo": "innoclusters.demo",
+    "CLUSTER_COLUMNS": "innoclusters.result",
+    "RunResult": "innoclusters.result",
+    "Uncertainty": "innoclusters.uncertainty",
+    "build_locations": "innoclusters.locations",
+    "cluster_locations": "innoclusters.pipeline",
+    "cluster_profiles": "innoclusters.profiles",
+    "compare_runs": "innoclusters.compare",
     "generate_world": "innoclusters.demo",
+    "geocode_file": "innoclusters.places",
+    "geocode_places": "innoclusters.places",
+    "load_gazetteer": "innoclusters.places",
+    "read_records": "innoclusters.records",
+    "read_run": "innoclusters.compare",
+    "run": "innoclusters.pipeline",
+    "run_demo": "innoclusters.demo",
+    "uncertainty": "innoclusters.uncertainty",
+    "weighted_dbscan": "innoclusters.density",
+    "write_outputs": "innoclusters.publish",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Load the writers and the demo world on first use (keeps ``import innoclusters`` light)."""
+    """Load a public name on first use (keeps ``import innoclusters`` light)."""
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
@@ -75,3 +98,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """The package module: a public function keeps its name when its submodule loads.
+
+    ``innoclusters.uncertainty`` is the function, as the package has always served it;
+    loading the submodule of the same name (the pipeline does) would otherwise rebind the
+    package's attribute to the submodule. The submodule stays in ``sys.modules``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -9,29 +9,53 @@ prints one line and exits with status 130; anything else is a bug (status 1).
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 
 from innoclusters._version import __version__
-from innoclusters.compare import compare_runs, read_run
 from innoclusters.config import load_settings
-from innoclusters.demo import DEFAULT_SCALE, print_summary, run_demo
 from innoclusters.errors import InnoclustersError, InnoclustersWarning, InputError, SettingsError
-from innoclusters.pipeline import rerun_with_uncertainty
-from innoclusters.pipeline import run as run_pipeline
 from innoclusters.places import geocode_file
-from innoclusters.publish import output_folder, write_files
-from innoclusters.publish.comparison import write_comparison
 from innoclusters.records import inspect_records
 from innoclusters.sources import METRIC_OF, detect, parse_source
 
 __all__ = ["app", "main"]
+
+
+class _Later:
+    """A module of the library imported on first use (its first attribute looked up)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self.name), attr)
+
+
+# The one place where the command layer imports late. The clustering pipeline (Numba,
+# SciPy), the writers and the demo world cost about a second to import; `inspect`,
+# `geocode`, `--help` and `--version` need none of them, so they are imported when a
+# command first uses them. Type checkers and tests/test_architecture.py (layers, and that
+# both lists agree) read the imports of the TYPE_CHECKING branch.
+if TYPE_CHECKING:
+    import innoclusters.compare as compare_lib
+    import innoclusters.demo as demo_lib
+    import innoclusters.pipeline as pipeline_lib
+    import innoclusters.publish as publish_lib
+    import innoclusters.publish.comparison as comparison_lib
+else:
+    compare_lib = _Later("innoclusters.compare")
+    demo_lib = _Later("innoclusters.demo")
+    pipeline_lib = _Later("innoclusters.pipeline")
+    publish_lib = _Later("innoclusters.publish")
+    comparison_lib = _Later("innoclusters.publish.comparison")
 
 app = typer.Typer(
     name="innoclusters",
@@ -257,11 +281,11 @@ def run(
         inputs = [*sources["patents"], *sources["publications"], *sources["vc"]]
         inputs += [p for p in (config, population) if p is not None]
         # The output folder is checked and locked before the heavy work starts.
-        with output_folder(out, inputs=inputs) as folder:
-            result = run_pipeline(
+        with publish_lib.output_folder(out, inputs=inputs) as folder:
+            result = pipeline_lib.run(
                 sources, settings, progress=not quiet, previous=previous, population=population
             )
-            write_files(result, folder)
+            publish_lib.write_files(result, folder)
         return result
 
     result = guarded(job)
@@ -289,13 +313,13 @@ def compare(
     """Compare two runs: rank changes, entrants, exits, economies, top 10s, growth."""
 
     def job() -> Any:
-        with output_folder(out, inputs=[run_a, run_b]) as folder:
-            previous, current = read_run(run_a), read_run(run_b)
-            comparison = compare_runs(current, previous, top=top)
+        with publish_lib.output_folder(out, inputs=[run_a, run_b]) as folder:
+            previous, current = compare_lib.read_run(run_a), compare_lib.read_run(run_b)
+            comparison = compare_lib.compare_runs(current, previous, top=top)
             synthetic = bool(
                 current.manifest.get("synthetic") or previous.manifest.get("synthetic")
             )
-            write_comparison(comparison, folder, synthetic=synthetic)
+            comparison_lib.write_comparison(comparison, folder, synthetic=synthetic)
         return comparison
 
     comparison = guarded(job)
@@ -325,11 +349,11 @@ def uncertainty_command(
         if replicates < 1:
             raise SettingsError(f"--replicates must be a whole number >= 1, got {replicates}")
         # The demo's inputs live in its folder's data/: carried into the new set.
-        with output_folder(run_dir, keep=("data",)) as folder:
-            result = rerun_with_uncertainty(
+        with publish_lib.output_folder(run_dir, keep=("data",)) as folder:
+            result = pipeline_lib.rerun_with_uncertainty(
                 run_dir, replicates=replicates, seed=seed, previous=previous, progress=not quiet
             )
-            write_files(result, folder)
+            publish_lib.write_files(result, folder)
         return result
 
     result = guarded(job)
@@ -444,9 +468,9 @@ def demo(
     """Build the SYNTHETIC demo world and run the whole pipeline on it."""
     from rich.console import Console
 
-    chosen = DEFAULT_SCALE if scale is None else scale
-    result = guarded(lambda: run_demo(out, scale=chosen, seed=seed, quiet=quiet))
-    print_summary(result, Console(), out_dir=out)
+    chosen = demo_lib.DEFAULT_SCALE if scale is None else scale
+    result = guarded(lambda: demo_lib.run_demo(out, scale=chosen, seed=seed, quiet=quiet))
+    demo_lib.print_summary(result, Console(), out_dir=out)
 
 
 @app.command()
