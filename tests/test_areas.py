@@ -11,13 +11,16 @@ import shapely
 
 from innoclusters.areas import (
     LINK_COLUMNS,
+    area_id,
+    area_index,
+    area_peaks,
     assign_areas,
     cluster_metrics,
     merge_links,
     nearest_members,
 )
-from innoclusters.config import Settings
-from innoclusters.geo import EARTH_RADIUS_KM
+from innoclusters.config import METRICS, Settings
+from innoclusters.geo import EARTH_RADIUS_KM, unit_vectors
 from innoclusters.pipeline import cluster_locations
 
 KM_PER_DEG = math.pi / 180 * EARTH_RADIUS_KM  # along the equator
@@ -274,3 +277,65 @@ def test_merge_links_agree_with_a_brute_force_oracle() -> None:
     linked = links.groupby("cluster_id").size()
     for cid, parts in per_area.items():
         assert linked.get(cid, 0) >= parts - 1
+
+
+# --- the same rule on arrays (area_index, area_peaks, area_id) ----------------------------
+
+
+def _ids_on_arrays(located: pd.DataFrame, settings: Settings) -> list:
+    lat = located["lat"].to_numpy(dtype=float)
+    lon = located["lon"].to_numpy(dtype=float)
+    code = pd.Categorical(located["metric"], categories=list(METRICS)).codes
+    area = area_index(
+        unit_vectors(lat, lon),
+        lat,
+        lon,
+        code,
+        located["metric_cluster"].to_numpy(),
+        eps_km=settings.eps_km,
+    )
+    peaks = area_peaks(area, located["activity"].to_numpy(dtype=float), lat, lon)
+    names = [area_id(lat[p], lon[p], rounding=settings.rounding) for p in peaks]
+    return [names[a] if a >= 0 else None for a in area]
+
+
+@pytest.mark.parametrize("eps_km", [4.0, 8.0, 13.0])
+def test_area_index_gives_the_areas_of_assign_areas(eps_km: float) -> None:
+    # Twelve towns of three metrics: many metric clusters, overlaps, noise near and far.
+    rng = np.random.default_rng(11)
+    n = 3000
+    town = rng.integers(0, 12, n)
+    toy = pd.DataFrame(
+        {
+            "metric": rng.choice(["patents", "publications", "vc"], n),
+            "lat": np.round(48 + (town % 4) * 1.0 + rng.normal(0, 0.08, n), 2),
+            "lon": np.round(11 + (town // 4) * 1.4 + rng.normal(0, 0.12, n), 2),
+            "weight": rng.uniform(0.1, 3.0, n),
+        }
+    )
+    settings = Settings(eps_km=eps_km, min_weight={"patents": 9.0, "publications": 9.0, "vc": 9.0})
+    totals = toy.groupby("metric")["weight"].sum().to_dict()
+    clustered, _ = cluster_metrics(
+        toy, settings=settings, totals=totals, metrics=["patents", "publications", "vc"]
+    )
+    located = assign_areas(clustered, settings=settings, totals=totals)
+    assert located["cluster_id"].nunique() >= 12
+    assert (located["cluster_id"].notna() & (located["metric_cluster"] < 0)).any()
+    assert (located["cluster_id"].isna()).any()
+    assert _ids_on_arrays(located, settings) == located["cluster_id"].tolist()
+
+
+@pytest.mark.parametrize("axis", ["lon", "lat"])
+def test_area_index_breaks_membership_ties_as_assign_areas(axis: str) -> None:
+    def at(metric: str, pos: float, weight: float) -> tuple:
+        lat, lon = (0.0, pos) if axis == "lon" else (pos, 0.0)
+        return (metric, lat, lon, weight, 1, "KE", f"{metric}{pos:+.2f}")
+
+    rows = [at("patents", p, 2.0) for p in (-0.06, -0.05, -0.04, 0.04, 0.05, 0.06)]
+    rows += [at("patents", -0.01, 0.5), at("patents", 0.01, 0.5), at("vc", 0.0, 1.0)]
+    settings = Settings(eps_km=4.0, min_weight={"patents": 4.0, "vc": 4.0})
+    for seed in range(5):
+        shuffled = frame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        located = areas_of(shuffled, settings)
+        assert located["cluster_id"].nunique() == 2
+        assert _ids_on_arrays(located, settings) == located["cluster_id"].tolist()

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
+from numba import njit
 from scipy.spatial import cKDTree
 
 from innoclusters.config import Settings
@@ -49,6 +50,9 @@ from innoclusters.geo import chord, haversine_km, unit_vectors
 __all__ = [
     "LINK_COLUMNS",
     "area_centres",
+    "area_id",
+    "area_index",
+    "area_peaks",
     "assign_areas",
     "cluster_metrics",
     "footprints",
@@ -459,3 +463,368 @@ def merge_links(locations: pd.DataFrame, *, eps_km: float) -> pd.DataFrame:
         kind="mergesort",
     )
     return links.reset_index(drop=True)
+
+
+# --- the area rule on arrays (compiled) ----------------------------------------------------
+
+#: Smallest cell side of the compiled grids (about 12 m on the Earth): three axes of
+#: packed cell indices then fit in one int64.
+_MIN_SIDE = 2.0**-19
+
+
+def area_index(
+    xyz: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    metric: np.ndarray,
+    labels: np.ndarray,
+    *,
+    eps_km: float,
+) -> np.ndarray:
+    """Area of each location by the rule of :func:`assign_areas`, on arrays, without ids.
+
+    Metric clusters of different metrics with members within ``eps_km`` of each other are
+    joined (connected components); a member belongs to its metric cluster's area; any other
+    location to the area of its nearest member within ``eps_km / 2`` (members equally near
+    to :data:`TIE_CHORD`: the first by latitude, then longitude), as
+    :func:`nearest_members` places it. Compiled, and it releases the GIL, so the
+    replicates of :mod:`innoclusters.uncertainty` can run it on several threads at once.
+
+    Parameters
+    ----------
+    xyz
+        Unit vectors of the locations (:func:`innoclusters.geo.unit_vectors`), ``(n, 3)``.
+    lat, lon
+        Coordinates in degrees (the tie rule).
+    metric
+        Integer code of each location's metric.
+    labels
+        Metric cluster of each location within its metric (``-1`` for noise).
+    eps_km
+        The DBSCAN radius.
+
+    Returns
+    -------
+    numpy.ndarray
+        Area of each location, ``0..k-1``, numbered by the smallest (metric code, metric
+        cluster) in each area; ``-1`` outside every area.
+    """
+    n = len(labels)
+    metric_a = np.ascontiguousarray(metric, dtype=np.int64)
+    labels_a = np.ascontiguousarray(labels, dtype=np.int64)
+    if n == 0 or not (labels_a >= 0).any():
+        return np.full(n, -1, dtype=np.int64)
+    xyz_a = np.ascontiguousarray(xyz, dtype=np.float64)
+    return _area_index(
+        xyz_a[:, 0].copy(),
+        xyz_a[:, 1].copy(),
+        xyz_a[:, 2].copy(),
+        np.ascontiguousarray(lat, dtype=np.float64),
+        np.ascontiguousarray(lon, dtype=np.float64),
+        metric_a,
+        labels_a,
+        float(chord(eps_km)) * (1 + 1e-12),
+        float(chord(eps_km / 2)) * (1 + 1e-12),
+        TIE_CHORD,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _grid_keys(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, side: float
+) -> tuple[np.ndarray, int, int]:  # pragma: no cover - compiled
+    """One int64 key per point of a grid of cells of ``side`` on the unit vectors.
+
+    Keys are packed with a margin of one cell on every axis, so that a neighbouring cell's
+    key is ``key + (dx * span_y + dy) * span_z + dz``; returns the keys and the spans. A
+    side below :data:`_MIN_SIDE` is raised to it (larger cells: the same neighbours, more
+    tests), so the packed keys fit in 64 bits.
+    """
+    n = x.shape[0]
+    side = max(side, _MIN_SIDE)
+    lo = np.floor(-1.0 / side) - 2.0
+    span = int(np.floor(1.0 / side) - lo) + 3
+    keys = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        ix = int(np.floor(x[i] / side) - lo)
+        iy = int(np.floor(y[i] / side) - lo)
+        iz = int(np.floor(z[i] / side) - lo)
+        keys[i] = (ix * span + iy) * span + iz
+    return keys, span, span
+
+
+@njit(cache=True, nogil=True)
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Distinct keys of a sorted array and the start of each run (the end appended)."""
+    n = sorted_keys.shape[0]
+    count = 0
+    for i in range(n):
+        if i == 0 or sorted_keys[i] != sorted_keys[i - 1]:
+            count += 1
+    keys = np.empty(count, dtype=np.int64)
+    start = np.empty(count + 1, dtype=np.int64)
+    c = 0
+    for i in range(n):
+        if i == 0 or sorted_keys[i] != sorted_keys[i - 1]:
+            keys[c] = sorted_keys[i]
+            start[c] = i
+            c += 1
+    start[count] = n
+    return keys, start
+
+
+@njit(cache=True, nogil=True)
+def _segments(
+    cell: np.ndarray, key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Runs of equal (cell, key) in arrays sorted by both: starts (end appended), cells, keys."""
+    n = cell.shape[0]
+    count = 0
+    for i in range(n):
+        if i == 0 or cell[i] != cell[i - 1] or key[i] != key[i - 1]:
+            count += 1
+    start = np.empty(count + 1, dtype=np.int64)
+    seg_cell = np.empty(count, dtype=np.int64)
+    seg_key = np.empty(count, dtype=np.int64)
+    c = 0
+    for i in range(n):
+        if i == 0 or cell[i] != cell[i - 1] or key[i] != key[i - 1]:
+            start[c] = i
+            seg_cell[c] = cell[i]
+            seg_key[c] = key[i]
+            c += 1
+    start[count] = n
+    return start, seg_cell, seg_key
+
+
+@njit(cache=True, nogil=True)
+def _first(lat: np.ndarray, lon: np.ndarray, i: int, j: int) -> bool:  # pragma: no cover
+    """Whether row ``i`` comes before row ``j`` by latitude, then longitude, then row."""
+    if lat[i] != lat[j]:
+        return lat[i] < lat[j]
+    if lon[i] != lon[j]:
+        return lon[i] < lon[j]
+    return i < j
+
+
+@njit(cache=True, nogil=True)
+def _root(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(cache=True, nogil=True)
+def _area_index(
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    metric: np.ndarray,
+    labels: np.ndarray,
+    link_chord: float,
+    join_chord: float,
+    tie: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    n = labels.shape[0]
+    n_metrics = metric.max() + 1
+    # Metric clusters numbered by (metric code, label).
+    offset = np.zeros(n_metrics + 1, dtype=np.int64)
+    for i in range(n):
+        if labels[i] >= 0 and labels[i] + 1 > offset[metric[i] + 1]:
+            offset[metric[i] + 1] = labels[i] + 1
+    for m in range(n_metrics):
+        offset[m + 1] += offset[m]
+    n_keys = offset[n_metrics]
+    key = np.full(n, -1, dtype=np.int64)
+    n_members = 0
+    for i in range(n):
+        if labels[i] >= 0:
+            key[i] = offset[metric[i]] + labels[i]
+            n_members += 1
+    key_metric = np.zeros(n_keys, dtype=np.int64)
+    for i in range(n):
+        if labels[i] >= 0:
+            key_metric[key[i]] = metric[i]
+    members = np.empty(n_members, dtype=np.int64)
+    j = 0
+    for i in range(n):
+        if labels[i] >= 0:
+            members[j] = i
+            j += 1
+    mx = x[members]
+    my = y[members]
+    mz = z[members]
+
+    # Overlap: cells of side link_chord, so members within it lie in neighbouring cells.
+    # Members sorted by (cell, metric cluster): runs of one metric cluster in one cell.
+    cell, span_y, span_z = _grid_keys(mx, my, mz, link_chord)
+    member_key = key[members]
+    by_key = np.argsort(member_key, kind="mergesort")
+    order = by_key[np.argsort(cell[by_key], kind="mergesort")]
+    seg_start, seg_cell, seg_key = _segments(cell[order], member_key[order])
+    cells, cell_first = _runs(seg_cell)  # segments of each cell
+    parent = np.arange(n_keys)
+    for c in range(cells.shape[0]):
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                base = cells[c] + (dx * span_y + dy) * span_z
+                pos = np.searchsorted(cells, base - 1)
+                while pos < cells.shape[0] and cells[pos] <= base + 1:
+                    c2 = pos
+                    pos += 1
+                    if c2 < c:
+                        continue
+                    for s1 in range(cell_first[c], cell_first[c + 1]):
+                        k1 = seg_key[s1]
+                        s2_from = s1 + 1 if c2 == c else cell_first[c2]
+                        for s2 in range(s2_from, cell_first[c2 + 1]):
+                            k2 = seg_key[s2]
+                            if key_metric[k2] == key_metric[k1]:
+                                continue
+                            r1 = _root(parent, k1)
+                            r2 = _root(parent, k2)
+                            if r1 == r2:
+                                continue
+                            near = False
+                            for a in range(seg_start[s1], seg_start[s1 + 1]):
+                                p = order[a]
+                                for b in range(seg_start[s2], seg_start[s2 + 1]):
+                                    q = order[b]
+                                    dx_ = mx[p] - mx[q]
+                                    dy_ = my[p] - my[q]
+                                    dz_ = mz[p] - mz[q]
+                                    if dx_ * dx_ + dy_ * dy_ + dz_ * dz_ <= link_chord * link_chord:
+                                        near = True
+                                        break
+                                if near:
+                                    break
+                            if near:
+                                if r1 < r2:
+                                    parent[r2] = r1
+                                else:
+                                    parent[r1] = r2
+    # Areas numbered by their smallest metric cluster.
+    area_of_key = np.full(n_keys, -1, dtype=np.int64)
+    n_areas = 0
+    for k in range(n_keys):
+        r = _root(parent, k)
+        if area_of_key[r] < 0:
+            area_of_key[r] = n_areas
+            n_areas += 1
+        area_of_key[k] = area_of_key[r]
+    area = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        if key[i] >= 0:
+            area[i] = area_of_key[key[i]]
+
+    # Membership: the nearest member within join_chord, ties by (lat, lon).
+    jside = max(join_chord * (1 + 1e-9), _MIN_SIDE)
+    jcell, jspan_y, jspan_z = _grid_keys(mx, my, mz, jside)
+    jorder = np.argsort(jcell, kind="mergesort")
+    jcells, jstart = _runs(jcell[jorder])
+    jlo = np.floor(-1.0 / jside) - 2.0
+    bound2 = join_chord * join_chord
+    for i in range(n):
+        if key[i] >= 0:
+            continue
+        ix = int(np.floor(x[i] / jside) - jlo)
+        iy = int(np.floor(y[i] / jside) - jlo)
+        iz = int(np.floor(z[i] / jside) - jlo)
+        home = (ix * jspan_y + iy) * jspan_z + iz
+        best = np.inf
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                base = home + (dx * jspan_y + dy) * jspan_z
+                pos = np.searchsorted(jcells, base - 1)
+                while pos < jcells.shape[0] and jcells[pos] <= base + 1:
+                    for b in range(jstart[pos], jstart[pos + 1]):
+                        q = jorder[b]
+                        dx_ = x[i] - mx[q]
+                        dy_ = y[i] - my[q]
+                        dz_ = z[i] - mz[q]
+                        d2 = dx_ * dx_ + dy_ * dy_ + dz_ * dz_
+                        if d2 <= bound2:
+                            d = np.sqrt(d2)
+                            if d < best:
+                                best = d
+                    pos += 1
+        if best == np.inf:
+            continue
+        pick = -1
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                base = home + (dx * jspan_y + dy) * jspan_z
+                pos = np.searchsorted(jcells, base - 1)
+                while pos < jcells.shape[0] and jcells[pos] <= base + 1:
+                    for b in range(jstart[pos], jstart[pos + 1]):
+                        q = jorder[b]
+                        dx_ = x[i] - mx[q]
+                        dy_ = y[i] - my[q]
+                        dz_ = z[i] - mz[q]
+                        near = np.sqrt(dx_ * dx_ + dy_ * dy_ + dz_ * dz_) <= best + tie
+                        if near and (pick < 0 or _first(lat, lon, members[q], members[pick])):
+                            pick = q
+                    pos += 1
+        area[i] = area[members[pick]]
+    return area
+
+
+def area_peaks(
+    area: np.ndarray, activity: np.ndarray, lat: np.ndarray, lon: np.ndarray
+) -> np.ndarray:
+    """Row of each area's peak, the location :func:`assign_areas` names the area after.
+
+    The most activity, then the smallest latitude, then longitude, then row.
+
+    Parameters
+    ----------
+    area
+        Area of each location, ``0..k-1`` (``-1`` outside every area), as
+        :func:`area_index` gives it.
+    activity, lat, lon
+        Each location's activity and coordinates.
+
+    Returns
+    -------
+    numpy.ndarray
+        Row of the peak of each area ``0..k-1``.
+    """
+    area_a = np.ascontiguousarray(area, dtype=np.int64)
+    k = int(area_a.max()) + 1 if len(area_a) else 0
+    return _area_peaks(
+        area_a,
+        np.ascontiguousarray(activity, dtype=np.float64),
+        np.ascontiguousarray(lat, dtype=np.float64),
+        np.ascontiguousarray(lon, dtype=np.float64),
+        max(k, 0),
+    )
+
+
+def area_id(lat: float, lon: float, *, rounding: float) -> str:
+    """The ``cluster_id`` of an area whose peak is at ``(lat, lon)``: ``C+35.69+139.69``."""
+    return _format_id(float(lat), float(lon), max(2, math.ceil(-math.log10(rounding))))
+
+
+@njit(cache=True, nogil=True)
+def _area_peaks(
+    area: np.ndarray, activity: np.ndarray, lat: np.ndarray, lon: np.ndarray, k: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    peak = np.full(k, -1, dtype=np.int64)
+    for i in range(area.shape[0]):
+        a = area[i]
+        if a < 0:
+            continue
+        p = peak[a]
+        if (
+            p < 0
+            or activity[i] > activity[p]
+            or (
+                activity[i] == activity[p]
+                and (lat[i] < lat[p] or (lat[i] == lat[p] and lon[i] < lon[p]))
+            )
+        ):
+            peak[a] = i
+    return peak

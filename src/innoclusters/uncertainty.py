@@ -21,8 +21,10 @@ Sources of uncertainty, kept apart
 
 Each replicate reuses the records' locations and the density kernel
 (:func:`innoclusters.density.weighted_dbscan` per metric, as
-:func:`innoclusters.areas.cluster_metrics` runs it, and :func:`innoclusters.areas.assign_areas`:
-the run's own rules); names, footprints and populations are not recomputed. Before the
+:func:`innoclusters.areas.cluster_metrics` runs it, and the area rule of
+:func:`innoclusters.areas.assign_areas`, run on arrays by :func:`innoclusters.areas.area_index`
+without the GIL: the run's own rules); names, footprints and populations are not
+recomputed. Before the
 kernel runs, locations that cannot matter are set aside, exactly: with a grid of cells of
 side ``chord(max eps)``, a location whose 27 neighbouring cells weigh less than its metric's
 core density cannot be core, and a location more than two cells from every possible core
@@ -99,7 +101,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from innoclusters.areas import assign_areas
+from innoclusters.areas import area_id, area_index, area_peaks
 from innoclusters.config import METRICS, Settings, parse_method
 from innoclusters.density import concurrent_calls_safe, weighted_dbscan
 from innoclusters.errors import SettingsError
@@ -125,8 +127,6 @@ SOURCES: tuple[str, ...] = ("data", "method", "both")
 
 #: Fate codes of a nominal cluster in a replicate.
 FATES: tuple[str, ...] = ("continues", "split", "merged", "vanished")
-
-_METRIC_DTYPE = pd.CategoricalDtype(list(METRICS))
 
 #: Bins of a continuous choice for the first-order index.
 _BINS = 5
@@ -230,6 +230,7 @@ class _Grid:
     metric: np.ndarray  # int8 code into METRICS, per coarse location
     lat: np.ndarray
     lon: np.ndarray
+    xyz: np.ndarray  # unit vectors per coarse location
     cell: np.ndarray  # pruning cell per coarse location
     near1: scipy.sparse.csr_matrix  # cells x cells within one cell (Chebyshev)
 
@@ -426,7 +427,15 @@ def _grid_of(world: _World, factor: int, rounding: float) -> _Grid:
         lat = np.round(ci[first] * step, dec)
         lon = np.where(co[first] == west, -180.0, np.round(co[first] * step, dec))
     keys, cell = _cells(lat, lon, world.prune_eps_km)
-    grid = _Grid(of_fine=of_fine, metric=metric, lat=lat, lon=lon, cell=cell, near1=_near(keys, 1))
+    grid = _Grid(
+        of_fine=of_fine,
+        metric=metric,
+        lat=lat,
+        lon=lon,
+        xyz=unit_vectors(lat, lon),
+        cell=cell,
+        near1=_near(keys, 1),
+    )
     world.grids[factor] = grid
     return grid
 
@@ -487,20 +496,13 @@ def _replicate(
         m: settings.density_for(m, totals[m]) * float(density.get(m, 1.0)) for m in metrics
     }
     factor = int(choice.rounding_factor)
-    rep_settings = settings.replace(
-        eps_km=float(choice.eps_km),
-        rounding=settings.rounding * factor,
-        metrics=metrics,
-        metric_weights={m: float(method[m]) for m in metrics},
-        min_weight=min_weight,
-    )
     grid = _grid_of(world, factor, settings.rounding)
     if factor == 1:
         grid_weights = weights
     else:
         grid_weights = np.bincount(grid.of_fine, weights=weights, minlength=len(grid.metric))
     grid_use = np.isin(grid.metric, codes) & (grid_weights > 0)
-    clustered, grid_row = _pruned(
+    clustered, labels, grid_row = _pruned(
         grid,
         grid_weights,
         grid_use,
@@ -510,21 +512,39 @@ def _replicate(
     )
     # Each of the run's locations in use takes its (coarse) row.
     fine_row = np.where(use, grid_row[grid.of_fine], -1)
-    if len(clustered):
-        area = assign_areas(clustered, settings=rep_settings, totals=totals)[
-            "cluster_id"
-        ].to_numpy()
+    rows = clustered
+    if len(rows):
+        # The rule of areas.assign_areas on arrays (compiled, without the GIL); only the
+        # areas' ids are made in Python.
+        area = area_index(
+            grid.xyz[rows],
+            grid.lat[rows],
+            grid.lon[rows],
+            grid.metric[rows],
+            labels[rows],
+            eps_km=float(choice.eps_km),
+        )
+        scale_row = np.zeros(len(METRICS))
+        for m in metrics:
+            scale_row[METRICS.index(m)] = 100.0 * float(method[m]) / totals[m]
+        peaks = area_peaks(
+            area, grid_weights[rows] * scale_row[grid.metric[rows]], grid.lat[rows], grid.lon[rows]
+        )
+        rounding = settings.rounding * factor
+        ids = np.array(
+            [area_id(grid.lat[rows][p], grid.lon[rows][p], rounding=rounding) for p in peaks],
+            dtype=str,
+        )
     else:
-        area = np.array([], dtype=object)
-    # Replicate clusters numbered in id order (hashing, then sorting only the ids).
-    code, found = pd.factorize(area)  # -1 outside every area
-    ids = np.asarray(found, dtype=str)
+        area = np.empty(0, dtype=np.int64)
+        ids = np.empty(0, dtype=str)
+    # Replicate clusters numbered in id order.
     by_id = np.argsort(ids, kind="stable")
     rep_ids = ids[by_id]
     renumber = np.empty(len(by_id) + 1, dtype=np.int64)
     renumber[by_id] = np.arange(len(by_id))
     renumber[-1] = -1
-    row_code = renumber[code]
+    row_code = renumber[area]
     # Back to the run's locations: each location takes its (coarse) row's cluster.
     rep_cluster = np.where(fine_row >= 0, row_code[np.maximum(fine_row, 0)], -1)
     scale = np.zeros(len(METRICS))
@@ -552,7 +572,7 @@ def _pruned(
     *,
     eps_km: float,
     kernel_lock: contextlib.AbstractContextManager[Any],
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Metric clusters of the locations that can matter, exactly (see the module text).
 
     Per metric, a cell is a *candidate* when it holds locations of the metric and its 27
@@ -564,14 +584,15 @@ def _pruned(
 
     Returns
     -------
-    frame : pandas.DataFrame
-        ``metric, lat, lon, weight, metric_cluster, core`` of the kept locations.
+    rows : numpy.ndarray
+        The grid's locations kept (members and the locations near them).
+    labels : numpy.ndarray
+        Metric cluster of each of the grid's locations (-1: noise).
     row : numpy.ndarray
-        Row of ``frame`` of each of the grid's locations, -1 when not kept.
+        Position in ``rows`` of each of the grid's locations, -1 when not kept.
     """
     n_cells = grid.near1.shape[0]
     labels = np.full(len(weights), -1, dtype=np.int64)
-    core = np.zeros(len(weights), dtype=bool)
     for m, threshold in min_weight.items():
         mine = use & (grid.metric == METRICS.index(m))
         per_cell = np.bincount(grid.cell[mine], weights=weights[mine], minlength=n_cells)
@@ -581,7 +602,7 @@ def _pruned(
         rows = np.flatnonzero(mine & reach[grid.cell])
         if len(rows) and threshold > 0:
             with kernel_lock:
-                lab, cor = weighted_dbscan(
+                lab, _ = weighted_dbscan(
                     grid.lat[rows],
                     grid.lon[rows],
                     weights[rows],
@@ -589,25 +610,12 @@ def _pruned(
                     min_weight=threshold,
                 )
             labels[rows] = lab
-            core[rows] = cor
     member_cells = np.bincount(grid.cell[labels >= 0], minlength=n_cells) > 0
     halo = (grid.near1 @ member_cells.astype(np.float64)) > 0
     rows = np.flatnonzero(use & halo[grid.cell])
-    frame = pd.DataFrame(
-        {
-            "metric": pd.Categorical.from_codes(
-                grid.metric[rows].astype(np.int64), dtype=_METRIC_DTYPE
-            ),
-            "lat": grid.lat[rows],
-            "lon": grid.lon[rows],
-            "weight": weights[rows],
-            "metric_cluster": labels[rows],
-            "core": core[rows],
-        }
-    )
     fine_row = np.full(len(weights), -1, dtype=np.int64)
     fine_row[rows] = np.arange(len(rows))
-    return frame, fine_row
+    return rows, labels, fine_row
 
 
 def _match(
