@@ -181,9 +181,7 @@ def weighted_dbscan(
     if n == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
 
-    # The same radians, and the same threshold, as the scikit-learn call in the docstring.
-    lat_r = np.radians(lat_a)
-    lon_r = np.radians(lon_a)
+    # The same threshold as the scikit-learn call in the docstring.
     half = math.sin(0.5 * eps_rad)
     r_red = half * half
     chord = 2.0 * abs(half)
@@ -195,11 +193,11 @@ def weighted_dbscan(
     side = (chord - tol) / math.sqrt(3.0) * (1.0 - 1e-9) - 1e-15
     reach = math.floor((chord + tol) / side) + 1
 
-    x, y, z, coslat, ix, iy, iz = _unit_vectors(lat_r, lon_r, side)
-    spans = [int(v.max() - v.min()) + 1 for v in (ix, iy, iz)]
+    lat_r, lon_r, x, y, z, coslat, ix, iy, iz, lows, highs = _unit_vectors(lat_a, lon_a, side)
+    spans = [int(hi - lo) + 1 for lo, hi in zip(lows.tolist(), highs.tolist(), strict=True)]
     if spans[0] * spans[1] * spans[2] < 2**62:
         # One int64 key in the lexicographic order of (ix, iy, iz), sorted in parallel.
-        cell_key = ((ix - ix.min()) * spans[1] + (iy - iy.min())) * spans[2] + (iz - iz.min())
+        cell_key = _cell_keys(ix, iy, iz, lows, spans[1], spans[2])
         order = _sort_order(cell_key, lat_a, lon_a, w_a)
         del cell_key
     else:
@@ -227,11 +225,7 @@ def weighted_dbscan(
         r_red,
         min_w,
     )
-    labels = np.empty(n, dtype=np.int64)
-    core = np.empty(n, dtype=bool)
-    labels[order] = labels_s
-    core[order] = core_s
-    return labels, core
+    return _unsort(order, labels_s, core_s)
 
 
 # --------------------------------------------------------------------------- validation
@@ -304,18 +298,37 @@ def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarr
 # --------------------------------------------------------------------------- kernel
 
 
+#: Degrees to radians: the same product as ``np.radians`` (NumPy multiplies by pi / 180).
+_DEG2RAD = math.pi / 180.0
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _unit_vectors(
-    lat_r: np.ndarray, lon_r: np.ndarray, side: float
+    lat: np.ndarray, lon: np.ndarray, side: float
 ) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
 ]:  # pragma: no cover - compiled
-    """3-D unit vectors, ``cos(lat)`` and the grid cell of each point.
+    """Radians, 3-D unit vectors, ``cos(lat)`` and grid cell of each point; cell index ranges.
 
-    The cosines and sines come from the C library, as scikit-learn computes them; the cell
-    indices are ``floor(v / side)`` of each coordinate of the unit vector.
+    The radians are those of ``np.radians``, the ones the scikit-learn call in
+    :func:`weighted_dbscan`'s docstring is given; the cosines and sines come from the C
+    library, as scikit-learn computes them; the cell indices are ``floor(v / side)`` of each
+    coordinate of the unit vector. ``lows`` and ``highs`` are the smallest and largest cell
+    index on each axis.
     """
-    n = lat_r.shape[0]
+    n = lat.shape[0]
+    lat_r = np.empty(n)
+    lon_r = np.empty(n)
     x = np.empty(n)
     y = np.empty(n)
     z = np.empty(n)
@@ -324,19 +337,78 @@ def _unit_vectors(
     iy = np.empty(n, dtype=np.int64)
     iz = np.empty(n, dtype=np.int64)
     for i in prange(n):
-        c = math.cos(lat_r[i])
+        la = lat[i] * _DEG2RAD
+        lo = lon[i] * _DEG2RAD
+        lat_r[i] = la
+        lon_r[i] = lo
+        c = math.cos(la)
         coslat[i] = c
-        x[i] = c * math.cos(lon_r[i])
-        y[i] = c * math.sin(lon_r[i])
-        z[i] = math.sin(lat_r[i])
+        x[i] = c * math.cos(lo)
+        y[i] = c * math.sin(lo)
+        z[i] = math.sin(la)
         ix[i] = math.floor(x[i] / side)
         iy[i] = math.floor(y[i] / side)
         iz[i] = math.floor(z[i] / side)
-    return x, y, z, coslat, ix, iy, iz
+    lows = np.empty(3, dtype=np.int64)
+    highs = np.empty(3, dtype=np.int64)
+    lows[0] = ix.min()
+    lows[1] = iy.min()
+    lows[2] = iz.min()
+    highs[0] = ix.max()
+    highs[1] = iy.max()
+    highs[2] = iz.max()
+    return lat_r, lon_r, x, y, z, coslat, ix, iy, iz, lows, highs
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _cell_keys(
+    ix: np.ndarray,
+    iy: np.ndarray,
+    iz: np.ndarray,
+    lows: np.ndarray,
+    sy: int,
+    sz: int,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """One int64 key per point in the lexicographic order of its cell ``(ix, iy, iz)``."""
+    n = ix.shape[0]
+    x0 = lows[0]
+    y0 = lows[1]
+    z0 = lows[2]
+    key = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        key[i] = ((ix[i] - x0) * sy + (iy[i] - y0)) * sz + (iz[i] - z0)
+    return key
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _unsort(
+    order: np.ndarray, labels_s: np.ndarray, core_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Labels and core flags back in input order (``out[order] = sorted``)."""
+    n = order.shape[0]
+    labels = np.empty(n, dtype=np.int64)
+    core = np.empty(n, dtype=np.bool_)
+    for i in prange(n):
+        labels[order[i]] = labels_s[i]
+        core[order[i]] = core_s[i]
+    return labels, core
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _any_per_cell(start: np.ndarray, flag: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Whether any point of each cell (a run ``start[c]:start[c + 1]``) is flagged."""
+    ncells = start.shape[0] - 1
+    out = np.zeros(ncells, dtype=np.bool_)
+    for c in prange(ncells):
+        for p in range(start[c], start[c + 1]):
+            if flag[p]:
+                out[c] = True
+                break
+    return out
 
 
 #: Buckets per thread of the parallel sort (more buckets balance the load better).
-_BUCKETS_PER_THREAD = 8
+_BUCKETS_PER_THREAD = 32
 
 
 def _sort_order(key: np.ndarray, lat: np.ndarray, lon: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -356,32 +428,49 @@ def _sort_order(key: np.ndarray, lat: np.ndarray, lon: np.ndarray, w: np.ndarray
     sample = np.sort(key[::step])
     nb = threads * _BUCKETS_PER_THREAD
     bounds = np.unique(sample[(np.arange(1, nb) * len(sample)) // nb])
-    bucket = np.searchsorted(bounds, key, side="right")
-    return _bucket_sort(bucket, len(bounds) + 1, key, lat, lon, w)
+    return _bucket_sort(bounds, key, lat, lon, w, threads * _BUCKETS_PER_THREAD)
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def _bucket_sort(
-    bucket: np.ndarray,
-    nbuckets: int,
+    bounds: np.ndarray,
     key: np.ndarray,
     lat: np.ndarray,
     lon: np.ndarray,
     w: np.ndarray,
+    chunks: int,
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """Indices grouped by bucket, each bucket sorted by (key, lat, lon, w, index)."""
+    """Indices grouped by bucket, each bucket sorted by (key, lat, lon, w, index).
+
+    Point ``i`` goes to bucket ``searchsorted(bounds, key[i], "right")``. The indices are cut
+    into ``chunks`` consecutive ranges that count, then place, their points in parallel: each
+    range writes at its own offsets within every bucket, so each bucket lists its points in
+    index order, as one pass over all points would.
+    """
     n = key.shape[0]
+    nbuckets = bounds.shape[0] + 1
+    bucket = np.empty(n, dtype=np.int64)
+    counts = np.zeros((chunks, nbuckets), dtype=np.int64)
+    for t in prange(chunks):
+        for i in range(t * n // chunks, (t + 1) * n // chunks):
+            b = np.searchsorted(bounds, key[i], side="right")
+            bucket[i] = b
+            counts[t, b] += 1
     count = np.zeros(nbuckets + 1, dtype=np.int64)
-    for i in range(n):
-        count[bucket[i] + 1] += 1
+    offset = np.empty((chunks, nbuckets), dtype=np.int64)
     for b in range(nbuckets):
-        count[b + 1] += count[b]
-    fill = count[:-1].copy()
+        total = count[b]
+        for t in range(chunks):
+            offset[t, b] = total
+            total += counts[t, b]
+        count[b + 1] = total
     order = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        b = bucket[i]
-        order[fill[b]] = i
-        fill[b] += 1
+    for t in prange(chunks):
+        fill = offset[t].copy()
+        for i in range(t * n // chunks, (t + 1) * n // chunks):
+            b = bucket[i]
+            order[fill[b]] = i
+            fill[b] += 1
     for b in prange(nbuckets):
         a0 = count[b]
         idx = order[a0 : count[b + 1]]
@@ -680,6 +769,22 @@ def _cells(
     return start, cx, cy, cz, cw
 
 
+#: Blocks of consecutive cells that the per-cell loops share out among threads, a power of
+#: two. Dense and sparse parts of the world lie in long runs of cells, so each thread takes
+#: blocks spread over the whole range (bit-reversed block numbers), not one contiguous part.
+_BLOCK_BITS = 12
+_BLOCKS = 1 << _BLOCK_BITS
+
+
+@njit(cache=True, inline="always")
+def _spread(j: int) -> int:  # pragma: no cover - compiled
+    """Block number ``j`` with its ``_BLOCK_BITS`` bits reversed."""
+    r = 0
+    for b in range(_BLOCK_BITS):
+        r |= ((j >> b) & 1) << (_BLOCK_BITS - 1 - b)
+    return r
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _core_mask(
     start: np.ndarray,
@@ -717,73 +822,75 @@ def _core_mask(
     ncells = cx.shape[0]
     n = x.shape[0]
     core = np.zeros(n, dtype=np.bool_)
-    for c in prange(ncells):
-        a = start[c]
-        b = start[c + 1]
-        if cw[c] >= min_weight:
-            for p in range(a, b):
-                core[p] = True
-            continue
-        bound = 0.0
-        for k in range(run_ptr[c], run_ptr[c + 1]):
-            for c2 in range(run_lo[k], run_hi[k]):
-                bound += cw[c2]
-        terms = 2
-        for k in range(run_ptr[c], run_ptr[c + 1]):
-            terms += start[run_hi[k]] - start[run_lo[k]]
-        if bound * (1.0 + _SUM_ERR_PER_TERM * terms) < min_weight:
-            continue
-        # Enough for "core" whatever the number of terms summed (all of the neighbourhood's).
-        enough = min_weight / (1.0 - _SUM_ERR_PER_TERM * terms)
-        for p in range(a, b):
-            # Bounds from whole cells: those out of reach, partly in reach, wholly in reach.
-            # The lower bound only grows, so once it is enough the point is core.
-            lower = cw[c]
-            upper = 0.0
-            terms = 2
+    for j in prange(_BLOCKS):
+        blk = _spread(j)
+        for c in range(blk * ncells // _BLOCKS, (blk + 1) * ncells // _BLOCKS):
+            a = start[c]
+            b = start[c + 1]
+            if cw[c] >= min_weight:
+                for p in range(a, b):
+                    core[p] = True
+                continue
+            bound = 0.0
             for k in range(run_ptr[c], run_ptr[c + 1]):
                 for c2 in range(run_lo[k], run_hi[k]):
-                    if c2 != c:
+                    bound += cw[c2]
+            terms = 2
+            for k in range(run_ptr[c], run_ptr[c + 1]):
+                terms += start[run_hi[k]] - start[run_lo[k]]
+            if bound * (1.0 + _SUM_ERR_PER_TERM * terms) < min_weight:
+                continue
+            # Enough for "core" whatever the number of terms summed (all of the neighbourhood's).
+            enough = min_weight / (1.0 - _SUM_ERR_PER_TERM * terms)
+            for p in range(a, b):
+                # Bounds from whole cells: those out of reach, partly in reach, wholly in reach.
+                # The lower bound only grows, so once it is enough the point is core.
+                lower = cw[c]
+                upper = 0.0
+                terms = 2
+                for k in range(run_ptr[c], run_ptr[c + 1]):
+                    for c2 in range(run_lo[k], run_hi[k]):
+                        if c2 != c:
+                            if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
+                                continue
+                            if _box_far2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) < lo2:
+                                lower += cw[c2]
+                        upper += cw[c2]
+                        terms += start[c2 + 1] - start[c2]
+                    if lower >= enough:
+                        break
+                if lower >= enough:
+                    core[p] = True
+                    continue
+                err = _SUM_ERR_PER_TERM * terms
+                if upper * (1.0 + err) < min_weight:
+                    continue
+                if lower * (1.0 - err) >= min_weight:
+                    core[p] = True
+                    continue
+                total = 0.0
+                for k in range(run_ptr[c], run_ptr[c + 1]):
+                    for c2 in range(run_lo[k], run_hi[k]):
+                        if c2 == c:
+                            total += cw[c2]
+                            continue
                         if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
                             continue
                         if _box_far2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) < lo2:
-                            lower += cw[c2]
-                    upper += cw[c2]
-                    terms += start[c2 + 1] - start[c2]
-                if lower >= enough:
-                    break
-            if lower >= enough:
-                core[p] = True
-                continue
-            err = _SUM_ERR_PER_TERM * terms
-            if upper * (1.0 + err) < min_weight:
-                continue
-            if lower * (1.0 - err) >= min_weight:
-                core[p] = True
-                continue
-            total = 0.0
-            for k in range(run_ptr[c], run_ptr[c + 1]):
-                for c2 in range(run_lo[k], run_hi[k]):
-                    if c2 == c:
-                        total += cw[c2]
-                        continue
-                    if _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) > hi2:
-                        continue
-                    if _box_far2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side) < lo2:
-                        total += cw[c2]
-                        continue
-                    part = 0.0
-                    for q in range(start[c2], start[c2 + 1]):
-                        dx = x[p] - x[q]
-                        dy = y[p] - y[q]
-                        dz = z[p] - z[q]
-                        d2 = dx * dx + dy * dy + dz * dz
-                        if _within(p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red):
-                            part += w[q]
-                    total += part
-                if total >= min_weight:
-                    break
-            core[p] = total >= min_weight
+                            total += cw[c2]
+                            continue
+                        part = 0.0
+                        for q in range(start[c2], start[c2 + 1]):
+                            dx = x[p] - x[q]
+                            dy = y[p] - y[q]
+                            dz = z[p] - z[q]
+                            d2 = dx * dx + dy * dy + dz * dz
+                            if _within(p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red):
+                                part += w[q]
+                        total += part
+                    if total >= min_weight:
+                        break
+                core[p] = total >= min_weight
     return core
 
 
@@ -927,45 +1034,47 @@ def _label_points(
     ncells = cx.shape[0]
     n = x.shape[0]
     labels = np.full(n, -1, dtype=np.int64)
-    for c in prange(ncells):
-        a = start[c]
-        b = start[c + 1]
-        all_core = True
-        for p in range(a, b):
-            if core[p]:
-                labels[p] = cell_label[c]
-            else:
-                all_core = False
-        if all_core:
-            continue
-        for p in range(a, b):
-            if core[p]:
+    for j in prange(_BLOCKS):
+        blk = _spread(j)
+        for c in range(blk * ncells // _BLOCKS, (blk + 1) * ncells // _BLOCKS):
+            a = start[c]
+            b = start[c + 1]
+            all_core = True
+            for p in range(a, b):
+                if core[p]:
+                    labels[p] = cell_label[c]
+                else:
+                    all_core = False
+            if all_core:
                 continue
-            best_d2 = np.inf
-            best = -1
-            for k in range(run_ptr[c], run_ptr[c + 1]):
-                for c2 in range(run_lo[k], run_hi[k]):
-                    lab = cell_label[c2]
-                    if lab < 0:
-                        continue
-                    gap2 = _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side)
-                    if gap2 > hi2 or gap2 > best_d2:
-                        continue
-                    for q in range(start[c2], start[c2 + 1]):
-                        if not core[q]:
+            for p in range(a, b):
+                if core[p]:
+                    continue
+                best_d2 = np.inf
+                best = -1
+                for k in range(run_ptr[c], run_ptr[c + 1]):
+                    for c2 in range(run_lo[k], run_hi[k]):
+                        lab = cell_label[c2]
+                        if lab < 0:
                             continue
-                        dx = x[p] - x[q]
-                        dy = y[p] - y[q]
-                        dz = z[p] - z[q]
-                        d2 = dx * dx + dy * dy + dz * dz
-                        if d2 > best_d2 or (d2 == best_d2 and lab >= best):
+                        gap2 = _box_gap2(x[p], y[p], z[p], cx[c2], cy[c2], cz[c2], side)
+                        if gap2 > hi2 or gap2 > best_d2:
                             continue
-                        if c2 == c or _within(
-                            p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red
-                        ):
-                            best_d2 = d2
-                            best = lab
-            labels[p] = best
+                        for q in range(start[c2], start[c2 + 1]):
+                            if not core[q]:
+                                continue
+                            dx = x[p] - x[q]
+                            dy = y[p] - y[q]
+                            dz = z[p] - z[q]
+                            d2 = dx * dx + dy * dy + dz * dz
+                            if d2 > best_d2 or (d2 == best_d2 and lab >= best):
+                                continue
+                            if c2 == c or _within(
+                                p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red
+                            ):
+                                best_d2 = d2
+                                best = lab
+                labels[p] = best
     return labels
 
 
@@ -1015,7 +1124,7 @@ def _dbscan_sorted(
         r_red,
         min_weight,
     )
-    has_core = np.logical_or.reduceat(core, start[:-1])
+    has_core = _any_per_cell(start, core)
     root = _link_cells(
         start,
         cx,
