@@ -510,17 +510,17 @@ def area_index(
         cluster) in each area; ``-1`` outside every area.
     """
     n = len(labels)
-    metric_a = np.ascontiguousarray(metric, dtype=np.int64)
-    labels_a = np.ascontiguousarray(labels, dtype=np.int64)
+    metric_a = np.require(metric, dtype=np.int64, requirements=["C", "W"])
+    labels_a = np.require(labels, dtype=np.int64, requirements=["C", "W"])
     if n == 0 or not (labels_a >= 0).any():
         return np.full(n, -1, dtype=np.int64)
-    xyz_a = np.ascontiguousarray(xyz, dtype=np.float64)
+    xyz_a = np.asarray(xyz, dtype=np.float64)
     return _area_index(
         xyz_a[:, 0].copy(),
         xyz_a[:, 1].copy(),
         xyz_a[:, 2].copy(),
-        np.ascontiguousarray(lat, dtype=np.float64),
-        np.ascontiguousarray(lon, dtype=np.float64),
+        np.require(lat, dtype=np.float64, requirements=["C", "W"]),
+        np.require(lon, dtype=np.float64, requirements=["C", "W"]),
         metric_a,
         labels_a,
         float(chord(eps_km)) * (1 + 1e-12),
@@ -574,6 +574,23 @@ def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: 
 
 
 @njit(cache=True, nogil=True)
+def _sort_runs_by(
+    order: np.ndarray, sorted_cell: np.ndarray, key: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Sort each run of equal ``sorted_cell`` in ``order`` by ``key[order]``, in place."""
+    n = order.shape[0]
+    a = 0
+    while a < n:
+        b = a + 1
+        while b < n and sorted_cell[b] == sorted_cell[a]:
+            b += 1
+        if b - a > 1:
+            part = order[a:b].copy()
+            order[a:b] = part[np.argsort(key[part])]
+        a = b
+
+
+@njit(cache=True, nogil=True)
 def _segments(
     cell: np.ndarray, key: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -605,6 +622,16 @@ def _first(lat: np.ndarray, lon: np.ndarray, i: int, j: int) -> bool:  # pragma:
     if lon[i] != lon[j]:
         return lon[i] < lon[j]
     return i < j
+
+
+@njit(cache=True, nogil=True)
+def _axis_gap(v: float, lo: float, side: float) -> float:  # pragma: no cover - compiled
+    """Distance from ``v`` to the interval ``[lo, lo + side]`` (0 inside)."""
+    if v < lo:
+        return lo - v
+    if v > lo + side:
+        return v - (lo + side)
+    return 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -662,8 +689,8 @@ def _area_index(
     # Members sorted by (cell, metric cluster): runs of one metric cluster in one cell.
     cell, span_y, span_z = _grid_keys(mx, my, mz, link_chord)
     member_key = key[members]
-    by_key = np.argsort(member_key, kind="mergesort")
-    order = by_key[np.argsort(cell[by_key], kind="mergesort")]
+    order = np.argsort(cell)
+    _sort_runs_by(order, cell[order], member_key)
     seg_start, seg_cell, seg_key = _segments(cell[order], member_key[order])
     cells, cell_first = _runs(seg_cell)  # segments of each cell
     parent = np.arange(n_keys)
@@ -720,54 +747,80 @@ def _area_index(
         if key[i] >= 0:
             area[i] = area_of_key[key[i]]
 
-    # Membership: the nearest member within join_chord, ties by (lat, lon).
-    jside = max(join_chord * (1 + 1e-9), _MIN_SIDE)
-    jcell, jspan_y, jspan_z = _grid_keys(mx, my, mz, jside)
-    jorder = np.argsort(jcell, kind="mergesort")
-    jcells, jstart = _runs(jcell[jorder])
+    # Membership: the nearest member within join_chord, ties by (lat, lon). The cells
+    # around a location within join_chord of it are listed once; the home cell is searched
+    # first and a cell whose box lies farther than the nearest member found so far is
+    # skipped.
+    # The cells are those of the overlap test (join_chord < link_chord).
+    jside = max(link_chord, _MIN_SIDE)
+    jspan_y = span_y
+    jspan_z = span_z
+    jorder = order
+    jcells = cells
+    jstart = seg_start[cell_first]
     jlo = np.floor(-1.0 / jside) - 2.0
     bound2 = join_chord * join_chord
+    near = np.empty(27, dtype=np.int64)
+    gaps = np.empty(27)
     for i in range(n):
         if key[i] >= 0:
             continue
-        ix = int(np.floor(x[i] / jside) - jlo)
-        iy = int(np.floor(y[i] / jside) - jlo)
-        iz = int(np.floor(z[i] / jside) - jlo)
-        home = (ix * jspan_y + iy) * jspan_z + iz
-        best = np.inf
+        home = (
+            int(np.floor(x[i] / jside) - jlo) * jspan_y + int(np.floor(y[i] / jside) - jlo)
+        ) * jspan_z + int(np.floor(z[i] / jside) - jlo)
+        count = 0
+        pos = np.searchsorted(jcells, home)
+        if pos < jcells.shape[0] and jcells[pos] == home:
+            near[0] = pos
+            gaps[0] = 0.0
+            count = 1
         for dx in range(-1, 2):
             for dy in range(-1, 2):
                 base = home + (dx * jspan_y + dy) * jspan_z
                 pos = np.searchsorted(jcells, base - 1)
                 while pos < jcells.shape[0] and jcells[pos] <= base + 1:
-                    for b in range(jstart[pos], jstart[pos + 1]):
-                        q = jorder[b]
-                        dx_ = x[i] - mx[q]
-                        dy_ = y[i] - my[q]
-                        dz_ = z[i] - mz[q]
-                        d2 = dx_ * dx_ + dy_ * dy_ + dz_ * dz_
-                        if d2 <= bound2:
-                            d = np.sqrt(d2)
-                            if d < best:
-                                best = d
+                    if jcells[pos] != home:
+                        k = jcells[pos]
+                        gx = _axis_gap(x[i], (k // (jspan_y * jspan_z) + jlo) * jside, jside)
+                        gy = _axis_gap(y[i], ((k // jspan_z) % jspan_y + jlo) * jside, jside)
+                        gz = _axis_gap(z[i], (k % jspan_z + jlo) * jside, jside)
+                        gap2 = gx * gx + gy * gy + gz * gz
+                        if gap2 <= bound2 * (1 + 1e-9) + 1e-24:
+                            near[count] = pos
+                            gaps[count] = gap2
+                            count += 1
                     pos += 1
+        best = np.inf
+        for c in range(count):
+            reach = best + 2 * tie
+            if best < np.inf and gaps[c] > reach * reach * (1 + 1e-9) + 1e-24:
+                continue
+            for b in range(jstart[near[c]], jstart[near[c] + 1]):
+                q = jorder[b]
+                dx_ = x[i] - mx[q]
+                dy_ = y[i] - my[q]
+                dz_ = z[i] - mz[q]
+                d2 = dx_ * dx_ + dy_ * dy_ + dz_ * dz_
+                if d2 <= bound2:
+                    dist = np.sqrt(d2)
+                    if dist < best:
+                        best = dist
         if best == np.inf:
             continue
+        reach = best + 2 * tie
         pick = -1
-        for dx in range(-1, 2):
-            for dy in range(-1, 2):
-                base = home + (dx * jspan_y + dy) * jspan_z
-                pos = np.searchsorted(jcells, base - 1)
-                while pos < jcells.shape[0] and jcells[pos] <= base + 1:
-                    for b in range(jstart[pos], jstart[pos + 1]):
-                        q = jorder[b]
-                        dx_ = x[i] - mx[q]
-                        dy_ = y[i] - my[q]
-                        dz_ = z[i] - mz[q]
-                        near = np.sqrt(dx_ * dx_ + dy_ * dy_ + dz_ * dz_) <= best + tie
-                        if near and (pick < 0 or _first(lat, lon, members[q], members[pick])):
-                            pick = q
-                    pos += 1
+        for c in range(count):
+            if gaps[c] > reach * reach * (1 + 1e-9) + 1e-24:
+                continue
+            for b in range(jstart[near[c]], jstart[near[c] + 1]):
+                q = jorder[b]
+                dx_ = x[i] - mx[q]
+                dy_ = y[i] - my[q]
+                dz_ = z[i] - mz[q]
+                if np.sqrt(dx_ * dx_ + dy_ * dy_ + dz_ * dz_) <= best + tie and (
+                    pick < 0 or _first(lat, lon, members[q], members[pick])
+                ):
+                    pick = q
         area[i] = area[members[pick]]
     return area
 
@@ -792,13 +845,13 @@ def area_peaks(
     numpy.ndarray
         Row of the peak of each area ``0..k-1``.
     """
-    area_a = np.ascontiguousarray(area, dtype=np.int64)
+    area_a = np.require(area, dtype=np.int64, requirements=["C", "W"])
     k = int(area_a.max()) + 1 if len(area_a) else 0
     return _area_peaks(
         area_a,
-        np.ascontiguousarray(activity, dtype=np.float64),
-        np.ascontiguousarray(lat, dtype=np.float64),
-        np.ascontiguousarray(lon, dtype=np.float64),
+        np.require(activity, dtype=np.float64, requirements=["C", "W"]),
+        np.require(lat, dtype=np.float64, requirements=["C", "W"]),
+        np.require(lon, dtype=np.float64, requirements=["C", "W"]),
         max(k, 0),
     )
 

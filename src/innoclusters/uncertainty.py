@@ -532,7 +532,10 @@ def _replicate(
         )
         rounding = settings.rounding * factor
         ids = np.array(
-            [area_id(grid.lat[rows][p], grid.lon[rows][p], rounding=rounding) for p in peaks],
+            [
+                area_id(la, lo, rounding=rounding)
+                for la, lo in zip(grid.lat[rows[peaks]], grid.lon[rows[peaks]], strict=True)
+            ],
             dtype=str,
         )
     else:
