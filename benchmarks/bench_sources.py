@@ -26,7 +26,8 @@ Python start-up (issue 10: "a second or two on a million rows").
 Targets: adapter time <= 1.5 x the floor's, adapter peak memory < 4 GiB. Both sides'
 process CPU seconds over the same work (imports excluded) are printed too: on a shared
 machine their ratio moves less than the wall-clock one. ``--repeat N`` runs both sides N
-times, alternately, and keeps each side's fastest run.
+times, alternately, and keeps each side's fastest run. ``--bad PCT`` makes that percent of
+the inventor rows and of the applications bad (rejected), to time the reject path too.
 """
 
 from __future__ import annotations
@@ -51,8 +52,14 @@ TABLES = (
 )
 
 
-def generate(folder: Path, rows: int, seed: int = 0) -> None:
-    """Write the four tables as ``<name>.tsv.zip`` in ``folder`` (DuckDB generates them)."""
+def generate(folder: Path, rows: int, seed: int = 0, bad_pct: float = 0.0) -> None:
+    """Write the four tables as ``<name>.tsv.zip`` in ``folder`` (DuckDB generates them).
+
+    With ``bad_pct``, that share (percent) of the inventor rows names a location that is not
+    in the location table, and that share of the applications has a filing date that is
+    not a date: the adapter rejects those rows (real PatentsView has some).
+    """
+    bad = bad_pct / 100
     con = duckdb.connect()
     con.execute(f"SELECT setseed({(seed % 100) / 100})")
     n_pat = rows // 3
@@ -63,8 +70,8 @@ def generate(folder: Path, rows: int, seed: int = 0) -> None:
           'fl:ab_ln:inv-' || CAST(hash(i) % 3000000 AS VARCHAR) AS inventor_id,
           'Ann' AS disambig_inventor_name_first, 'Lee' AS disambig_inventor_name_last,
           'F' AS gender_code,
-          'loc-' || CAST(CAST(floor(pow(random(), 3) * 100000) AS BIGINT) AS VARCHAR)
-            AS location_id
+          CASE WHEN random() < {bad} THEN 'gone-' ELSE 'loc-' END
+            || CAST(CAST(floor(pow(random(), 3) * 100000) AS BIGINT) AS VARCHAR) AS location_id
         FROM range({rows}) t(i)"""
     )
     con.execute(
@@ -78,9 +85,10 @@ def generate(folder: Path, rows: int, seed: int = 0) -> None:
     )
     con.execute("""CREATE TABLE pat AS SELECT DISTINCT patent_id FROM inv""")
     con.execute(
-        """CREATE TABLE app AS SELECT 'A' || patent_id AS application_id, patent_id,
+        f"""CREATE TABLE app AS SELECT 'A' || patent_id AS application_id, patent_id,
           '16' AS patent_application_type,
-          CAST(DATE '2010-01-01' + CAST(floor(random() * 4000) AS INTEGER) AS VARCHAR)
+          CASE WHEN random() < {bad} THEN '20x0-01-01' ELSE
+            CAST(DATE '2010-01-01' + CAST(floor(random() * 4000) AS INTEGER) AS VARCHAR) END
             AS filing_date, '16' AS series_code, '0' AS rule_47_flag FROM pat"""
     )
     con.execute(
@@ -267,6 +275,14 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="Keep the tables here.")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(
+        "--bad",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="Percent of inventor rows at an unknown location and of applications with a "
+        "filing date that is not a date (rejected rows; generated into a new --dir).",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -289,7 +305,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "g_inventor_disambiguated.tsv.zip").exists():
             t = time.perf_counter()
-            generate(folder, args.rows)
+            generate(folder, args.rows, bad_pct=args.bad)
             print(f"generated {args.rows:,} inventor rows in {time.perf_counter() - t:.1f} s")
         floors, adapters = [], []
         for _ in range(max(1, args.repeat)):

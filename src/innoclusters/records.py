@@ -584,7 +584,8 @@ def validation_sql(
     A ``_share`` column (source adapters) is the row's relative share of its document.
     Values are parsed once, in an inner query; the reasons are built from them. With
     ``placed``, the scan's place columns come from a place table validated already
-    (:func:`_places_sql`, with ``_place_reason`` and ``_noplace``).
+    (:func:`_places_sql`, with ``_place_reason``, ``_noplace`` and ``_pid``), and the
+    output has ``_pid`` too, the place's id in ``_places``.
     """
     year, year_missing, year_txt = _year(types)
     weight, weight_missing, weight_txt = _number("weight", types)
@@ -602,7 +603,8 @@ def validation_sql(
     )
     if placed:
         place_select = """lat AS _lat, lon AS _lon, country AS _cc, city AS _city,
-        region AS _region, _place_reason AS _pr, coalesce(_noplace, false) AS _noplace"""
+        region AS _region, _place_reason AS _pr, coalesce(_noplace, false) AS _noplace,
+        _pid AS _pid"""
         place_join, place_reasons, noplace = "", ("_pr", "NULL"), "_noplace"
     else:
         place_select, place_join, place_reasons, noplace = _place_parts(types)
@@ -642,29 +644,99 @@ def validation_sql(
       CASE WHEN _wm THEN NULL ELSE _w END AS weight, _share AS share,
       _city AS city, _region AS region, _org AS org, _field AS field,
       {file_id} AS file_id, _line AS line, {reason} AS reason, _fl AS _filter
+      {", _pid" if placed else ""}
     FROM ({inner})
     """
 
 
-#: Columns of the validated rows (:func:`_validate_sql`), in order.
-_ROWS_COLUMNS = (
-    "metric",
-    "doc_id",
-    "year",
-    "lat",
-    "lon",
-    "country",
-    "weight",
-    "share",
-    "city",
-    "region",
-    "org",
-    "field",
-    "file_id",
-    "line",
-    "reason",
-    "_filter",
-)
+#: Columns of ``_rows``, the validated rows of every file (:func:`_rows_sql`), in order,
+#: and the type each is stored as. The metric is not stored (each file has one,
+#: :func:`_metric_sql`); rows of an adapter's place table keep the place's id (``_pid``)
+#: instead of its columns (:data:`_PLACE_COLUMNS`), joined back from ``_places`` where they
+#: are read (:func:`_located_sql`). Columns no file has are left out (:func:`_stored`).
+_ROWS_TYPES: Mapping[str, str] = {
+    "doc_id": "VARCHAR",
+    "year": "SMALLINT",
+    "lat": "DOUBLE",
+    "lon": "DOUBLE",
+    "country": "VARCHAR",
+    "weight": "DOUBLE",
+    "share": "DOUBLE",
+    "city": "VARCHAR",
+    "region": "VARCHAR",
+    "org": "VARCHAR",
+    "field": "VARCHAR",
+    "_pid": "BIGINT",
+    "file_id": "INTEGER",
+    "line": "BIGINT",
+    "reason": "VARCHAR",
+    "_filter": "VARCHAR",
+}
+
+#: Columns a row of an adapter with a place table takes from ``_places``.
+_PLACE_COLUMNS = ("lat", "lon", "country", "city", "region")
+
+#: Validated places of the adapters that have a place table (:attr:`Prepared.places`).
+_PLACES_SCHEMA = """file_id INTEGER, _pid BIGINT, _place VARCHAR, lat DOUBLE, lon DOUBLE,
+    country VARCHAR, city VARCHAR, region VARCHAR, _place_reason VARCHAR, _noplace BOOLEAN"""
+
+
+def _stored(plans: Sequence[_Plan]) -> list[str]:
+    """The columns of ``_rows`` for ``plans``: only those that some file has.
+
+    Every stored column is written once and read back once per row, so org, field,
+    weights, shares, lines of unnumbered tables and the place columns of rows that have a
+    place id are not stored when no file needs them.
+    """
+    placed = any(p.placed for p in plans)
+    unplaced = any(not p.placed for p in plans)
+    have = {
+        "weight": any("weight" in p.types for p in plans),
+        "share": any("_share" in p.types for p in plans),
+        "org": any("org" in p.types for p in plans),
+        "field": any("field" in p.types for p in plans),
+        "line": any(p.source for p in plans),
+        "_pid": placed,
+        **dict.fromkeys(_PLACE_COLUMNS, unplaced),
+    }
+    return [c for c in _ROWS_TYPES if have.get(c, True)]
+
+
+def _rows_sql(plans: Sequence[_Plan], columns: Sequence[str]) -> str:
+    """SQL validating every file into the ``columns`` of ``_rows`` (one UNION ALL)."""
+    parts = []
+    for plan in plans:
+        cols = []
+        for c in columns:
+            absent = (c == "_pid" and not plan.placed) or (c in _PLACE_COLUMNS and plan.placed)
+            if absent:
+                cols.append(f"CAST(NULL AS {_ROWS_TYPES[c]}) AS {c}")
+            else:
+                cols.append(f"CAST({c} AS SMALLINT) AS year" if c == "year" else c)
+        parts.append(f"SELECT {', '.join(cols)} FROM ({plan.sql(numbered=bool(plan.source))})")
+    return " UNION ALL ".join(f"({part})" for part in parts)
+
+
+def _metric_sql(plans: Sequence[_Plan], file_id: str = "file_id") -> str:
+    """SQL giving a row's metric from its ``file_id`` (each file holds one metric)."""
+    metrics = {p.metric for p in plans}
+    if len(metrics) == 1:
+        return f"'{metrics.pop()}'"
+    cases = " ".join(f"WHEN {p.index} THEN '{p.metric}'" for p in plans)
+    return f"CASE {file_id} {cases} END"
+
+
+def _located_sql(table: str, columns: Sequence[str]) -> str:
+    """The rows of ``table`` with their place columns (from ``_places`` for rows that have
+    a place id); the other columns as stored, without ``_pid``."""
+    if "_pid" not in columns:
+        return f"SELECT * FROM {table}"
+    own = [c for c in _PLACE_COLUMNS if c in columns]
+    places = ", ".join(
+        f"coalesce(v.{c}, pl.{c}) AS {c}" if c in own else f"pl.{c} AS {c}" for c in _PLACE_COLUMNS
+    )
+    return f"""SELECT v.* EXCLUDE ({", ".join([*own, "_pid"])}), {places}
+      FROM {table} AS v LEFT JOIN _places AS pl ON pl._pid = v._pid"""
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -807,6 +879,7 @@ def _prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _filtered (file_id INTEGER, _filter VARCHAR, n BIGINT)"
     )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _places ({_PLACES_SCHEMA})")
     con.execute(f"CREATE OR REPLACE TABLE records ({_RECORDS_SCHEMA})")
     con.execute(
         """CREATE OR REPLACE TABLE rejects (file VARCHAR, line BIGINT, metric VARCHAR,
@@ -1077,7 +1150,7 @@ def _materialise(
     sources = [
         sql.replace(
             "@STAGED", f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
-        ).replace("@PLACES", f"_places_{index}")
+        ).replace("@PLACES", f"(SELECT * EXCLUDE (file_id) FROM _places WHERE file_id = {index})")
         for sql in (prepared.sql, prepared.fallback)
     ]
     source = sources[0]
@@ -1086,9 +1159,11 @@ def _materialise(
             types = {
                 str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {prepared.places}").fetchall()
             }
+            con.execute(f"DELETE FROM _places WHERE file_id = {index}")
+            last = con.execute("SELECT coalesce(max(_pid), 0) FROM _places").fetchone()
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _places_{index} AS "
-                f"{_places_sql(prepared.places, types)}"
+                f"""INSERT INTO _places SELECT {index}, {int(last[0]) if last else 0}
+                  + row_number() OVER (), * FROM ({_places_sql(prepared.places, types)})"""
             )
         con.execute("SET preserve_insertion_order = true")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {prepared.staged}")
@@ -1126,34 +1201,22 @@ def _read_plans(
     """Fill ``records`` and ``rejects`` from the planned files; return the geocoding stats.
 
     Every file is read and validated once, into the temporary table ``_rows`` (rows of
-    source adapters keep their row numbers, which cost nothing there); geocoding, the
-    per-document sums of the fractional weights, the records and the rejects are then
-    taken from that table.
+    source adapters keep their row numbers, which cost nothing there; only the columns
+    some file has, :func:`_stored`); geocoding, the per-document sums of the fractional
+    weights, the records and the rejects are then taken from that table.
     """
     if not plans:
         return {}
-    rows = " UNION ALL ".join(f"({p.sql(numbered=bool(p.source))})" for p in plans)
-    # Columns no file has (org, field, weight, shares, lines of unnumbered tables) are not
-    # stored: every stored column is written once and read back once per row.
-    have = {
-        "weight": any("weight" in p.types for p in plans),
-        "share": any("_share" in p.types for p in plans),
-        "org": any("org" in p.types for p in plans),
-        "field": any("field" in p.types for p in plans),
-        "line": any(p.source for p in plans),
-    }
-    kept = ", ".join(c for c in _ROWS_COLUMNS if have.get(c, True))
-    rows = f"SELECT {kept} FROM ({rows})"
+    columns = _stored(plans)
     share = 1.0 - tracker.done - _SHARES["geocode"] - _SHARES["records"] - _SHARES["rejects"]
     try:
         size = _size_mb([f for p in plans for f in (p.files or (p.path,))])
         with tracker.step(share, f"validating {len(plans)} file(s) ({size:,.0f} MB)"):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {rows}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {_rows_sql(plans, columns)}")
             if _keys_repeat(con, plans):
                 # An adapter's tables repeat a key they should not: read them grouped.
                 plans = [dataclasses.replace(p, source=p.fallback or p.source) for p in plans]
-                rows = " UNION ALL ".join(f"({p.sql(numbered=bool(p.source))})" for p in plans)
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS SELECT {kept} FROM ({rows})")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {_rows_sql(plans, columns)}")
     except duckdb.Error as exc:
         names = ", ".join(str(p.path) for p in plans)
         first = str(exc).strip().splitlines()[0]
@@ -1165,23 +1228,27 @@ def _read_plans(
     for plan in plans:
         if plan.source:
             con.execute(f"DROP TABLE IF EXISTS _staged_{plan.index}")
-            con.execute(f"DROP TABLE IF EXISTS _places_{plan.index}")
     counted = con.execute("SELECT count(*) FROM _rows").fetchone()
     read = f"{int(counted[0]) if counted else 0:,} rows read"
     with tracker.step(_SHARES["geocode"], f"{read}; geocoding places without coordinates"):
-        geocoding = _geocode(con) if geocode else {}
+        geocoding = _geocode(con, plans, columns) if geocode else {}
         table = "_rows"
         if geocoding:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _rows_placed AS {_placed_sql('_rows')}")
+            located = f"({_located_sql('_rows', columns)})"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _rows_placed AS {_placed_sql(located)}")
             con.execute("DROP TABLE _rows")
             table = "_rows_placed"
+            columns = [c for c in columns if c != "_pid"] + [
+                c for c in _PLACE_COLUMNS if c not in columns
+            ]
     # Fractional weights: sum each document's shares first, then join; a window over the
     # rows would buffer every column of every row.
     with tracker.step(_SHARES["records"], f"{read}; fractional weights"):
-        _insert_records(con, table, {c for c, ok in have.items() if ok})
+        _insert_records(con, plans, table, columns)
     with tracker.step(_SHARES["rejects"], f"{read}; rejects"):
         _collect_rejects(con, plans, table=table, placed=bool(geocoding))
     con.execute(f"DROP TABLE {table}")
+    con.execute("DELETE FROM _places")
     if geocode:
         assigned = _assign_countries(con)
         if assigned:
@@ -1212,14 +1279,17 @@ def _keys_repeat(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> bool
     return False
 
 
-def _insert_records(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) -> None:
+def _insert_records(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], table: str, columns: Sequence[str]
+) -> None:
     """Insert the valid rows of ``table`` into ``records`` with their fractional weights.
 
-    ``have`` names the optional columns ``table`` stores (``weight``, ``share``, ``org``,
-    ``field``); the others are NULL (a share is 1).
+    ``columns`` are the columns ``table`` stores (:func:`_stored`); a missing weight, org or
+    field is NULL, a missing share is 1. The per-document sums are taken from ``table``
+    itself (narrow); the place columns are joined in only for the insert.
     """
     weight, share, org, field = (
-        f"v.{c}" if c in have else default
+        f"v.{c}" if c in columns else default
         for c, default in (
             ("weight", "CAST(NULL AS DOUBLE)"),
             ("share", "1.0"),
@@ -1227,17 +1297,23 @@ def _insert_records(con: duckdb.DuckDBPyConnection, table: str, have: set[str]) 
             ("field", "CAST(NULL AS VARCHAR)"),
         )
     )
+    # Documents are keyed by metric and doc_id; one metric needs no key of its own.
+    metric = _metric_sql(plans, "v.file_id")
+    by_metric = len({p.metric for p in plans}) > 1
+    key = f"{metric} AS _metric, " if by_metric else ""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT metric, doc_id,
+        f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT {key}v.doc_id,
         sum({share}) FILTER (WHERE {weight} IS NULL) AS shares,
         coalesce(sum({weight}), 0) AS given
-        FROM {table} AS v WHERE reason = '' AND _filter IS NULL GROUP BY ALL"""
+        FROM {table} AS v WHERE v.reason = '' AND v._filter IS NULL GROUP BY ALL"""
     )
+    same = f"d._metric = {metric} AND " if by_metric else ""
     con.execute(
-        f"""INSERT INTO records SELECT v.metric, v.doc_id, v.year, v.lat, v.lon, v.country,
+        f"""INSERT INTO records SELECT {metric}, v.doc_id, v.year, v.lat, v.lon, v.country,
         coalesce({weight}, greatest(1.0 - d.given, 0.0) * {share} / d.shares),
         v.city, v.region, {org}, {field}, v.file_id, v.reason
-        FROM {table} AS v JOIN _docn AS d ON v.metric = d.metric AND v.doc_id = d.doc_id
+        FROM ({_located_sql(table, columns)}) AS v JOIN _docn AS d
+          ON {same}v.doc_id = d.doc_id
         WHERE v.reason = '' AND v._filter IS NULL"""
     )
     con.execute("DROP TABLE _docn")
@@ -1465,17 +1541,37 @@ def _placed_sql(rows: str) -> str:
         AND v.region IS NOT DISTINCT FROM p.region AND v.country IS NOT DISTINCT FROM p.country"""
 
 
-def _geocode(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def _geocode(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], columns: Sequence[str]
+) -> dict[str, Any]:
     """Geocode the unique places of the valid ``_rows`` that have a city but no coordinates.
 
     Leaves the table ``_placed`` (``city, region, country, g_lat, g_lon, g_country,
     g_reason``) for :func:`_placed_sql` and returns the geocoding rate per metric and the
-    most frequent places not found. Returns ``{}`` when no row needs geocoding.
+    most frequent places not found. Returns ``{}`` when no row needs geocoding. Rows with
+    a place id are looked at only when some place of ``_places`` has a city but no
+    coordinates.
     """
+    valid = "v.reason = '' AND v._filter IS NULL"
+    parts = []
+    if "lat" in columns:
+        own = " AND v._pid IS NULL" if "_pid" in columns else ""
+        parts.append(
+            f"""SELECT v.file_id, v.city, v.region, v.country FROM _rows AS v
+            WHERE {valid}{own} AND v.lat IS NULL AND v.lon IS NULL AND v.city IS NOT NULL"""
+        )
+    todo_places = "FROM _places WHERE lat IS NULL AND lon IS NULL AND city IS NOT NULL"
+    needed = con.execute(f"SELECT count(*) {todo_places}").fetchone()
+    if "_pid" in columns and needed and needed[0]:
+        parts.append(
+            f"""SELECT v.file_id, pl.city, pl.region, pl.country FROM _rows AS v
+            JOIN (SELECT * {todo_places}) AS pl ON pl._pid = v._pid WHERE {valid}"""
+        )
+    if not parts:
+        return {}
     todo = con.execute(
-        """SELECT metric, city, region, country, count(*) AS rows FROM _rows
-        WHERE reason = '' AND _filter IS NULL AND lat IS NULL AND lon IS NULL
-          AND city IS NOT NULL GROUP BY ALL"""
+        f"""SELECT {_metric_sql(plans)} AS metric, city, region, country, count(*) AS rows
+        FROM ({" UNION ALL ".join(parts)}) GROUP BY ALL"""
     ).df()
     if not len(todo):
         return {}

@@ -90,8 +90,10 @@ class Prepared:
     #: rows name) and the place's ``lat``, ``lon``, ``country``, ``city``, ``region`` as
     #: upstream has them. records validates it once per place into a table that ``sql``
     #: joins as ``@PLACES`` (``_place``, ``lat`` and ``lon`` as numbers, ``country`` as
-    #: alpha-2, ``city``, ``region``, ``_place_reason``, ``_noplace``), so that a place's
-    #: text is parsed once, not once per row that names it.
+    #: alpha-2, ``city``, ``region``, ``_place_reason``, ``_noplace``, ``_pid``), so that a
+    #: place's text is parsed once, not once per row that names it. ``sql`` passes ``_pid``
+    #: (the place's id) on with the place's columns: records stores each row with the id
+    #: only and joins the place's columns back where it needs them.
     places: str = ""
     #: ``sql`` for tables in which a key the adapter joins on repeats (each such table
     #: grouped by its key first, which costs a hash aggregate per table). ``sql`` may take
