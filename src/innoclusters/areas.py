@@ -760,7 +760,7 @@ def _area_index(
     jstart = seg_start[cell_first]
     jlo = np.floor(-1.0 / jside) - 2.0
     bound2 = join_chord * join_chord
-    near = np.empty(27, dtype=np.int64)
+    around = np.empty(27, dtype=np.int64)
     gaps = np.empty(27)
     for i in range(n):
         if key[i] >= 0:
@@ -771,7 +771,7 @@ def _area_index(
         count = 0
         pos = np.searchsorted(jcells, home)
         if pos < jcells.shape[0] and jcells[pos] == home:
-            near[0] = pos
+            around[0] = pos
             gaps[0] = 0.0
             count = 1
         for dx in range(-1, 2):
@@ -786,7 +786,7 @@ def _area_index(
                         gz = _axis_gap(z[i], (k % jspan_z + jlo) * jside, jside)
                         gap2 = gx * gx + gy * gy + gz * gz
                         if gap2 <= bound2 * (1 + 1e-9) + 1e-24:
-                            near[count] = pos
+                            around[count] = pos
                             gaps[count] = gap2
                             count += 1
                     pos += 1
@@ -795,7 +795,7 @@ def _area_index(
             reach = best + 2 * tie
             if best < np.inf and gaps[c] > reach * reach * (1 + 1e-9) + 1e-24:
                 continue
-            for b in range(jstart[near[c]], jstart[near[c] + 1]):
+            for b in range(jstart[around[c]], jstart[around[c] + 1]):
                 q = jorder[b]
                 dx_ = x[i] - mx[q]
                 dy_ = y[i] - my[q]
@@ -812,7 +812,7 @@ def _area_index(
         for c in range(count):
             if gaps[c] > reach * reach * (1 + 1e-9) + 1e-24:
                 continue
-            for b in range(jstart[near[c]], jstart[near[c] + 1]):
+            for b in range(jstart[around[c]], jstart[around[c] + 1]):
                 q = jorder[b]
                 dx_ = x[i] - mx[q]
                 dy_ = y[i] - my[q]
