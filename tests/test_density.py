@@ -595,12 +595,10 @@ def test_large_input_sorted_in_parallel_gives_the_same_result() -> None:
 
 
 def test_radians_inside_the_kernel_are_numpys() -> None:
-    # The kernel converts degrees itself (in parallel); its radians must be bit for bit those
-    # of np.radians, which the scikit-learn oracle is given.
+    # The kernel converts degrees itself, multiplying by density._DEG2RAD; that product must be
+    # bit for bit np.radians, which the scikit-learn oracle is given.
     rng = np.random.default_rng(11)
-    lat = np.concatenate([rng.uniform(-90, 90, 200_000), np.arange(-90, 90.0001, 0.001)])
-    lon = np.concatenate([rng.uniform(-180, 180, 200_000), np.arange(-180, 180.0001, 0.002)])
-    lat, lon = lat[: len(lon)], lon[: len(lat)]
-    out = innoclusters.density._unit_vectors(lat, lon, 0.001)
-    np.testing.assert_array_equal(out[0], np.radians(lat))
-    np.testing.assert_array_equal(out[1], np.radians(lon))
+    deg = np.concatenate(
+        [rng.uniform(-180, 180, 400_000), np.arange(-180, 180.0001, 0.001), [-0.0, 1e-300]]
+    )
+    np.testing.assert_array_equal(deg * innoclusters.density._DEG2RAD, np.radians(deg))

@@ -193,7 +193,7 @@ def weighted_dbscan(
     side = (chord - tol) / math.sqrt(3.0) * (1.0 - 1e-9) - 1e-15
     reach = math.floor((chord + tol) / side) + 1
 
-    lat_r, lon_r, x, y, z, coslat, ix, iy, iz, lows, highs = _unit_vectors(lat_a, lon_a, side)
+    x, y, z, ix, iy, iz, lows, highs = _unit_vectors(lat_a, lon_a, side)
     spans = [int(hi - lo) + 1 for lo, hi in zip(lows.tolist(), highs.tolist(), strict=True)]
     if spans[0] * spans[1] * spans[2] < 2**62:
         # One int64 key in the lexicographic order of (ix, iy, iz), sorted in parallel.
@@ -203,8 +203,8 @@ def weighted_dbscan(
     else:
         order = np.lexsort((w_a, lon_a, lat_a, iz, iy, ix))
 
-    ints, floats = _gather(order, (ix, iy, iz), (lat_a, lon_a, lat_r, lon_r, coslat, w_a, x, y, z))
-    del ix, iy, iz, lat_r, lon_r, coslat, x, y, z
+    ints, floats = _gather(order, (ix, iy, iz), (lat_a, lon_a, w_a, x, y, z))
+    del ix, iy, iz, x, y, z
     labels_s, core_s = _dbscan_sorted(
         ints[0],
         ints[1],
@@ -215,9 +215,6 @@ def weighted_dbscan(
         floats[3],
         floats[4],
         floats[5],
-        floats[6],
-        floats[7],
-        floats[8],
         side,
         reach,
         lo2,
@@ -280,6 +277,8 @@ def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarr
         shown = ", ".join(f"{name} has {k}" for name, k in lengths.items())
         raise InputError(f"lat, lon and weight must have the same length; {shown}")
     lat_a, lon_a, w_a = arrays["lat"], arrays["lon"], arrays["weight"]
+    if _count_invalid(lat_a, lon_a, w_a) == 0:
+        return lat_a, lon_a, w_a
     for name, arr, bad, need in (
         ("lat", lat_a, ~(np.abs(lat_a) <= 90.0), "finite degrees in [-90, 90]"),
         ("lon", lon_a, ~(np.abs(lon_a) <= 180.0), "finite degrees in [-180, 180]"),
@@ -298,6 +297,16 @@ def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarr
 # --------------------------------------------------------------------------- kernel
 
 
+@njit(cache=True, parallel=True, nogil=True)
+def _count_invalid(lat: np.ndarray, lon: np.ndarray, w: np.ndarray) -> int:  # pragma: no cover
+    """Points with a latitude, longitude or weight out of range (the checks of _check_inputs)."""
+    bad = 0
+    for i in prange(lat.shape[0]):
+        if not (abs(lat[i]) <= 90.0 and abs(lon[i]) <= 180.0 and 0.0 <= w[i] < np.inf):
+            bad += 1
+    return bad
+
+
 #: Degrees to radians: the same product as ``np.radians`` (NumPy multiplies by pi / 180).
 _DEG2RAD = math.pi / 180.0
 
@@ -314,35 +323,25 @@ def _unit_vectors(
     np.ndarray,
     np.ndarray,
     np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
 ]:  # pragma: no cover - compiled
-    """Radians, 3-D unit vectors, ``cos(lat)`` and grid cell of each point; cell index ranges.
+    """3-D unit vectors and grid cell of each point (degrees in); cell index ranges.
 
-    The radians are those of ``np.radians``, the ones the scikit-learn call in
-    :func:`weighted_dbscan`'s docstring is given; the cosines and sines come from the C
-    library, as scikit-learn computes them; the cell indices are ``floor(v / side)`` of each
-    coordinate of the unit vector. ``lows`` and ``highs`` are the smallest and largest cell
-    index on each axis.
+    The radians are those of ``np.radians`` (:data:`_DEG2RAD`); the cosines and sines come
+    from the C library, as scikit-learn computes them; the cell indices are
+    ``floor(v / side)`` of each coordinate of the unit vector. ``lows`` and ``highs`` are the
+    smallest and largest cell index on each axis.
     """
     n = lat.shape[0]
-    lat_r = np.empty(n)
-    lon_r = np.empty(n)
     x = np.empty(n)
     y = np.empty(n)
     z = np.empty(n)
-    coslat = np.empty(n)
     ix = np.empty(n, dtype=np.int64)
     iy = np.empty(n, dtype=np.int64)
     iz = np.empty(n, dtype=np.int64)
     for i in prange(n):
         la = lat[i] * _DEG2RAD
         lo = lon[i] * _DEG2RAD
-        lat_r[i] = la
-        lon_r[i] = lo
         c = math.cos(la)
-        coslat[i] = c
         x[i] = c * math.cos(lo)
         y[i] = c * math.sin(lo)
         z[i] = math.sin(la)
@@ -357,7 +356,7 @@ def _unit_vectors(
     highs[0] = ix.max()
     highs[1] = iy.max()
     highs[2] = iz.max()
-    return lat_r, lon_r, x, y, z, coslat, ix, iy, iz, lows, highs
+    return x, y, z, ix, iy, iz, lows, highs
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -577,9 +576,8 @@ def _within(
     x: np.ndarray,
     y: np.ndarray,
     z: np.ndarray,
-    lat_r: np.ndarray,
-    lon_r: np.ndarray,
-    coslat: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
     d2: float,
     lo2: float,
     hi2: float,
@@ -588,15 +586,18 @@ def _within(
     """Whether points ``i`` and ``j`` (squared chord ``d2`` apart) are within eps.
 
     Far from the boundary the chord decides; near it, scikit-learn's reduced haversine
-    distance, written exactly as in ``sklearn.metrics._dist_metrics.HaversineDistance``.
+    distance, written exactly as in ``sklearn.metrics._dist_metrics.HaversineDistance``, on
+    the radians of ``np.radians`` (``lat``, ``lon`` are in degrees).
     """
     if d2 < lo2:
         return True
     if d2 > hi2:
         return False
-    sin_0 = math.sin(0.5 * (lat_r[i] - lat_r[j]))
-    sin_1 = math.sin(0.5 * (lon_r[i] - lon_r[j]))
-    return sin_0 * sin_0 + coslat[i] * coslat[j] * sin_1 * sin_1 <= r_red
+    lat_i = lat[i] * _DEG2RAD
+    lat_j = lat[j] * _DEG2RAD
+    sin_0 = math.sin(0.5 * (lat_i - lat_j))
+    sin_1 = math.sin(0.5 * (lon[i] * _DEG2RAD - lon[j] * _DEG2RAD))
+    return sin_0 * sin_0 + math.cos(lat_i) * math.cos(lat_j) * sin_1 * sin_1 <= r_red
 
 
 @njit(cache=True, inline="always")
@@ -795,9 +796,8 @@ def _core_mask(
     x: np.ndarray,
     y: np.ndarray,
     z: np.ndarray,
-    lat_r: np.ndarray,
-    lon_r: np.ndarray,
-    coslat: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
     w: np.ndarray,
     side: float,
     run_ptr: np.ndarray,
@@ -885,7 +885,7 @@ def _core_mask(
                             dy = y[p] - y[q]
                             dz = z[p] - z[q]
                             d2 = dx * dx + dy * dy + dz * dz
-                            if _within(p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red):
+                            if _within(p, q, x, y, z, lat, lon, d2, lo2, hi2, r_red):
                                 part += w[q]
                         total += part
                     if total >= min_weight:
@@ -914,9 +914,8 @@ def _link_cells(
     x: np.ndarray,
     y: np.ndarray,
     z: np.ndarray,
-    lat_r: np.ndarray,
-    lon_r: np.ndarray,
-    coslat: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
     side: float,
     run_ptr: np.ndarray,
     run_lo: np.ndarray,
@@ -955,7 +954,7 @@ def _link_cells(
                         dy = y[p] - y[q]
                         dz = z[p] - z[q]
                         d2 = dx * dx + dy * dy + dz * dz
-                        if _within(p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red):
+                        if _within(p, q, x, y, z, lat, lon, d2, lo2, hi2, r_red):
                             linked = True
                             break
                     if linked:
@@ -1015,9 +1014,8 @@ def _label_points(
     x: np.ndarray,
     y: np.ndarray,
     z: np.ndarray,
-    lat_r: np.ndarray,
-    lon_r: np.ndarray,
-    coslat: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
     side: float,
     run_ptr: np.ndarray,
     run_lo: np.ndarray,
@@ -1069,9 +1067,7 @@ def _label_points(
                             d2 = dx * dx + dy * dy + dz * dz
                             if d2 > best_d2 or (d2 == best_d2 and lab >= best):
                                 continue
-                            if c2 == c or _within(
-                                p, q, x, y, z, lat_r, lon_r, coslat, d2, lo2, hi2, r_red
-                            ):
+                            if c2 == c or _within(p, q, x, y, z, lat, lon, d2, lo2, hi2, r_red):
                                 best_d2 = d2
                                 best = lab
                 labels[p] = best
@@ -1084,9 +1080,6 @@ def _dbscan_sorted(
     iz: np.ndarray,
     lat: np.ndarray,
     lon: np.ndarray,
-    lat_r: np.ndarray,
-    lon_r: np.ndarray,
-    coslat: np.ndarray,
     w: np.ndarray,
     x: np.ndarray,
     y: np.ndarray,
@@ -1111,9 +1104,8 @@ def _dbscan_sorted(
         x,
         y,
         z,
-        lat_r,
-        lon_r,
-        coslat,
+        lat,
+        lon,
         w,
         side,
         run_ptr,
@@ -1135,9 +1127,8 @@ def _dbscan_sorted(
         x,
         y,
         z,
-        lat_r,
-        lon_r,
-        coslat,
+        lat,
+        lon,
         side,
         run_ptr,
         run_lo,
@@ -1162,9 +1153,8 @@ def _dbscan_sorted(
         x,
         y,
         z,
-        lat_r,
-        lon_r,
-        coslat,
+        lat,
+        lon,
         side,
         run_ptr,
         run_lo,
