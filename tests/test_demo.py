@@ -179,6 +179,17 @@ def test_growth_differs_by_region(records: dict[str, pd.DataFrame]) -> None:
     assert n["CN", last] / n["CN", first] > 1.25 * n["US", last] / n["US", first]
 
 
+def test_activity_goes_to_cities_not_to_their_parts(records: dict[str, pd.DataFrame]) -> None:
+    """Boroughs and districts whose people their city's figure holds get no activity of
+    their own (it would weigh their city twice); a city of its own beside a larger one does."""
+    cities = set()
+    for frame in records.values():
+        cities |= set(zip(frame["country"].astype(str), frame["city"].astype(str), strict=True))
+    for part in ("Brooklyn", "Queens", "The Bronx", "Hollywood", "Croydon", "Woodlands"):
+        assert not any(city == part for _, city in cities), part
+    assert ("US", "Jersey City") in cities and ("EG", "Giza") in cities
+
+
 def test_cross_border_neighbours(tmp_path: Path) -> None:
     """Shenzhen's inventors have co-inventors in Hong Kong, as Basel's have in France or
     Germany."""
@@ -269,16 +280,25 @@ def _km(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
 
 
 def test_two_scales_same_top10(demo_runs: dict[float, object]) -> None:
-    """The top 10 at the default scale are the top 10 at twice the default scale: each has
-    its counterpart, a top-10 cluster whose centre is within ``eps_km`` (``cluster_id``
-    follows the exact peak location, which sampling moves by a cell or two)."""
-    full, small = (demo_runs[s] for s in sorted(demo_runs, reverse=True))
-    a = small.clusters.head(10)  # type: ignore[attr-defined]
-    b = full.clusters.head(10)  # type: ignore[attr-defined]
-    d = _km(a, b)
-    eps = full.settings.eps_km  # type: ignore[attr-defined]
-    assert (d.min(axis=1) <= eps).all() and (d.min(axis=0) <= eps).all()
-    assert len(full.clusters) > 100 and len(small.clusters) > 100  # type: ignore[attr-defined]
+    """The top 10 at the default scale are the top 10 at twice the default scale, up to ties
+    that sampling decides: each top-10 cluster of either run has its counterpart in the other
+    run, a cluster whose centre is within ``eps_km`` (``cluster_id`` follows the exact peak
+    location, which sampling moves by a cell or two) and whose score is at least 90 % of that
+    run's 10th score. Clusters 10 to 12 of the demo world are within a few per cent of each
+    other (Paris, San Diego, Seattle on seed 1) while a VC share of 1.5 % is some 70 deals at
+    the default scale, which sampling moves by 10 % or more, so their order is the sampling's.
+    """
+    runs = [demo_runs[s].clusters for s in sorted(demo_runs)]  # type: ignore[attr-defined]
+    eps = demo_runs[DEFAULT_SCALE].settings.eps_km  # type: ignore[attr-defined]
+    for mine, other in (runs, runs[::-1]):
+        top = mine.head(10)
+        d = _km(top, other)
+        nearest = d.argmin(axis=1)
+        assert (d.min(axis=1) <= eps).all(), list(top["name"][d.min(axis=1) > eps])
+        scores = other["score"].to_numpy(dtype=float)[nearest]
+        tenth = float(other["score"].iloc[9])
+        assert (scores >= 0.9 * tenth).all(), list(zip(top["name"], scores, strict=True))
+    assert all(len(c) > 100 for c in runs)
 
 
 def test_demo_outputs_say_synthetic(demo_runs: dict[float, object]) -> None:
@@ -403,12 +423,13 @@ def test_top_cluster_populations_hold(demo_runs: dict[float, object]) -> None:
         if any(part in big for part in name.split(" (")[0].split("–")):
             assert pop >= 300_000, (name, pop)
     # Parts of a larger city are not counted twice: New York City's boroughs (8.4 M) and
-    # Singapore's towns (3.5 M) once counted on top of their city; the New York metropolitan
-    # area (MSA, 2020) has 20.1 M people, Singapore 5.6 M, Johor Bahru's district 1.7 M and
-    # Batam (in the demo's footprint) 1.2 M.
+    # Singapore's towns (3.5 M) once counted on top of their city, Johor Bahru's subdistricts
+    # and townships (2 M) on top of it; the New York metropolitan area (MSA, 2020) has
+    # 20.1 M people, Singapore 5.6 M, Johor Bahru's district 1.7 M and Batam (in the demo's
+    # footprint) 1.2 M: 8.5 M, and the disc model spreads a little more into a footprint.
     by_name = dict(zip(top["name"], top["population"], strict=True))
     assert 8_000_000 < by_name["New York City"] < 20_100_000
-    assert 5_600_000 < by_name["Singapore"] < 11_000_000
+    assert 5_600_000 < by_name["Singapore"] < 9_600_000
     # Intensity is ranked among the top clusters by size, as the GII does.
     ranked = result.clusters["intensity_rank"].notna()  # type: ignore[attr-defined]
     assert ranked.sum() == 100 and (result.clusters.loc[ranked, "rank"] <= 100).all()  # type: ignore[attr-defined]

