@@ -27,18 +27,20 @@ from typing import Any
 import duckdb
 
 from innoclusters._io import sql_path
-from innoclusters.errors import InputError
+from innoclusters.errors import InputError, SettingsError
 
 __all__ = [
     "Detection",
     "Prepared",
     "SourceSpec",
+    "check_options",
     "find_suffixed",
     "find_table",
     "header_of",
     "readable",
     "sql_file",
     "sql_text",
+    "text_list",
     "unzip_progress",
     "year_text",
 ]
@@ -114,6 +116,34 @@ class Detection:
     def fits(self) -> bool:
         """Whether nothing the adapter needs is missing."""
         return not self.missing
+
+
+def check_options(adapter: str, options: Mapping[str, Any], known: Mapping[str, Any]) -> None:
+    """Refuse settings that ``adapter`` does not have (``known`` maps its own to defaults).
+
+    Raises
+    ------
+    SettingsError
+        Naming the unknown settings and the known ones.
+    """
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        has = f"known: {', '.join(known)}" if known else "it has none"
+        raise SettingsError(f"unknown {adapter} setting(s) {', '.join(unknown)}; {has}")
+
+
+def text_list(adapter: str, options: Mapping[str, Any], key: str, default: Any) -> list[str]:
+    """The list-of-text setting ``key`` of ``adapter`` (``default`` when not set).
+
+    Raises
+    ------
+    SettingsError
+        When it is not a list of text.
+    """
+    value = options.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise SettingsError(f"{adapter} setting '{key}' must be a list, got {value!r}")
+    return value
 
 
 def sql_text(value: str) -> str:

@@ -34,10 +34,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from innoclusters.errors import InputError, SettingsError
+from innoclusters.errors import InputError
 from innoclusters.sources.base import (
     Detection,
     Prepared,
+    check_options,
     find_table,
     readable,
     sql_file,
@@ -80,10 +81,7 @@ def detect(paths: Sequence[Path]) -> Detection:
 
 def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) -> list[Prepared]:
     """The SQL reading Crunchbase files as VC deal records (see the module docstring)."""
-    if options:
-        raise SettingsError(
-            f"unknown crunchbase setting(s) {', '.join(sorted(options))}; it has none"
-        )
+    check_options(NAME, options, {})
     rounds = find_table(paths, "funding_rounds")
     if rounds is not None:
         return [_bulk(rounds, find_table(paths, "organizations"), workdir)]

@@ -35,8 +35,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from innoclusters.errors import InputError, SettingsError
-from innoclusters.sources.base import Detection, Prepared, readable, sql_file, sql_text
+from innoclusters.errors import InputError
+from innoclusters.sources.base import (
+    Detection,
+    Prepared,
+    check_options,
+    readable,
+    sql_file,
+    sql_text,
+    text_list,
+)
 
 __all__ = ["COLUMNS", "NAME", "OPTIONS", "detect", "prepare"]
 
@@ -98,14 +106,8 @@ def detect(paths: Sequence[Path]) -> Detection:
 
 def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) -> list[Prepared]:
     """The SQL reading OpenAlex works as publication records (see the module docstring)."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise SettingsError(
-            f"unknown openalex setting(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
-        )
-    types = options.get("types", OPTIONS["types"])
-    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
-        raise SettingsError(f"openalex setting 'types' must be a list, got {types!r}")
+    check_options(NAME, options, OPTIONS)
+    types = text_list(NAME, options, "types", OPTIONS["types"])
     parts = _parts(paths, "works")
     pages = _api_pages(paths)
     if not parts and not pages:

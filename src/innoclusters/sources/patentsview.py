@@ -46,9 +46,11 @@ from innoclusters.errors import InputError, SettingsError
 from innoclusters.sources.base import (
     Detection,
     Prepared,
+    check_options,
     find_table,
     readable,
     sql_file,
+    text_list,
     year_text,
 )
 
@@ -89,14 +91,8 @@ def detect(paths: Sequence[Path]) -> Detection:
 
 def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) -> list[Prepared]:
     """The SQL reading PatentsView tables as patent records (see the module docstring)."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise SettingsError(
-            f"unknown patentsview setting(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
-        )
-    types = options.get("patent_types", OPTIONS["patent_types"])
-    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
-        raise SettingsError(f"patentsview setting 'patent_types' must be a list, got {types!r}")
+    check_options(NAME, options, OPTIONS)
+    types = text_list(NAME, options, "patent_types", OPTIONS["patent_types"])
     wanted = ", ".join("'" + t.lower().replace("'", "''") + "'" for t in types) or "''"
     out: list[Prepared] = []
     for grant, tables in ((True, _GRANTED), (False, _PREGRANT)):

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from innoclusters.errors import InputError, SettingsError
-from innoclusters.sources.base import Detection, Prepared, find_table, header_of, readable, sql_file
+from innoclusters.sources.base import (
+    Detection,
+    Prepared,
+    check_options,
+    find_table,
+    header_of,
+    readable,
+    sql_file,
+)
 
 __all__ = ["COLUMNS", "NAME", "OPTIONS", "detect", "prepare"]
 
@@ -42,11 +50,7 @@ def detect(paths: Sequence[Path]) -> Detection:
 
 def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) -> list[Prepared]:
     """The SQL reading the geocoded first filings as patent records."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise SettingsError(
-            f"unknown rasenfosse setting(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
-        )
+    check_options(NAME, options, OPTIONS)
     who = str(options.get("who", OPTIONS["who"]))
     if who not in _TABLES:
         raise SettingsError(

@@ -29,6 +29,7 @@ from innoclusters.errors import InputError, SettingsError
 from innoclusters.sources.base import (
     Detection,
     Prepared,
+    check_options,
     find_suffixed,
     header_of,
     readable,
@@ -65,11 +66,7 @@ def detect(paths: Sequence[Path]) -> Detection:
 
 def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) -> list[Prepared]:
     """The SQL reading REGPAT PCT inventors as patent records (see the module docstring)."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise SettingsError(
-            f"unknown regpat setting(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
-        )
+    check_options(NAME, options, OPTIONS)
     year_from = str(options.get("year", OPTIONS["year"]))
     if year_from not in ("filing", "priority"):
         raise SettingsError(f"regpat setting 'year' must be filing or priority, got {year_from!r}")

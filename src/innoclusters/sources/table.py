@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from innoclusters.errors import InputError, SettingsError
+from innoclusters.sources.base import check_options
 
 __all__ = ["COLUMNS", "NAME", "OPTIONS", "map_columns"]
 
@@ -57,11 +58,7 @@ def map_columns(
     InputError
         When a column it names is not in the file's header.
     """
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise SettingsError(
-            f"unknown table setting(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}"
-        )
+    check_options(NAME, options, OPTIONS)
     columns = options.get("columns", {})
     if not isinstance(columns, Mapping) or not all(isinstance(v, str) for v in columns.values()):
         raise SettingsError(
