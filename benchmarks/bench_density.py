@@ -21,6 +21,8 @@ What it measures, in one run, each step in its own child process:
    against one is the kernel's parallel speed-up. Alternating in one process makes both
    timings see the same machine: load from other processes that comes and goes during the
    benchmark shifts both alike instead of one of them. The labels must be identical (asserted).
+   A compute-only parallel loop (sines, no memory traffic), timed the same way, gives the
+   machine's own ceiling for comparison.
 6. **dbscan package**: the parallel exact DBSCAN of Wang, Gu and Shun (PyPI ``dbscan``), a
    second baseline, in two settings. *Unweighted unique sites*: the ``--n-large`` locations
    with weight 1 each and ``min_weight`` an integer, against ``dbscan.DBSCAN`` on their 3-D unit
@@ -239,6 +241,25 @@ def _run_child(mode: str, argv: list[str], env: dict[str, str]) -> dict[str, Any
     return report
 
 
+def _spin_loop() -> Any:
+    """A compiled parallel loop of pure arithmetic (200 sines per element), summed."""
+    import math
+
+    from numba import njit, prange
+
+    @njit(parallel=True)
+    def spin(values: np.ndarray) -> float:  # pragma: no cover - compiled
+        total = 0.0
+        for i in prange(values.shape[0]):
+            v = values[i]
+            for _ in range(200):
+                v = math.sin(v) + 0.5
+            total += v
+        return total
+
+    return spin
+
+
 def _thread_speedup(
     lat: np.ndarray,
     lon: np.ndarray,
@@ -264,6 +285,19 @@ def _thread_speedup(
             )
             best[threads] = min(best[threads], time.perf_counter() - t)
             results[threads] = (labels, core)
+    # The machine's own ceiling: a compute-only parallel loop (no memory traffic), timed the
+    # same way, says how much two threads can give here at best.
+    spin = _spin_loop()
+    values = np.linspace(0.0, 1.0, 200_000)
+    spin(values)
+    ceiling = {1: float("inf"), most: float("inf")}
+    for _ in range(args.repeat):
+        for threads in ceiling:
+            numba.set_num_threads(threads)
+            t = time.perf_counter()
+            spin(values)
+            ceiling[threads] = min(ceiling[threads], time.perf_counter() - t)
+    out["compute_only_speedup"] = ceiling[1] / ceiling[most]
     numba.set_num_threads(most)
     same = all(np.array_equal(results[1][k], results[most][k]) for k in range(2))
     assert same, "the kernel's result depends on the thread count"
@@ -365,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"threads (alternating in one process, best of {args.repeat} each): "
         f"{scaling['one_thread_seconds']:.3f} s with 1, {scaling['all_threads_seconds']:.3f} s "
-        f"with {scaling['threads']}: {thread_speedup:.2f}x"
+        f"with {scaling['threads']}: {thread_speedup:.2f}x (a compute-only loop, the machine's "
+        f"ceiling: {scaling['compute_only_speedup']:.2f}x)"
     )
     if package["available"]:
         u, r = package["unique"], package["repeated"]
