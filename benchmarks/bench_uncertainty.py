@@ -20,9 +20,11 @@ the ratios less than the absolute figures. Each phase reports wall and process C
 (all threads) and the load average around it: on a machine shared with other jobs the CPU
 seconds, divided by the cores, bound what the phase takes on the idle machine.
 
-``--no-both`` and ``--no-grid`` skip those phases (for large scales)::
+``--no-both`` and ``--no-grid`` skip those phases (for large scales); ``--data`` reuses a
+world already generated (``--scale`` must then be the world's)::
 
-    .venv/bin/python benchmarks/bench_uncertainty.py --scale 1 --replicates 10 --no-both --no-grid
+    flock /tmp/innoclusters-heavy.lock .venv/bin/python benchmarks/bench_uncertainty.py \
+        --scale 1 --data /tmp/innoclusters-world-1-0 --replicates 10 --no-both --no-grid
 """
 
 from __future__ import annotations
@@ -51,11 +53,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--replicates", type=int, default=100)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a folder already holding the demo world's patents/publications/vc.parquet "
+        "(e.g. /tmp/innoclusters-world-1-0 from benchmarks/bench_world.py); default OUT/data",
+    )
     parser.add_argument("--no-both", dest="both", action="store_false")
     parser.add_argument("--no-grid", dest="grid", action="store_false")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-uncertainty-"))
-    data = out / "data"
+    data = args.data or out / "data"
     if not (data / "patents.parquet").is_file():
         generate_world(data, scale=args.scale, seed=args.seed)
     files = {m: [data / f"{m}.parquet"] for m in ("patents", "publications", "vc")}
