@@ -216,6 +216,7 @@ class _World:
     nominal_rank: dict[str, int]
     prune_eps_km: float
     grids: dict[int, _Grid] = dataclasses.field(default_factory=dict)  # rounding factor ->
+    grid_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
 
 @dataclasses.dataclass
@@ -398,10 +399,16 @@ def _prepare(
 
 
 def _grid_of(world: _World, factor: int, rounding: float) -> _Grid:
-    """The coarse grid of ``factor`` (built on first use; 1 is the run's own)."""
-    found = world.grids.get(factor)
-    if found is not None:
-        return found
+    """The coarse grid of ``factor`` (built once, on first use; 1 is the run's own)."""
+    with world.grid_lock:
+        found = world.grids.get(factor)
+        if found is None:
+            found = _build_grid(world, factor, rounding)
+            world.grids[factor] = found
+    return found
+
+
+def _build_grid(world: _World, factor: int, rounding: float) -> _Grid:
     if factor == 1:
         of_fine = np.arange(len(world.metric), dtype=np.int64)
         metric, lat, lon = world.metric, world.lat, world.lon
@@ -436,7 +443,6 @@ def _grid_of(world: _World, factor: int, rounding: float) -> _Grid:
         cell=cell,
         near1=_near(keys, 1),
     )
-    world.grids[factor] = grid
     return grid
 
 
@@ -445,9 +451,17 @@ def _decimals(rounding: float) -> int:
 
 
 def _row_sums(incidence: scipy.sparse.csr_matrix, data: np.ndarray) -> np.ndarray:
-    """Per location, the sum of ``data`` over its stored entries (in stored order)."""
-    m = scipy.sparse.csr_matrix((data, incidence.indices, incidence.indptr), incidence.shape)
-    return np.asarray(m.sum(axis=1)).reshape(-1)
+    """Per location, the sum of ``data`` over its stored entries (in stored order).
+
+    The sums SciPy's ``csr_matrix.sum(axis=1)`` gives (``np.add.reduceat`` over the
+    non-empty rows), without building a matrix per replicate.
+    """
+    indptr = incidence.indptr
+    out = np.zeros(len(indptr) - 1)
+    rows = np.flatnonzero(np.diff(indptr))
+    if len(rows):
+        out[rows] = np.add.reduceat(data, indptr[rows])
+    return out
 
 
 def _window_weights(world: _World, years: int | None) -> np.ndarray:
@@ -896,7 +910,10 @@ def estimate(
     advance, stop = _progress(len(jobs), progress)
     start = time.perf_counter()
     try:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
+        # One thread more than the cores when the kernel runs on one Numba thread per
+        # replicate: while one replicate holds the GIL (matching, Python bookkeeping), the
+        # others' compiled steps, which release it, keep every core busy.
+        with ThreadPoolExecutor(max_workers=threads + 1 if concurrent else threads) as pool:
             futures = [pool.submit(job, spec) for spec in jobs]
             outcomes = []
             for f in futures:
