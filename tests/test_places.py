@@ -373,6 +373,9 @@ def test_municipalities_beside_a_larger_city_are_counted() -> None:
     assert not _counted("Dorchester", "US", "MA")
     assert not _counted("Pelentong", "MY") and not _counted("Mukim Pulai", "MY")
     assert _counted("Boston", "US", "MA") and _counted("Cambridge", "US", "MA")
+    # A neighbourhood of a borough (Throgs Neck in The Bronx) stays New York City's, and
+    # Phoenix's urban village Alhambra Phoenix's, though their county is wider than the city.
+    assert not _counted("Throgs Neck", "US", "NY") and not _counted("Alhambra", "US", "AZ")
 
 
 def test_population_corrections_apply() -> None:
