@@ -44,7 +44,7 @@ from numba import njit
 from scipy.spatial import cKDTree
 
 from innoclusters.config import Settings
-from innoclusters.density import weighted_dbscan
+from innoclusters.density import find_root, weighted_dbscan
 from innoclusters.geo import chord, haversine_km, unit_vectors
 
 __all__ = [
@@ -635,14 +635,6 @@ def _axis_gap(v: float, lo: float, side: float) -> float:  # pragma: no cover - 
 
 
 @njit(cache=True, nogil=True)
-def _root(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
-@njit(cache=True, nogil=True)
 def _area_index(
     x: np.ndarray,
     y: np.ndarray,
@@ -711,8 +703,8 @@ def _area_index(
                             k2 = seg_key[s2]
                             if key_metric[k2] == key_metric[k1]:
                                 continue
-                            r1 = _root(parent, k1)
-                            r2 = _root(parent, k2)
+                            r1 = find_root(parent, k1)
+                            r2 = find_root(parent, k2)
                             if r1 == r2:
                                 continue
                             near = False
@@ -737,7 +729,7 @@ def _area_index(
     area_of_key = np.full(n_keys, -1, dtype=np.int64)
     n_areas = 0
     for k in range(n_keys):
-        r = _root(parent, k)
+        r = find_root(parent, k)
         if area_of_key[r] < 0:
             area_of_key[r] = n_areas
             n_areas += 1

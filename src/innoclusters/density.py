@@ -93,7 +93,13 @@ from numba import njit, prange
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.geo import EARTH_RADIUS_KM
 
-__all__ = ["MAX_EPS_KM", "concurrent_calls_safe", "kernel_compiled", "weighted_dbscan"]
+__all__ = [
+    "MAX_EPS_KM",
+    "concurrent_calls_safe",
+    "find_root",
+    "kernel_compiled",
+    "weighted_dbscan",
+]
 
 #: Smallest and largest ``eps_km`` accepted: 1 metre, and half the Earth's circumference
 #: (beyond it every pair of locations would be neighbours).
@@ -895,8 +901,11 @@ def _core_mask(
 
 
 @njit(cache=True, nogil=True)
-def _find(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
-    """Root of ``i`` in the union-find forest, halving the path on the way."""
+def find_root(parent: np.ndarray, i: int) -> int:  # pragma: no cover - compiled
+    """Root of ``i`` in a union-find forest ``parent``, halving the path on the way.
+
+    Compiled; called from other compiled code (the kernel's cell links, ``areas``' merges).
+    """
     while parent[i] != i:
         parent[i] = parent[parent[i]]
         i = parent[i]
@@ -937,8 +946,8 @@ def _link_cells(
             for c2 in range(max(run_lo[k], c + 1), run_hi[k]):
                 if not has_core[c2]:
                     continue
-                r1 = _find(parent, c)
-                r2 = _find(parent, c2)
+                r1 = find_root(parent, c)
+                r2 = find_root(parent, c2)
                 if r1 == r2:
                     continue
                 linked = False
@@ -965,7 +974,7 @@ def _link_cells(
                     else:
                         parent[r1] = r2
     for c in range(ncells):
-        parent[c] = _find(parent, c)
+        parent[c] = find_root(parent, c)
     return parent
 
 
