@@ -217,12 +217,14 @@ def read_records(sources, *, connection, **kwargs):
 pipeline.read_records = read_records
 """
 
-# Ctrl-C while Python code reads the records.
+# Ctrl-C while Python code reads the records: Python's SIGINT handler raises
+# KeyboardInterrupt where the main thread is. (Raising the signal itself is not
+# deterministic on CPython 3.11: another thread can clear the pending-signal check, so
+# the handler may run only after ``read_records`` has returned.)
 INTERRUPT_IN_PYTHON = """
-import signal
 import innoclusters.pipeline as pipeline
 def read_records(sources, *, connection, **kwargs):
-    signal.raise_signal(signal.SIGINT)
+    raise KeyboardInterrupt
 pipeline.read_records = read_records
 """
 
