@@ -491,31 +491,46 @@ def _text(col: str, types: Mapping[str, str]) -> str:
 
 
 def _number(col: str, types: Mapping[str, str]) -> tuple[str, str, str]:
-    """SQL for a numeric column: (value as DOUBLE, is-missing test, text for messages)."""
+    """SQL for a numeric column: (value as DOUBLE, is-missing test, the raw value).
+
+    The raw value is shown in messages through :func:`_shown`, which turns it into text
+    only in the ``CASE`` branch of a row that has the problem: casting every row's number
+    to text cost half of the validation.
+    """
     if col not in types:
         return "CAST(NULL AS DOUBLE)", "true", "''"
     if types[col].upper() in ("VARCHAR", "JSON"):
         text = f'trim(CAST("{col}" AS VARCHAR))'
-        return f"TRY_CAST({text} AS DOUBLE)", f"nullif({text}, '') IS NULL", text
-    return f'TRY_CAST("{col}" AS DOUBLE)', f'"{col}" IS NULL', f'CAST("{col}" AS VARCHAR)'
+        return f"TRY_CAST({text} AS DOUBLE)", f"nullif({text}, '') IS NULL", f'"{col}"'
+    return f'TRY_CAST("{col}" AS DOUBLE)', f'"{col}" IS NULL', f'"{col}"'
+
+
+def _shown(raw: str) -> str:
+    """SQL showing a raw value (:func:`_number`) in a message, as text without spaces
+    around it."""
+    return f"trim(CAST({raw} AS VARCHAR))"
 
 
 def _year(types: Mapping[str, str]) -> tuple[str, str, str]:
     """SQL for the year: a number, or the four-digit year of a date (``2021-03-15``,
-    ``15/03/2021``, ``Mar 15, 2021``); a DATE or TIMESTAMP column gives its year."""
+    ``15/03/2021``, ``Mar 15, 2021``); a DATE or TIMESTAMP column gives its year.
+
+    Returns the value as DOUBLE, the is-missing test and the raw value (:func:`_number`).
+    """
     kind = types.get("year", "").upper()
     if kind.startswith(("DATE", "TIMESTAMP")):
-        return 'CAST(year("year") AS DOUBLE)', '"year" IS NULL', 'CAST("year" AS VARCHAR)'
-    value, missing, text = _number("year", types)
+        return 'CAST(year("year") AS DOUBLE)', '"year" IS NULL', '"year"'
+    value, missing, raw = _number("year", types)
     if kind in ("VARCHAR", "JSON"):
         # CASE evaluates a branch only for the rows that reach it: numbers first (the
         # cheapest test), then ISO dates, and the regular expression only for other dates.
+        text = _shown(raw)
         in_date = f"regexp_extract({text}, '(^|[^0-9])((1[89]|2[01])[0-9][0-9])([^0-9]|$)', 2)"
         value = f"""CASE WHEN {value} IS NOT NULL THEN {value}
           WHEN TRY_CAST({text} AS DATE) IS NOT NULL
             THEN CAST(year(TRY_CAST({text} AS DATE)) AS DOUBLE)
           ELSE TRY_CAST(nullif({in_date}, '') AS DOUBLE) END"""
-    return value, missing, text
+    return value, missing, raw
 
 
 def _place_parts(types: Mapping[str, str]) -> tuple[str, str, tuple[str, str], str]:
@@ -527,22 +542,23 @@ def _place_parts(types: Mapping[str, str]) -> tuple[str, str, tuple[str, str], s
     place with neither coordinates nor a city (a reason only when the row has no other
     problem).
     """
-    lat, lat_missing, lat_txt = _number("lat", types)
-    lon, lon_missing, lon_txt = _number("lon", types)
+    lat, lat_missing, lat_raw = _number("lat", types)
+    lon, lon_missing, lon_raw = _number("lon", types)
     country_txt = f"nullif(trim({_text('country', types)}), '')"
-    select = f"""{lat} AS _lat, {lat_missing} AS _latm, {lat_txt} AS _latt,
-        {lon} AS _lon, {lon_missing} AS _lonm, {lon_txt} AS _lont,
+    select = f"""{lat} AS _lat, {lat_missing} AS _latm, {lat_raw} AS _latt,
+        {lon} AS _lon, {lon_missing} AS _lonm, {lon_raw} AS _lont,
         {country_txt} AS _ct, _c.alpha2 AS _cc,
         {_text("city", types)} AS _city, {_text("region", types)} AS _region"""
     join = f"LEFT JOIN _countries AS _c ON {countries.sql_key(country_txt)} = _c.key"
-    reasons = """CASE WHEN _latm AND _lonm THEN NULL
+    lat_s, lon_s = _shown("_latt"), _shown("_lont")
+    reasons = f"""CASE WHEN _latm AND _lonm THEN NULL
            WHEN _latm THEN 'missing lat'
-           WHEN _lat IS NULL OR NOT isfinite(_lat) THEN 'lat ''' || _latt || ''' is not a number'
-           WHEN _lat < -90 OR _lat > 90 THEN 'lat ' || _latt || ' outside -90..90' END,
+           WHEN _lat IS NULL OR NOT isfinite(_lat) THEN 'lat ''' || {lat_s} || ''' is not a number'
+           WHEN _lat < -90 OR _lat > 90 THEN 'lat ' || {lat_s} || ' outside -90..90' END,
       CASE WHEN _latm AND _lonm THEN NULL
            WHEN _lonm THEN 'missing lon'
-           WHEN _lon IS NULL OR NOT isfinite(_lon) THEN 'lon ''' || _lont || ''' is not a number'
-           WHEN _lon < -180 OR _lon > 180 THEN 'lon ' || _lont || ' outside -180..180' END"""
+           WHEN _lon IS NULL OR NOT isfinite(_lon) THEN 'lon ''' || {lon_s} || ''' is not a number'
+           WHEN _lon < -180 OR _lon > 180 THEN 'lon ' || {lon_s} || ' outside -180..180' END"""
     country = """CASE WHEN _ct IS NOT NULL AND _cc IS NULL
              THEN 'country ''' || _ct || ''' is not a known country; use an '
                || 'ISO 3166 code or an English name' END"""
@@ -587,17 +603,17 @@ def validation_sql(
     (:func:`_places_sql`, with ``_place_reason``, ``_noplace`` and ``_pid``), and the
     output has ``_pid`` too, the place's id in ``_places``.
     """
-    year, year_missing, year_txt = _year(types)
-    weight, weight_missing, weight_txt = _number("weight", types)
+    year, year_missing, year_raw = _year(types)
+    weight, weight_missing, weight_raw = _number("weight", types)
     lo, hi = YEAR_RANGE
     m = metric.replace("'", "''")
     # Checks of columns a file does not have are left out (each costs a pass over the rows).
     weight_check = (
         f"""CASE WHEN NOT _wm AND (_w IS NULL OR NOT isfinite(_w))
-             THEN 'weight ''' || _wt || ''' is not a number'
-           WHEN _w < 0 THEN 'weight ' || _wt || ' is negative'
+             THEN 'weight ''' || {_shown("_wt")} || ''' is not a number'
+           WHEN _w < 0 THEN 'weight ' || {_shown("_wt")} || ' is negative'
            WHEN _w > {WEIGHT_MAX:.0f}
-             THEN 'weight ' || _wt || ' is above the maximum {WEIGHT_MAX:g}' END"""
+             THEN 'weight ' || {_shown("_wt")} || ' is above the maximum {WEIGHT_MAX:g}' END"""
         if "weight" in types
         else "NULL"
     )
@@ -610,9 +626,9 @@ def validation_sql(
         place_select, place_join, place_reasons, noplace = _place_parts(types)
     inner = f"""SELECT {_text("metric", types)} AS _m,
         nullif(trim({_text("doc_id", types)}), '') AS _doc,
-        {year} AS _y, {year_missing} AS _ym, {year_txt} AS _yt,
+        {year} AS _y, {year_missing} AS _ym, {year_raw} AS _yt,
         {place_select},
-        {weight} AS _w, {weight_missing} AS _wm, {weight_txt} AS _wt,
+        {weight} AS _w, {weight_missing} AS _wm, {weight_raw} AS _wt,
         {"TRY_CAST(_share AS DOUBLE)" if "_share" in types else "1.0"} AS _share,
         {_text("org", types)} AS _org, {_text("field", types)} AS _field,
         {"nullif(_problem, '')" if "_problem" in types else "CAST(NULL AS VARCHAR)"} AS _p,
@@ -630,8 +646,8 @@ def validation_sql(
       CASE WHEN _doc IS NULL THEN 'missing doc_id' END,
       CASE WHEN _ym THEN 'missing year'
            WHEN _y IS NULL OR NOT isfinite(_y) OR _y <> floor(_y)
-             THEN 'year ''' || _yt || ''' is not a whole number'
-           WHEN _y < {lo} OR _y > {hi} THEN 'year ' || _yt || ' outside {lo}-{hi}' END,
+             THEN 'year ''' || {_shown("_yt")} || ''' is not a whole number'
+           WHEN _y < {lo} OR _y > {hi} THEN 'year ' || {_shown("_yt")} || ' outside {lo}-{hi}' END,
       CASE WHEN {noplace} AND _p IS NULL THEN 'missing lat/lon and city' END,
       {place_reasons[0]},
       {weight_check},
