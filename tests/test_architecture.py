@@ -215,12 +215,13 @@ def test_lazy_public_names_resolve() -> None:
 
 def test_import_innoclusters_and_cli_load_no_method() -> None:
     """``import innoclusters`` loads no stage; the command layer (``inspect``, ``--help``)
-    loads only what reading needs: no pipeline, kernel (Numba) or writers until a command
-    uses them."""
+    loads only what reading needs: no pipeline, kernel (Numba), writers or gazetteer (SciPy,
+    Shapely) until a command uses them."""
     code = (
         "import sys, innoclusters; a = sorted(sys.modules); import innoclusters.cli; "
-        "heavy = ('numba', 'innoclusters.pipeline', 'innoclusters.density', "
-        "'innoclusters.publish', 'innoclusters.compare', 'innoclusters.demo'); "
+        "heavy = ('numba', 'scipy', 'shapely', 'innoclusters.pipeline', 'innoclusters.density', "
+        "'innoclusters.publish', 'innoclusters.compare', 'innoclusters.demo', "
+        "'innoclusters.places.'); "
         "print([m for m in a if m.startswith(('innoclusters.records', *heavy))]); "
         "print([m for m in sys.modules if m.startswith(heavy)])"
     )
@@ -245,18 +246,22 @@ def _type_checking_imports(module: str) -> dict[str, str]:
 
 
 def test_late_imports_are_the_declared_ones() -> None:
-    """The rule for late imports of the package's own modules: only ``innoclusters``
-    (``_LAZY``, PEP 562) and ``innoclusters.cli`` (``_Later``) load modules on first use,
-    and each name they load lazily is imported, for type checkers and for the layer rules
-    above, under ``if TYPE_CHECKING:`` from the same module."""
+    """The rule for late imports of the package's own modules: only the packages
+    ``innoclusters`` and ``innoclusters.places`` (``_LAZY``, PEP 562: their public names
+    on first use) and ``innoclusters.cli`` (``_Later``) load modules on first use, and each
+    name they load lazily is imported, for type checkers and for the layer rules above,
+    under ``if TYPE_CHECKING:`` from the same module."""
     import innoclusters
     import innoclusters.cli as cli
+    import innoclusters.places as places
 
     assert _type_checking_imports("innoclusters") == innoclusters._LAZY
+    assert _type_checking_imports("innoclusters.places") == places._LAZY
+    assert sorted(places._LAZY) == sorted(places.__all__)
     later = {name: value.name for name, value in vars(cli).items() if isinstance(value, cli._Later)}
     assert later and _type_checking_imports("innoclusters.cli") == later
     users = [m for m, path in MODULES.items() if "import_module(" in path.read_text("utf-8")]
-    assert sorted(users) == ["innoclusters", "innoclusters.cli"]
+    assert sorted(users) == ["innoclusters", "innoclusters.cli", "innoclusters.places"]
 
 
 def test_public_function_keeps_its_name_when_its_submodule_loads() -> None:

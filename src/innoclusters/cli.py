@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 
 import typer
 
+from innoclusters import places
 from innoclusters._version import __version__
 from innoclusters.config import load_settings
 from innoclusters.errors import InnoclustersError, InnoclustersWarning, InputError, SettingsError
-from innoclusters.places import geocode_file
 from innoclusters.records import inspect_records
 from innoclusters.sources import METRIC_OF, detect, parse_source
 
@@ -487,7 +487,7 @@ def geocode(
 ) -> None:
     """Add lat, lon, country and the matched place to every row of IN (offline)."""
 
-    stats = guarded(lambda: geocode_file(in_path, out_path))
+    stats = guarded(lambda: places.geocode_file(in_path, out_path))
     if not quiet:
         typer.echo(
             f"{stats['rows_geocoded']:,} of {stats['rows_to_geocode']:,} rows geocoded "

@@ -13,14 +13,24 @@ The gazetteer is GeoNames (https://www.geonames.org, CC BY 4.0) as shipped by th
   :func:`add_intensity`.
 
 docs/places.md states every rule in full.
+
+Importing the package is cheap: each public name loads its module (SciPy's k-d tree, the
+country outlines, pandas) on first use (PEP 562 module ``__getattr__``), so that a command
+that only reads files (``innoclusters inspect``) does not pay for the gazetteer.
 """
 
-from innoclusters.places.borders import country_at
-from innoclusters.places.economies import economies_of, economy_names
-from innoclusters.places.gazetteer import load_gazetteer
-from innoclusters.places.geocode import geocode_file, geocode_places
-from innoclusters.places.names import name_clusters, unique_names
-from innoclusters.places.population import add_intensity, area_population, population_by_place
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the lazy names below, as type checkers and readers see them
+    from innoclusters.places.borders import country_at
+    from innoclusters.places.economies import economies_of, economy_names
+    from innoclusters.places.gazetteer import load_gazetteer
+    from innoclusters.places.geocode import geocode_file, geocode_places
+    from innoclusters.places.names import name_clusters, unique_names
+    from innoclusters.places.population import add_intensity, area_population, population_by_place
 
 __all__ = [
     "add_intensity",
@@ -35,3 +45,32 @@ __all__ = [
     "population_by_place",
     "unique_names",
 ]
+
+#: Public names served on first use, and the module each comes from (the same as the
+#: ``TYPE_CHECKING`` imports above; tests/test_architecture.py checks that they agree).
+_LAZY = {
+    "add_intensity": "innoclusters.places.population",
+    "area_population": "innoclusters.places.population",
+    "country_at": "innoclusters.places.borders",
+    "economies_of": "innoclusters.places.economies",
+    "economy_names": "innoclusters.places.economies",
+    "geocode_file": "innoclusters.places.geocode",
+    "geocode_places": "innoclusters.places.geocode",
+    "load_gazetteer": "innoclusters.places.gazetteer",
+    "name_clusters": "innoclusters.places.names",
+    "population_by_place": "innoclusters.places.population",
+    "unique_names": "innoclusters.places.names",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name on first use (keeps ``import innoclusters.places`` light)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'innoclusters.places' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
