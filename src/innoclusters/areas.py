@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 import shapely
@@ -117,13 +118,6 @@ def cluster_metrics(
     return out, densities
 
 
-def _find(parent: list[int], i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
-
-
 def _overlapping_pairs(
     keys: list[tuple[str, int]], groups: list[np.ndarray], xyz: np.ndarray, chord: float
 ) -> list[tuple[int, int]]:
@@ -148,12 +142,19 @@ def _overlapping_pairs(
 
 
 def _activity(
-    locations: pd.DataFrame, totals: Mapping[str, float], settings: Settings
+    weight: np.ndarray,
+    codes: np.ndarray,
+    names: Sequence[str],
+    totals: Mapping[str, float],
+    settings: Settings,
 ) -> np.ndarray:
-    """Each location's contribution to a score: share in percent times the metric weight."""
+    """Each location's contribution to a score: share in percent times the metric weight.
+
+    ``codes`` index ``names``, the metric of each location (``-1``: none).
+    """
     scale = {m: (100.0 * settings.weight_of(m) / t if t > 0 else 0.0) for m, t in totals.items()}
-    factor = locations["metric"].map(scale).fillna(0.0).to_numpy(dtype=float)
-    return locations["weight"].to_numpy(dtype=float) * factor
+    factor = np.array([scale.get(str(m), 0.0) for m in names] + [0.0])
+    return weight * factor[codes]
 
 
 #: Distances (on the unit sphere) closer than this are equal for the membership rule:
@@ -247,55 +248,26 @@ def assign_areas(
     """
     out = locations.copy(deep=False)  # new columns only; the input is never written
     n = len(out)
-    xyz = unit_vectors(out["lat"].to_numpy(), out["lon"].to_numpy())
+    lat = out["lat"].to_numpy(dtype=float)
+    lon = out["lon"].to_numpy(dtype=float)
     labels = out["metric_cluster"].to_numpy(dtype=np.int64)
-    metric = out["metric"].to_numpy()
-    member = np.flatnonzero(labels >= 0)
-    activity = _activity(out, totals, settings)
+    codes, names = pd.factorize(out["metric"], sort=True)
+    activity = _activity(out["weight"].to_numpy(dtype=float), codes, names, totals, settings)
     out["activity"] = activity
-    area_index = np.full(n, -1, dtype=np.int64)
-    if len(member):
-        metric_codes, metric_names = pd.factorize(metric[member], sort=True)
-        span = int(labels.max()) + 1
-        combined = metric_codes.astype(np.int64) * span + labels[member]
-        uniques, codes = np.unique(combined, return_inverse=True)
-        keys = [(str(metric_names[u // span]), int(u % span)) for u in uniques]
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
-        groups = [member[order[bounds[k] : bounds[k + 1]]] for k in range(len(keys))]
-        parent = list(range(len(keys)))
-        for i, j in _overlapping_pairs(keys, groups, xyz, float(chord(settings.eps_km))):
-            ri, rj = _find(parent, i), _find(parent, j)
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-        roots = np.array([_find(parent, k) for k in range(len(keys))])
-        area_index[member] = roots[codes]
-        # Noise locations join the area of the nearest member within eps/2.
-        noise = np.flatnonzero(labels < 0)
-        if len(noise):
-            nearest = nearest_members(
-                out["lat"].to_numpy()[member],
-                out["lon"].to_numpy()[member],
-                out["lat"].to_numpy()[noise],
-                out["lon"].to_numpy()[noise],
-                max_km=settings.eps_km / 2,
-            )
-            hit = nearest >= 0
-            area_index[noise[hit]] = area_index[member[nearest[hit]]]
-    # Name areas after their peak location (most activity; ties by lat, lon).
+    # The rule on arrays, compiled (area_index); areas named after their peak location
+    # (most activity; ties by lat, lon).
+    area = area_index(unit_vectors(lat, lon), lat, lon, codes, labels, eps_km=settings.eps_km)
     ids = np.full(n, None, dtype=object)
-    decimals = max(2, math.ceil(-math.log10(settings.rounding)))
-    in_area = np.flatnonzero(area_index >= 0)
+    in_area = np.flatnonzero(area >= 0)
     if len(in_area):
-        area = area_index[in_area]
-        lat = out["lat"].to_numpy(dtype=float)[in_area]
-        lon = out["lon"].to_numpy(dtype=float)[in_area]
-        ranked = np.lexsort((lon, lat, -activity[in_area], area))
-        first = ranked[np.r_[True, area[ranked][1:] != area[ranked][:-1]]]
-        name_of = np.full(int(area.max()) + 1, None, dtype=object)
-        for a, la, lo in zip(area[first], lat[first], lon[first], strict=True):
-            name_of[a] = _format_id(float(la), float(lo), decimals)
-        ids[in_area] = name_of[area]
+        names = np.array(
+            [
+                area_id(lat[p], lon[p], rounding=settings.rounding)
+                for p in area_peaks(area, activity, lat, lon)
+            ],
+            dtype=object,
+        )
+        ids[in_area] = names[area[in_area]]
     out["cluster_id"] = pd.Series(ids, index=out.index, dtype="object")
     return out
 
@@ -515,18 +487,54 @@ def area_index(
     if n == 0 or not (labels_a >= 0).any():
         return np.full(n, -1, dtype=np.int64)
     xyz_a = np.asarray(xyz, dtype=np.float64)
-    return _area_index(
-        xyz_a[:, 0].copy(),
-        xyz_a[:, 1].copy(),
-        xyz_a[:, 2].copy(),
-        np.require(lat, dtype=np.float64, requirements=["C", "W"]),
-        np.require(lon, dtype=np.float64, requirements=["C", "W"]),
-        metric_a,
-        labels_a,
-        float(chord(eps_km)) * (1 + 1e-12),
-        float(chord(eps_km / 2)) * (1 + 1e-12),
-        TIE_CHORD,
+    x, y, z = (np.ascontiguousarray(xyz_a[:, k]) for k in range(3))
+    lat_a = np.require(lat, dtype=np.float64, requirements=["C", "W"])
+    lon_a = np.require(lon, dtype=np.float64, requirements=["C", "W"])
+    area, members, mx, my, mz = _link_areas(
+        x, y, z, metric_a, labels_a, float(chord(eps_km)) * (1 + 1e-12)
     )
+    # Membership on a grid of cells no smaller than eps_km / 2 (all members within reach
+    # of a location lie in the 27 cells around its own), row ranges on Numba's threads.
+    join_chord = float(chord(eps_km / 2)) * (1 + 1e-12)
+    jside = max(join_chord, _MIN_SIDE)
+    jorder, jcells, jstart, jspan = _member_grid(mx, my, mz, jside)
+    rest = np.flatnonzero(labels_a < 0)
+    parts = numba.get_num_threads() if len(rest) >= _PARALLEL_ROWS else 1
+
+    def join(rows: np.ndarray) -> None:
+        _join_nearest(
+            rows,
+            x,
+            y,
+            z,
+            lat_a,
+            lon_a,
+            members,
+            mx,
+            my,
+            mz,
+            jorder,
+            jcells,
+            jstart,
+            jside,
+            jspan,
+            join_chord,
+            TIE_CHORD,
+            area,
+        )
+
+    if parts > 1:
+        # The compiled search releases the GIL; each part writes only its own rows.
+        with ThreadPoolExecutor(max_workers=parts) as pool:
+            list(pool.map(join, np.array_split(rest, 4 * parts)))
+    else:
+        join(rest)
+    return area
+
+
+#: Locations outside every metric cluster from which :func:`area_index` places them on
+#: several threads (as many as Numba's, so a replicate on one Numba thread stays on one).
+_PARALLEL_ROWS = 100_000
 
 
 @njit(cache=True, nogil=True)
@@ -635,18 +643,19 @@ def _axis_gap(v: float, lo: float, side: float) -> float:  # pragma: no cover - 
 
 
 @njit(cache=True, nogil=True)
-def _area_index(
+def _link_areas(
     x: np.ndarray,
     y: np.ndarray,
     z: np.ndarray,
-    lat: np.ndarray,
-    lon: np.ndarray,
     metric: np.ndarray,
     labels: np.ndarray,
     link_chord: float,
-    join_chord: float,
-    tie: float,
-) -> np.ndarray:  # pragma: no cover - compiled
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Areas of the members (others ``-1``), the members' rows and their unit vectors.
+
+    Metric clusters of different metrics with members within ``link_chord`` are joined
+    (union-find); areas are numbered by their smallest metric cluster.
+    """
     n = labels.shape[0]
     n_metrics = metric.max() + 1
     # Metric clusters numbered by (metric code, label).
@@ -738,28 +747,57 @@ def _area_index(
     for i in range(n):
         if key[i] >= 0:
             area[i] = area_of_key[key[i]]
+    return area, members, mx, my, mz
 
-    # Membership: the nearest member within join_chord, ties by (lat, lon). The cells
-    # around a location within join_chord of it are listed once; the home cell is searched
-    # first and a cell whose box lies farther than the nearest member found so far is
-    # skipped.
-    # The cells are those of the overlap test (join_chord < link_chord).
-    jside = max(link_chord, _MIN_SIDE)
-    jspan_y = span_y
-    jspan_z = span_z
-    jorder = order
-    jcells = cells
-    jstart = seg_start[cell_first]
+
+@njit(cache=True, nogil=True)
+def _member_grid(
+    mx: np.ndarray, my: np.ndarray, mz: np.ndarray, side: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # pragma: no cover - compiled
+    """Members grouped by grid cell of ``side``: order, sorted cell keys, run starts, span."""
+    cell, span_y, _ = _grid_keys(mx, my, mz, side)
+    order = np.argsort(cell)
+    cells, start = _runs(cell[order])
+    return order, cells, start, span_y
+
+
+@njit(cache=True, nogil=True)
+def _join_nearest(
+    rows: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    members: np.ndarray,
+    mx: np.ndarray,
+    my: np.ndarray,
+    mz: np.ndarray,
+    jorder: np.ndarray,
+    jcells: np.ndarray,
+    jstart: np.ndarray,
+    jside: float,
+    jspan: int,
+    join_chord: float,
+    tie: float,
+    area: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Area of each of ``rows`` (non-members): that of its nearest member within join_chord.
+
+    Ties by (lat, lon) of the member. The cells around a location within join_chord of it
+    (cells of side ``jside`` >= join_chord: the 27 around its own) are listed once; the
+    home cell is searched first and a cell whose box lies farther than the nearest member
+    found so far is skipped. Writes ``area[rows]`` only, so ranges of rows can run on
+    several threads.
+    """
     jlo = np.floor(-1.0 / jside) - 2.0
     bound2 = join_chord * join_chord
     around = np.empty(27, dtype=np.int64)
     gaps = np.empty(27)
-    for i in range(n):
-        if key[i] >= 0:
-            continue
+    for i in rows:
         home = (
-            int(np.floor(x[i] / jside) - jlo) * jspan_y + int(np.floor(y[i] / jside) - jlo)
-        ) * jspan_z + int(np.floor(z[i] / jside) - jlo)
+            int(np.floor(x[i] / jside) - jlo) * jspan + int(np.floor(y[i] / jside) - jlo)
+        ) * jspan + int(np.floor(z[i] / jside) - jlo)
         count = 0
         pos = np.searchsorted(jcells, home)
         if pos < jcells.shape[0] and jcells[pos] == home:
@@ -768,14 +806,14 @@ def _area_index(
             count = 1
         for dx in range(-1, 2):
             for dy in range(-1, 2):
-                base = home + (dx * jspan_y + dy) * jspan_z
+                base = home + (dx * jspan + dy) * jspan
                 pos = np.searchsorted(jcells, base - 1)
                 while pos < jcells.shape[0] and jcells[pos] <= base + 1:
                     if jcells[pos] != home:
                         k = jcells[pos]
-                        gx = _axis_gap(x[i], (k // (jspan_y * jspan_z) + jlo) * jside, jside)
-                        gy = _axis_gap(y[i], ((k // jspan_z) % jspan_y + jlo) * jside, jside)
-                        gz = _axis_gap(z[i], (k % jspan_z + jlo) * jside, jside)
+                        gx = _axis_gap(x[i], (k // (jspan * jspan) + jlo) * jside, jside)
+                        gy = _axis_gap(y[i], ((k // jspan) % jspan + jlo) * jside, jside)
+                        gz = _axis_gap(z[i], (k % jspan + jlo) * jside, jside)
                         gap2 = gx * gx + gy * gy + gz * gz
                         if gap2 <= bound2 * (1 + 1e-9) + 1e-24:
                             around[count] = pos
@@ -814,7 +852,6 @@ def _area_index(
                 ):
                     pick = q
         area[i] = area[members[pick]]
-    return area
 
 
 def area_peaks(
