@@ -279,7 +279,63 @@ def test_merge_links_agree_with_a_brute_force_oracle() -> None:
         assert linked.get(cid, 0) >= parts - 1
 
 
-# --- the same rule on arrays (area_index, area_peaks, area_id) ----------------------------
+# --- the rule against a brute-force reading of it ------------------------------------------
+
+
+def _ids_by_brute_force(located: pd.DataFrame, settings: Settings) -> list:
+    """The area rule of the module docstring, spelled out with all pairwise distances.
+
+    Metric clusters of different metrics with members within eps_km are joined; others
+    join the area of their nearest member within eps_km / 2 (:func:`nearest_members`, the
+    k-d tree reading of the tie rule); each area is named after its peak (most activity,
+    then latitude, then longitude).
+    """
+    lat = located["lat"].to_numpy(dtype=float)
+    lon = located["lon"].to_numpy(dtype=float)
+    labels = located["metric_cluster"].to_numpy()
+    metric = located["metric"].to_numpy().astype(str)
+    member = np.flatnonzero(labels >= 0)
+    keys = sorted({(metric[i], int(labels[i])) for i in member})
+    parent = {k: k for k in keys}
+
+    def root(k: tuple) -> tuple:
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    xyz = unit_vectors(lat, lon)
+    limit = 2.0 * math.sin(settings.eps_km / EARTH_RADIUS_KM / 2.0) * (1 + 1e-12)
+    rows = {k: member[(metric[member] == k[0]) & (labels[member] == k[1])] for k in keys}
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            if a[0] == b[0]:
+                continue
+            d = np.linalg.norm(xyz[rows[a]][:, None, :] - xyz[rows[b]][None, :, :], axis=2)
+            if d.min() <= limit:
+                parent[max(root(a), root(b))] = min(root(a), root(b))
+    area: list = [None] * len(located)
+    for i in member:
+        area[i] = root((metric[i], int(labels[i])))
+    noise = np.flatnonzero(labels < 0)
+    near = nearest_members(
+        lat[member], lon[member], lat[noise], lon[noise], max_km=settings.eps_km / 2
+    )
+    for i, m in zip(noise, near, strict=True):
+        if m >= 0:
+            area[i] = area[member[m]]
+    activity = located["activity"].to_numpy(dtype=float)
+    peak: dict = {}
+    for i, a in enumerate(area):
+        if a is not None:
+            best = peak.get(a)
+            if best is None or (-activity[i], lat[i], lon[i]) < (
+                -activity[best],
+                lat[best],
+                lon[best],
+            ):
+                peak[a] = i
+    names = {a: area_id(lat[p], lon[p], rounding=settings.rounding) for a, p in peak.items()}
+    return [names[a] if a is not None else None for a in area]
 
 
 def _ids_on_arrays(located: pd.DataFrame, settings: Settings) -> list:
@@ -322,6 +378,7 @@ def test_area_index_gives_the_areas_of_assign_areas(eps_km: float) -> None:
     assert located["cluster_id"].nunique() >= 12
     assert (located["cluster_id"].notna() & (located["metric_cluster"] < 0)).any()
     assert (located["cluster_id"].isna()).any()
+    assert _ids_by_brute_force(located, settings) == located["cluster_id"].tolist()
     assert _ids_on_arrays(located, settings) == located["cluster_id"].tolist()
 
 
@@ -338,4 +395,4 @@ def test_area_index_breaks_membership_ties_as_assign_areas(axis: str) -> None:
         shuffled = frame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
         located = areas_of(shuffled, settings)
         assert located["cluster_id"].nunique() == 2
-        assert _ids_on_arrays(located, settings) == located["cluster_id"].tolist()
+        assert _ids_by_brute_force(located, settings) == located["cluster_id"].tolist()

@@ -500,6 +500,19 @@ def test_matches_sklearn_oracle_on_a_larger_city_world() -> None:
     assert core.sum() > 500 and labels.max() >= 5
 
 
+@pytest.mark.parametrize("eps_km", [0.003, 0.02])
+def test_matches_sklearn_oracle_at_metre_scale(eps_km: float) -> None:
+    # Cells of a few metres: at 3 m the packed cell keys of the whole sphere would not fit
+    # in 64 bits and the kernel sorts by the cell indices instead (20 m: packed keys).
+    rng = np.random.default_rng(7)
+    n = 600
+    lat = np.round(48.1 + rng.normal(0, 0.0002, n), 5)
+    lon = np.round(11.5 + rng.normal(0, 0.0003, n), 5)
+    weight = rng.integers(1, 9, n) / 4.0
+    _, core = _assert_matches_oracle(lat, lon, weight, eps_km, 6)
+    assert 0 < core.sum() < n
+
+
 # --------------------------------------------------------------------------- validation
 
 

@@ -153,7 +153,7 @@ def _activity(
     ``codes`` index ``names``, the metric of each location (``-1``: none).
     """
     scale = {m: (100.0 * settings.weight_of(m) / t if t > 0 else 0.0) for m, t in totals.items()}
-    factor = np.array([scale.get(str(m), 0.0) for m in names] + [0.0])
+    factor = np.array([scale.get(m, 0.0) for m in names] + [0.0])
     return weight * factor[codes]
 
 
@@ -251,8 +251,10 @@ def assign_areas(
     lat = out["lat"].to_numpy(dtype=float)
     lon = out["lon"].to_numpy(dtype=float)
     labels = out["metric_cluster"].to_numpy(dtype=np.int64)
-    codes, names = pd.factorize(out["metric"], sort=True)
-    activity = _activity(out["weight"].to_numpy(dtype=float), codes, names, totals, settings)
+    codes, metrics = pd.factorize(out["metric"], sort=True)
+    activity = _activity(
+        out["weight"].to_numpy(dtype=float), codes, [str(m) for m in metrics], totals, settings
+    )
     out["activity"] = activity
     # The rule on arrays, compiled (area_index); areas named after their peak location
     # (most activity; ties by lat, lon).
@@ -260,14 +262,14 @@ def assign_areas(
     ids = np.full(n, None, dtype=object)
     in_area = np.flatnonzero(area >= 0)
     if len(in_area):
-        names = np.array(
+        peak_ids = np.array(
             [
                 area_id(lat[p], lon[p], rounding=settings.rounding)
                 for p in area_peaks(area, activity, lat, lon)
             ],
             dtype=object,
         )
-        ids[in_area] = names[area[in_area]]
+        ids[in_area] = peak_ids[area[in_area]]
     out["cluster_id"] = pd.Series(ids, index=out.index, dtype="object")
     return out
 

@@ -199,28 +199,37 @@ def weighted_dbscan(
     side = (chord - tol) / math.sqrt(3.0) * (1.0 - 1e-9) - 1e-15
     reach = math.floor((chord + tol) / side) + 1
 
-    x, y, z, ix, iy, iz, lows, highs = _unit_vectors(lat_a, lon_a, side)
-    spans = [int(hi - lo) + 1 for lo, hi in zip(lows.tolist(), highs.tolist(), strict=True)]
-    if spans[0] * spans[1] * spans[2] < 2**62:
-        # One int64 key in the lexicographic order of (ix, iy, iz), sorted in parallel.
-        cell_key = _cell_keys(ix, iy, iz, lows, spans[1], spans[2])
-        order = _sort_order(cell_key, lat_a, lon_a, w_a)
-        del cell_key
-    else:
+    # Cell indices lie within [floor(-1 / side), floor(1 / side)] on every axis.
+    low = math.floor(-1.0 / side)
+    span = math.floor(1.0 / side) - low + 1
+    if span**3 < 2**62:
+        # One int64 key per point in the lexicographic order of its cell (ix, iy, iz),
+        # sorted in parallel; unit vectors recomputed in sorted order (cheaper than
+        # gathering them).
+        key = _point_keys(lat_a, lon_a, side, low, span)
+        order = _sort_order(key, lat_a, lon_a, w_a)
+        lat_s, lon_s, w_s, x, y, z, key = _gather_points(order, lat_a, lon_a, w_a, key)
+        start, cx, cy, cz, cw = _cells_of_keys(key, w_s, low, span)
+        del key
+    else:  # eps of a few metres: cell indices over the data's own range
+        x, y, z, ix, iy, iz = _unit_vectors(lat_a, lon_a, side)
         order = np.lexsort((w_a, lon_a, lat_a, iz, iy, ix))
-
-    ints, floats = _gather(order, (ix, iy, iz), (lat_a, lon_a, w_a, x, y, z))
-    del ix, iy, iz, x, y, z
+        ints, floats = _gather(order, (ix, iy, iz), (lat_a, lon_a, w_a, x, y, z))
+        lat_s, lon_s, w_s, x, y, z = floats
+        start, cx, cy, cz, cw = _cells(ints[0], ints[1], ints[2], w_s)
+        del ix, iy, iz, ints, floats
     labels_s, core_s = _dbscan_sorted(
-        ints[0],
-        ints[1],
-        ints[2],
-        floats[0],
-        floats[1],
-        floats[2],
-        floats[3],
-        floats[4],
-        floats[5],
+        start,
+        cx,
+        cy,
+        cz,
+        cw,
+        lat_s,
+        lon_s,
+        w_s,
+        x,
+        y,
+        z,
         side,
         reach,
         lo2,
@@ -261,14 +270,15 @@ def _as_real(value: Any) -> float | None:
 
 
 def _check_inputs(lat: Any, lon: Any, weight: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validate the three arrays; return float64 copies of them."""
+    """Validate the three arrays; return them as contiguous float64 arrays."""
     arrays: dict[str, np.ndarray] = {}
     problems: list[str] = []
     for name, values in (("lat", lat), ("lon", lon), ("weight", weight)):
         try:
-            # A private copy: the caller's arrays are never touched, and read-only or
-            # non-contiguous inputs do not make Numba compile more variants.
-            arr = np.array(values, dtype=np.float64, order="C", copy=True)
+            # Read, never written. Copied only when not already a writeable contiguous
+            # float64 array, so that read-only or strided inputs do not make Numba compile
+            # more variants (the pipeline passes fresh arrays: no copy).
+            arr = np.require(np.asarray(values, dtype=np.float64), requirements=["C", "W"])
         except (TypeError, ValueError) as exc:
             problems.append(f"{name} must be an array of numbers ({exc})")
             continue
@@ -321,21 +331,13 @@ _DEG2RAD = math.pi / 180.0
 def _unit_vectors(
     lat: np.ndarray, lon: np.ndarray, side: float
 ) -> tuple[
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
-    np.ndarray,
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
 ]:  # pragma: no cover - compiled
-    """3-D unit vectors and grid cell of each point (degrees in); cell index ranges.
+    """3-D unit vectors and grid cell of each point (degrees in).
 
     The radians are those of ``np.radians`` (:data:`_DEG2RAD`); the cosines and sines come
     from the C library, as scikit-learn computes them; the cell indices are
-    ``floor(v / side)`` of each coordinate of the unit vector. ``lows`` and ``highs`` are the
-    smallest and largest cell index on each axis.
+    ``floor(v / side)`` of each coordinate of the unit vector.
     """
     n = lat.shape[0]
     x = np.empty(n)
@@ -345,44 +347,113 @@ def _unit_vectors(
     iy = np.empty(n, dtype=np.int64)
     iz = np.empty(n, dtype=np.int64)
     for i in prange(n):
-        la = lat[i] * _DEG2RAD
-        lo = lon[i] * _DEG2RAD
-        c = math.cos(la)
-        x[i] = c * math.cos(lo)
-        y[i] = c * math.sin(lo)
-        z[i] = math.sin(la)
+        x[i], y[i], z[i] = _unit_vector(lat[i], lon[i])
         ix[i] = math.floor(x[i] / side)
         iy[i] = math.floor(y[i] / side)
         iz[i] = math.floor(z[i] / side)
-    lows = np.empty(3, dtype=np.int64)
-    highs = np.empty(3, dtype=np.int64)
-    lows[0] = ix.min()
-    lows[1] = iy.min()
-    lows[2] = iz.min()
-    highs[0] = ix.max()
-    highs[1] = iy.max()
-    highs[2] = iz.max()
-    return x, y, z, ix, iy, iz, lows, highs
+    return x, y, z, ix, iy, iz
+
+
+@njit(cache=True, inline="always")
+def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:  # pragma: no cover
+    """3-D unit vector of a point in degrees (the one expression of the kernel)."""
+    la = lat * _DEG2RAD
+    lo = lon * _DEG2RAD
+    c = math.cos(la)
+    return c * math.cos(lo), c * math.sin(lo), math.sin(la)
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def _cell_keys(
-    ix: np.ndarray,
-    iy: np.ndarray,
-    iz: np.ndarray,
-    lows: np.ndarray,
-    sy: int,
-    sz: int,
+def _point_keys(
+    lat: np.ndarray, lon: np.ndarray, side: float, low: int, span: int
 ) -> np.ndarray:  # pragma: no cover - compiled
-    """One int64 key per point in the lexicographic order of its cell ``(ix, iy, iz)``."""
-    n = ix.shape[0]
-    x0 = lows[0]
-    y0 = lows[1]
-    z0 = lows[2]
+    """One int64 key per point in the lexicographic order of its cell ``(ix, iy, iz)``.
+
+    ``ix = floor(x / side)`` of the unit vector, and so on; every index lies in
+    ``[low, low + span)``.
+    """
+    n = lat.shape[0]
     key = np.empty(n, dtype=np.int64)
     for i in prange(n):
-        key[i] = ((ix[i] - x0) * sy + (iy[i] - y0)) * sz + (iz[i] - z0)
+        x, y, z = _unit_vector(lat[i], lon[i])
+        ix = math.floor(x / side) - low
+        iy = math.floor(y / side) - low
+        iz = math.floor(z / side) - low
+        key[i] = (ix * span + iy) * span + iz
     return key
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _gather_points(
+    order: np.ndarray, lat: np.ndarray, lon: np.ndarray, w: np.ndarray, key: np.ndarray
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:  # pragma: no cover - compiled
+    """Coordinates, weights and keys permuted by ``order``; unit vectors of the result."""
+    n = order.shape[0]
+    lat_s = np.empty(n)
+    lon_s = np.empty(n)
+    w_s = np.empty(n)
+    x = np.empty(n)
+    y = np.empty(n)
+    z = np.empty(n)
+    key_s = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        o = order[i]
+        lat_s[i] = lat[o]
+        lon_s[i] = lon[o]
+        w_s[i] = w[o]
+        key_s[i] = key[o]
+        x[i], y[i], z[i] = _unit_vector(lat_s[i], lon_s[i])
+    return lat_s, lon_s, w_s, x, y, z, key_s
+
+
+#: Ranges of points or cells that the compiled passes share out among threads.
+_CHUNKS = 256
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _cells_of_keys(
+    key: np.ndarray, w: np.ndarray, low: int, span: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Runs of points sharing a cell (``key`` sorted): starts (end appended), cells, weights.
+
+    The same as :func:`_cells` on the cell indices the keys pack. Cell weights are summed in
+    point order, a canonical order.
+    """
+    n = key.shape[0]
+    counts = np.zeros(_CHUNKS + 1, dtype=np.int64)
+    for t in prange(_CHUNKS):
+        m = 0
+        for i in range(t * n // _CHUNKS, (t + 1) * n // _CHUNKS):
+            if i == 0 or key[i] != key[i - 1]:
+                m += 1
+        counts[t + 1] = m
+    for t in range(_CHUNKS):
+        counts[t + 1] += counts[t]
+    ncells = counts[_CHUNKS]
+    start = np.empty(ncells + 1, dtype=np.int64)
+    for t in prange(_CHUNKS):
+        c = counts[t]
+        for i in range(t * n // _CHUNKS, (t + 1) * n // _CHUNKS):
+            if i == 0 or key[i] != key[i - 1]:
+                start[c] = i
+                c += 1
+    start[ncells] = n
+    cx = np.empty(ncells, dtype=np.int64)
+    cy = np.empty(ncells, dtype=np.int64)
+    cz = np.empty(ncells, dtype=np.int64)
+    cw = np.zeros(ncells)
+    for c in prange(ncells):
+        k = key[start[c]]
+        cx[c] = k // (span * span) + low
+        cy[c] = (k // span) % span + low
+        cz[c] = k % span + low
+        total = 0.0
+        for p in range(start[c], start[c + 1]):
+            total += w[p]
+        cw[c] = total
+    return start, cx, cy, cz, cw
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -664,14 +735,39 @@ def _neighbour_runs(
     # never wrap; it fits easily (spans are below 2 / side, i.e. about 1e8 at eps = 1 m).
     span_y = cy.max() - cy.min() + 2 * reach + 1
     col = (cx - cx.min() + reach) * span_y + (cy - cy.min() + reach)
-    dummy = np.empty(0, dtype=np.int32)
-    _walk_runs(col, cz, span_y, reach, ptr, dummy, dummy, False, chunks)
+    # One walk writes each range's runs into its own part of a buffer with room for the
+    # most a cell can have; the parts are then packed one after the other.
+    most = (2 * reach + 1) ** 2
+    buf_lo = np.empty(ncells * most, dtype=np.int32)
+    buf_hi = np.empty(ncells * most, dtype=np.int32)
+    _walk_runs(col, cz, span_y, reach, ptr, buf_lo, buf_hi, chunks)
     for c in range(ncells):
         ptr[c + 1] += ptr[c]
     lo = np.empty(ptr[ncells], dtype=np.int32)
     hi = np.empty(ptr[ncells], dtype=np.int32)
-    _walk_runs(col, cz, span_y, reach, ptr, lo, hi, True, chunks)
+    _pack_runs(ptr, buf_lo, buf_hi, lo, hi, most, chunks)
     return ptr, lo, hi
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _pack_runs(
+    ptr: np.ndarray,
+    buf_lo: np.ndarray,
+    buf_hi: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    most: int,
+    chunks: int,
+) -> None:  # pragma: no cover - compiled
+    """Copy each range's runs from its part of the buffers (see :func:`_walk_runs`)."""
+    ncells = ptr.shape[0] - 1
+    for chunk in prange(chunks):
+        c0 = chunk * ncells // chunks
+        c1 = (chunk + 1) * ncells // chunks
+        a = ptr[c0]
+        m = ptr[c1] - a
+        lo[a : a + m] = buf_lo[c0 * most : c0 * most + m]
+        hi[a : a + m] = buf_hi[c0 * most : c0 * most + m]
 
 
 @njit(cache=True, inline="always")
@@ -694,18 +790,18 @@ def _walk_runs(
     cz: np.ndarray,
     span_y: int,
     reach: int,
-    ptr: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    fill: bool,
+    count: np.ndarray,
+    buf_lo: np.ndarray,
+    buf_hi: np.ndarray,
     chunks: int,
 ) -> None:  # pragma: no cover - compiled
-    """Count each cell's runs into ``ptr[c + 1]`` or, with ``fill``, write them out.
+    """Count each cell's runs into ``count[c + 1]`` and write them out, range by range.
 
     The cells are cut into ``chunks`` consecutive ranges walked in parallel; each range
     starts its cursors by binary search (the first cell at or after each column's target),
     then walks on as one cursor per column would from the first cell: the same runs as one
-    walk over all cells.
+    walk over all cells. Range ``[c0, c1)`` writes its runs one after the other from
+    ``c0 * (2 reach + 1) ** 2`` in ``buf_lo``/``buf_hi``.
     """
     ncells = col.shape[0]
     width = 2 * reach + 1
@@ -720,9 +816,10 @@ def _walk_runs(
             for dy in range(-reach, reach + 1):
                 cursor[k] = _lower_bound(col, cz, col[c0] + dx * span_y + dy, cz[c0] - reach)
                 k += 1
+        out = c0 * width * width
         for c in range(c0, c1):
             k = 0
-            out = ptr[c]
+            first = out
             z_lo = cz[c] - reach
             z_hi = cz[c] + reach
             for dx in range(-reach, reach + 1):
@@ -737,12 +834,10 @@ def _walk_runs(
                     while b < ncells and col[b] == t and cz[b] <= z_hi:
                         b += 1
                     if b > a:
-                        if fill:
-                            lo[out] = a
-                            hi[out] = b
-                            out += 1
-                        else:
-                            ptr[c + 1] += 1
+                        buf_lo[out] = a
+                        buf_hi[out] = b
+                        out += 1
+            count[c + 1] = out - first
 
 
 @njit(cache=True, nogil=True)
@@ -978,7 +1073,7 @@ def _link_cells(
     return parent
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _cluster_heads(
     start: np.ndarray,
     root: np.ndarray,
@@ -990,25 +1085,31 @@ def _cluster_heads(
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Per cell: if it is a root, its cluster's smallest core point in (lat, lon, w) order.
 
-    Other cells get -1. Two distinct core points never tie: equal (lat, lon, w) means the
-    same place, hence the same cluster.
+    Other cells get -1. A cell's points are in (lat, lon, w) order, so its first core point
+    is its smallest; the cells' firsts are then compared per root. Two distinct core points
+    never tie: equal (lat, lon, w) means the same place, hence the same cluster.
     """
     ncells = root.shape[0]
+    first = np.full(ncells, -1, dtype=np.int64)
+    for c in prange(ncells):
+        if has_core[c]:
+            for p in range(start[c], start[c + 1]):
+                if core[p]:
+                    first[c] = p
+                    break
     head = np.full(ncells, -1, dtype=np.int64)
     for c in range(ncells):
-        if not has_core[c]:
+        p = first[c]
+        if p < 0:
             continue
         r = root[c]
-        for p in range(start[c], start[c + 1]):
-            if not core[p]:
-                continue
-            f = head[r]
-            if (
-                f < 0
-                or lat[p] < lat[f]
-                or (lat[p] == lat[f] and (lon[p] < lon[f] or (lon[p] == lon[f] and w[p] < w[f])))
-            ):
-                head[r] = p
+        f = head[r]
+        if (
+            f < 0
+            or lat[p] < lat[f]
+            or (lat[p] == lat[f] and (lon[p] < lon[f] or (lon[p] == lon[f] and w[p] < w[f])))
+        ):
+            head[r] = p
     return head
 
 
@@ -1084,9 +1185,11 @@ def _label_points(
 
 
 def _dbscan_sorted(
-    ix: np.ndarray,
-    iy: np.ndarray,
-    iz: np.ndarray,
+    start: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    cz: np.ndarray,
+    cw: np.ndarray,
     lat: np.ndarray,
     lon: np.ndarray,
     w: np.ndarray,
@@ -1100,8 +1203,7 @@ def _dbscan_sorted(
     r_red: float,
     min_weight: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """DBSCAN of points already sorted by (cell, lat, lon, weight); labels and core mask."""
-    start, cx, cy, cz, cw = _cells(ix, iy, iz, w)
+    """DBSCAN of points sorted by (cell, lat, lon, weight), in cells; labels and core mask."""
     chunks = numba.get_num_threads() * _BUCKETS_PER_THREAD
     run_ptr, run_lo, run_hi = _neighbour_runs(cx, cy, cz, reach, chunks)
     core = _core_mask(
