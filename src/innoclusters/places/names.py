@@ -67,6 +67,37 @@ ATTRIBUTION_POWER = 1.0
 NEAREST_PLACES = 8
 
 
+def _suburbs(
+    small: pd.DataFrame,
+    big: pd.DataFrame,
+    g_lat: np.ndarray,
+    g_lon: np.ndarray,
+    g_country: np.ndarray,
+) -> pd.DataFrame:
+    """Pairs (place of ``small``, larger place of ``big``) of one cluster where the first is a
+    suburb of the second, largest second place first: same country, inside the larger one's
+    near extent, or inside its wide extent while under :data:`JOIN_POPULATION_RATIO` of its
+    population. Both frames have ``c, row, pop``; ``big``'s columns get the suffix ``_big``.
+    """
+    pairs = small.merge(big, on="c", suffixes=("", "_big"))
+    pairs = pairs[
+        (pairs["pop_big"] > pairs["pop"])
+        & (g_country[pairs["row"].to_numpy()] == g_country[pairs["row_big"].to_numpy()])
+    ]
+    km = haversine_km(
+        g_lat[pairs["row"].to_numpy()],
+        g_lon[pairs["row"].to_numpy()],
+        g_lat[pairs["row_big"].to_numpy()],
+        g_lon[pairs["row_big"].to_numpy()],
+    )
+    pop_big = pairs["pop_big"].to_numpy()
+    near_km = np.sqrt(pop_big / (np.pi * NEAR_DENSITY_PER_KM2))
+    wide_km = np.sqrt(pop_big / (np.pi * SUBURB_DENSITY_PER_KM2))
+    small_enough = pairs["pop"].to_numpy() < JOIN_POPULATION_RATIO * pop_big
+    pairs = pairs[(km <= near_km) | ((km <= wide_km) & small_enough)]
+    return pairs.sort_values(["c", "row", "pop_big"], ascending=[True, True, False])
+
+
 def gazetteer_names(
     located: pd.DataFrame,
     *,
@@ -195,25 +226,8 @@ def gazetteer_names(
     held["per_capita"] = held["act"] / np.maximum(held["pop"], 1.0)
 
     # 3. Suburbs fold into the largest place whose extent holds them.
-    pairs2 = held.merge(held, on="c", suffixes=("", "_big"))
-    pairs2 = pairs2[
-        (pairs2["pop_big"] > pairs2["pop"])
-        & (g_country[pairs2["row"].to_numpy()] == g_country[pairs2["row_big"].to_numpy()])
-        & (pairs2["per_capita"] < OWN_ACTIVITY_RATIO * pairs2["per_capita_big"])
-    ]
-    km = haversine_km(
-        g_lat[pairs2["row"].to_numpy()],
-        g_lon[pairs2["row"].to_numpy()],
-        g_lat[pairs2["row_big"].to_numpy()],
-        g_lon[pairs2["row_big"].to_numpy()],
-    )
-    big = pairs2["pop_big"].to_numpy()
-    near_km = np.sqrt(big / (np.pi * NEAR_DENSITY_PER_KM2))
-    wide_km = np.sqrt(big / (np.pi * SUBURB_DENSITY_PER_KM2))
-    small = pairs2["pop"].to_numpy() < JOIN_POPULATION_RATIO * big
-    folds = pairs2[(km <= near_km) | ((km <= wide_km) & small)].sort_values(
-        ["c", "row", "pop_big"], ascending=[True, True, False]
-    )
+    pairs2 = _suburbs(held, held, g_lat, g_lon, g_country)
+    folds = pairs2[pairs2["per_capita"] < OWN_ACTIVITY_RATIO * pairs2["per_capita_big"]]
     folds = folds.drop_duplicates(["c", "row"])
     into = pd.Series(
         folds["row_big"].to_numpy(), index=pd.MultiIndex.from_frame(folds[["c", "row"]])
@@ -244,6 +258,18 @@ def gazetteer_names(
     )
     chosen = held[(pos == 0) | joins].copy()
     firsts = chosen.drop_duplicates("c")
+    # A suburb that keeps its own name (OWN_ACTIVITY_RATIO) names the cluster only beside its
+    # city: the largest place holding some of the cluster's activity whose extent holds the
+    # suburb joins the name (Cambridge, MA names a cluster only as Boston–Cambridge).
+    city = _suburbs(chosen, held[["c", "row", "pop", "act"]], g_lat, g_lon, g_country)
+    city = city.drop_duplicates(["c", "row"])[["c", "row_big", "pop_big", "act_big"]]
+    city.columns = pd.Index(["c", "row", "pop", "act"])
+    city = city.drop_duplicates(["c", "row"])
+    city = city.merge(chosen[["c", "row"]], how="left", indicator=True)
+    city = city[city["_merge"] == "left_only"].drop(columns="_merge")
+    if len(city):
+        city["name"] = gaz["name_en"].to_numpy(dtype=object)[city["row"].to_numpy()]
+        chosen = pd.concat([chosen, city], ignore_index=True)
     # The chosen places are named largest first, as metropolitan areas name their principal
     # cities (San Jose–San Francisco, Osaka–Kobe–Kyoto); when they lie in several economies,
     # the largest chosen place of each economy comes first, economies in order of their

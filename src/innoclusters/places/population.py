@@ -23,7 +23,13 @@ from shapely.geometry import mapping
 
 from innoclusters.errors import InputError
 from innoclusters.geo import chord, haversine_km, unit_vectors
-from innoclusters.places.gazetteer import admin2_codes, admin3_codes, places
+from innoclusters.places.gazetteer import (
+    PART_DENSITY_PER_KM2,
+    admin2_codes,
+    admin3_codes,
+    other_municipality,
+    places,
+)
 
 __all__ = ["add_intensity", "area_population", "counted_places", "population_by_place"]
 
@@ -72,21 +78,6 @@ DISC_DENSITY_PER_KM2 = 2_000.0
 DISC_KM2_PER_POINT = 4.0
 DISC_MIN_POINTS = 16
 SPREAD_MIN_POPULATION = 20_000
-#: Density that sizes a city's *administrative extent*, ``sqrt(P / (pi * D))`` km: a
-#: smaller place of the same country and first-level region inside it is part of the city,
-#: whose population already holds its people (New York City's 8.8 million hold Brooklyn,
-#: 8.6 km from its point, and Staten Island, 20.3 km, inside its 21.6 km), unless GeoNames
-#: puts the two in different second-level divisions (Suita and Osaka, Kawasaki and Yokohama
-#: are municipalities of their own).
-PART_DENSITY_PER_KM2 = 6_000.0
-#: Countries whose GeoNames second level is the county, which holds many cities (Los Angeles
-#: County: Los Angeles, Glendale, Pasadena, Long Beach): sharing it with a larger city says
-#: nothing of being part of it, unless the county holds no other large place beyond the
-#: city's extent (the consolidated city-counties: San Francisco, Philadelphia, Denver).
-COUNTY_COUNTRIES = ("US",)
-#: A large place (this many people or more) of a county beyond a city's extent shows that the
-#: county is wider than the city.
-WIDER_COUNTY_POPULATION = 100_000
 #: A place holding this share of its country's people is a city-state (Singapore, Hong
 #: Kong, Macao): every smaller place of its country inside its disc is part of it, whatever
 #: the region (GeoNames splits Singapore and Hong Kong into districts).
@@ -101,13 +92,14 @@ def counted_places() -> np.ndarray:
 
     - a *section* (``section``: GeoNames feature code ``PPLX``, named sections and the
       hand-kept ``place_sections_manual.tsv``) or a place inside a larger one's core radius
-      (``parent``), see :mod:`~innoclusters.places.gazetteer`;
+      of the same municipality (``parent``), see :mod:`~innoclusters.places.gazetteer`;
     - a place *part of a larger city*, whatever its feature code: inside the administrative
       extent (:data:`PART_DENSITY_PER_KM2`) of a larger place of the same country and
       first-level region, and not in another municipality by GeoNames' division codes
-      (:func:`_other_municipality`: Queens and Washington Heights are New York City's,
-      Bexley and Croydon London's, Mentougou Beijing's; Suita is not Osaka's, Getafe not
-      Madrid's, Chōfu not Tokyo's, Glendale not Los Angeles's); or inside the disc
+      (:func:`~innoclusters.places.gazetteer.other_municipality`: Queens and Washington
+      Heights are New York City's, Bexley and Croydon London's, Mentougou Beijing's; Suita is
+      not Osaka's, Getafe not Madrid's, Chōfu not Tokyo's, Glendale not Los Angeles's); or
+      inside the disc
       (:data:`DISC_DENSITY_PER_KM2`) of a city-state of its country
       (:data:`CITY_STATE_SHARE`: Woodlands and Bedok in Singapore, Sha Tin in Hong Kong);
     - a place without a population.
@@ -136,68 +128,10 @@ def counted_places() -> np.ndarray:
     state = np.repeat(city_state[big], counts)
     candidate = (pop[b] < pop[a]) & (country[b] == country[a])
     a, b, state = a[candidate], b[candidate], state[candidate]
-    extent_km = np.sqrt(pop / (np.pi * PART_DENSITY_PER_KM2))
-    same_city = (admin1[b] == admin1[a]) & ~_other_municipality(a, b, keep, extent_km)
+    other = other_municipality(gaz, a, b, admin2=admin2_codes(), admin3=admin3_codes(), roots=keep)
+    same_city = (admin1[b] == admin1[a]) & ~other
     keep[b[state | same_city]] = False
     return np.flatnonzero(keep)
-
-
-def _other_municipality(
-    a: np.ndarray, b: np.ndarray, roots: np.ndarray, extent_km: np.ndarray
-) -> np.ndarray:
-    """Whether GeoNames' division codes put each place ``b`` in another municipality than ``a``.
-
-    - Both have a second-level code, or both a third-level code, and the codes differ (Suita
-      and Osaka, Kawasaki and Yokohama; Getafe and Madrid, Sesto San Giovanni and Milan, whose
-      second level is the province).
-    - ``a`` has no second-level code (GeoNames leaves Tokyo's and New York City's records
-      without one) and ``b``'s code is not the code of any place in ``a``'s core radius
-      (``parent`` is ``a``): Tokyo's core holds its special wards, so Chōfu, Fuchū and the
-      other Tama cities are municipalities of their own, while New York City's core holds
-      places of Brooklyn, Manhattan and Queens, so Queens and its neighbourhoods are the city's.
-    - In a country of :data:`COUNTY_COUNTRIES` the shared second-level code is a county wider
-      than the city (it holds a place of :data:`WIDER_COUNTY_POPULATION` or more beyond
-      ``a``'s extent) and no third-level code ties ``b`` to ``a``: Glendale, Pasadena and East
-      Los Angeles are not Los Angeles's, whose own neighbourhoods GeoNames codes as sections
-      (Hollywood, Van Nuys).
-    """
-    gaz = places()
-    admin2 = admin2_codes()
-    admin3 = admin3_codes()
-    country = gaz["country"].to_numpy(dtype=object)
-    out = (admin2[a] != "") & (admin2[b] != "") & (admin2[a] != admin2[b])
-    out |= (admin3[a] != "") & (admin3[b] != "") & (admin3[a] != admin3[b])
-
-    parent = gaz["parent"].to_numpy()
-    child = np.flatnonzero((parent >= 0) & (admin2 != ""))
-    core_codes = pd.MultiIndex.from_arrays([parent[child], admin2[child]]).unique()
-    codeless = np.flatnonzero((admin2[a] == "") & (admin2[b] != ""))
-    found = core_codes.get_indexer(pd.MultiIndex.from_arrays([a[codeless], admin2[b[codeless]]]))
-    out[codeless[found < 0]] = True
-
-    county = np.flatnonzero(
-        np.isin(country[a], COUNTY_COUNTRIES) & (admin2[a] != "") & (admin2[a] == admin2[b])
-    )
-    if len(county):
-        cities = np.unique(a[county])
-        large = np.flatnonzero(roots & (gaz["population"].to_numpy() >= WIDER_COUNTY_POPULATION))
-        large = large[np.isin(country[large], COUNTY_COUNTRIES) & (admin2[large] != "")]
-        key = pd.Series(np.arange(len(large)))
-        group = key.groupby(
-            [country[large], gaz["admin1"].fillna("").to_numpy()[large], admin2[large]]
-        ).agg(list)
-        lat, lon = gaz["lat"].to_numpy(), gaz["lon"].to_numpy()
-        admin1 = gaz["admin1"].fillna("").to_numpy(dtype=object)
-        wider = np.zeros(len(cities), dtype=bool)
-        for i, c in enumerate(cities):
-            members = large[group.get((country[c], admin1[c], admin2[c]), [])]
-            members = members[members != c]
-            if len(members):
-                d = haversine_km(lat[c], lon[c], lat[members], lon[members])
-                wider[i] = bool((np.asarray(d) > extent_km[c]).any())
-        tied = (admin3[a[county]] != "") & (admin3[a[county]] == admin3[b[county]])
-        out[county[wider[np.searchsorted(cities, a[county])] & ~tied]] = True
-    return out
 
 
 def _disc_points(
