@@ -119,10 +119,11 @@ def gazetteer_names(
        the cluster in the same country, or inside its wide extent while smaller than
        :data:`JOIN_POPULATION_RATIO` of it, gives that place its activity, unless it is
        :data:`OWN_ACTIVITY_RATIO` times as active per inhabitant.
-    4. Places are ordered by activity; the first always names the cluster; the next join
-       while they hold ``min_share`` of the activity and have :data:`JOIN_POPULATION_RATIO`
-       of the first one's population or :data:`OWN_ACTIVITY_RATIO` times its activity per
-       inhabitant, at most ``max_places``.
+    4. Places are ordered by activity; the first always names the cluster; the others that
+       hold ``min_share`` of the activity and have :data:`JOIN_POPULATION_RATIO` of the
+       first one's population or :data:`OWN_ACTIVITY_RATIO` times its activity per
+       inhabitant qualify, and the largest of them join, up to ``max_places`` in all. A
+       suburb that kept its name joins only beside its city.
     5. The chosen places are named largest first, as metropolitan areas name their
        principal cities (``San Jose–San Francisco``), in their English forms (``Cologne``,
        ``Rehovot``); when they lie in several economies, the largest chosen place of each
@@ -248,15 +249,22 @@ def gazetteer_names(
     pos = held.groupby("c").cumcount().to_numpy()
     first_pop = held.groupby("c")["pop"].transform("first").to_numpy()
     first_pc = held.groupby("c")["per_capita"].transform("first").to_numpy()
-    joins = (
-        (share >= min_share)
-        & (pos < max_places)
-        & (
-            (held["pop"].to_numpy() >= JOIN_POPULATION_RATIO * first_pop)
-            | (held["per_capita"].to_numpy() >= OWN_ACTIVITY_RATIO * first_pc)
-        )
+    joins = (share >= min_share) & (
+        (held["pop"].to_numpy() >= JOIN_POPULATION_RATIO * first_pop)
+        | (held["per_capita"].to_numpy() >= OWN_ACTIVITY_RATIO * first_pc)
     )
+    # Of the places that qualify, the principal ones are the largest (the most active place
+    # always names the cluster): Miami–Fort Lauderdale–Pembroke Pines, not three suburbs of
+    # Broward County that happen to hold a little more activity than Fort Lauderdale.
     chosen = held[(pos == 0) | joins].copy()
+    chosen["anchor"] = (pos == 0)[(pos == 0) | joins]
+    chosen = chosen.sort_values(
+        ["c", "anchor", "pop", "name"], ascending=[True, False, False, True], kind="stable"
+    )
+    chosen = chosen[chosen.groupby("c").cumcount().to_numpy() < max_places]
+    chosen = chosen.drop(columns="anchor").sort_values(
+        ["c", "act", "pop", "name"], ascending=[True, False, False, True], kind="stable"
+    )
     firsts = chosen.drop_duplicates("c")
     # A suburb that keeps its own name (OWN_ACTIVITY_RATIO) names the cluster only beside its
     # city: the largest place holding some of the cluster's activity whose extent holds the
