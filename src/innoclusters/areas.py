@@ -309,10 +309,13 @@ def footprints(areas: pd.DataFrame, *, eps_km: float) -> dict[str, shapely.Geome
         )
         for cid, grp in areas.groupby("cluster_id", sort=True)
     ]
-    # Shapely releases the GIL in its vectorised operations: areas are drawn on all cores.
+    # Shapely releases the GIL in its vectorised operations: areas are drawn on all cores,
+    # the largest first, so that a large area drawn last does not leave the others idle.
+    largest_first = sorted(groups, key=lambda g: -len(g[1]))
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        shapes = list(pool.map(lambda g: _footprint(*g[1:], eps_km=eps_km), groups))
-    return {g[0]: shape for g, shape in zip(groups, shapes, strict=True)}
+        shapes = list(pool.map(lambda g: _footprint(*g[1:], eps_km=eps_km), largest_first))
+    drawn = {g[0]: shape for g, shape in zip(largest_first, shapes, strict=True)}
+    return {g[0]: drawn[g[0]] for g in groups}
 
 
 def _footprint(
@@ -347,12 +350,16 @@ def area_centres(locations: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Indexed by ``cluster_id`` (sorted), columns ``centre_lat, centre_lon``.
     """
-    inside = locations[locations["cluster_id"].notna()]
-    xyz = unit_vectors(inside["lat"].to_numpy(), inside["lon"].to_numpy())
-    w = inside["activity"].to_numpy(dtype=float)
+    ids = locations["cluster_id"].to_numpy()
+    inside = np.flatnonzero(pd.notna(ids))  # rows of the areas, columns taken as arrays
+    xyz = unit_vectors(
+        locations["lat"].to_numpy(dtype=float)[inside],
+        locations["lon"].to_numpy(dtype=float)[inside],
+    )
+    w = locations["activity"].to_numpy(dtype=float)[inside]
     w = np.where(w > 0, w, 1e-12)
     frame = pd.DataFrame(xyz * w[:, None], columns=["x", "y", "z"])
-    frame["cluster_id"] = inside["cluster_id"].to_numpy()
+    frame["cluster_id"] = ids[inside]
     s = frame.groupby("cluster_id", sort=True)[["x", "y", "z"]].sum()
     norm = np.sqrt((s**2).sum(axis=1))
     lat = np.degrees(np.arcsin(np.clip(s["z"] / norm, -1.0, 1.0)))
@@ -402,12 +409,13 @@ def merge_links(locations: pd.DataFrame, *, eps_km: float) -> pd.DataFrame:
     member = np.flatnonzero(labels >= 0)
     rows: list[tuple[object, ...]] = []
     if len(member):
-        metric = locations["metric"].to_numpy().astype(str)
-        lat = locations["lat"].to_numpy(dtype=float)
-        lon = locations["lon"].to_numpy(dtype=float)
-        area = locations["cluster_id"].to_numpy()
+        # Members only, as arrays (positions below are among the members, in row order).
+        metric = locations["metric"].take(member).to_numpy().astype(str)
+        lat = locations["lat"].to_numpy(dtype=float)[member]
+        lon = locations["lon"].to_numpy(dtype=float)[member]
+        area = locations["cluster_id"].to_numpy()[member]
         xyz = unit_vectors(lat, lon)
-        frame = pd.DataFrame({"m": metric[member], "c": labels[member], "i": member})
+        frame = pd.DataFrame({"m": metric, "c": labels[member], "i": np.arange(len(member))})
         grouped = frame.groupby(["m", "c"], sort=True)["i"]
         group_keys: list[Any] = list(grouped.groups)
         keys = [(str(k[0]), int(k[1])) for k in group_keys]
@@ -421,12 +429,12 @@ def merge_links(locations: pd.DataFrame, *, eps_km: float) -> pd.DataFrame:
             best = float(np.min(dist))
             # Every pair at the smallest distance, then the first by coordinates.
             hits = np.flatnonzero(dist <= best)
-            candidates = []
-            for h in hits.tolist():
-                for pa in tree.query_ball_point(xyz[gb[h]], best * (1 + 1e-12)):
-                    ia, ib = int(ga[pa]), int(gb[h])
-                    candidates.append((lat[ia], lon[ia], lat[ib], lon[ib], ia, ib))
-            la, loa, lb, lob, ia, ib = min(candidates)
+            near = tree.query_ball_point(xyz[gb[hits]], best * (1 + 1e-12))
+            ca = ga[np.concatenate([np.asarray(x, dtype=np.int64) for x in near])]
+            cb = gb[np.repeat(hits, [len(x) for x in near])]
+            first = np.lexsort((cb, ca, lon[cb], lat[cb], lon[ca], lat[ca]))[0]
+            ia, ib = int(ca[first]), int(cb[first])
+            la, loa, lb, lob = lat[ia], lon[ia], lat[ib], lon[ib]
             km = float(haversine_km(la, loa, lb, lob))
             rows.append(
                 (area[ia], keys[a][0], keys[a][1], keys[b][0], keys[b][1], la, loa, lb, lob, km)

@@ -258,8 +258,9 @@ def cluster_locations(
     table = rank_clusters(
         located, totals=totals, metrics=metrics, settings=settings, centres=centres
     )
-    members = located[(located["metric_cluster"] >= 0) & located["cluster_id"].notna()]
-    members = members.join(centres, on="cluster_id")
+    # The footprints read only these columns of the member locations.
+    in_area = (located["metric_cluster"] >= 0) & located["cluster_id"].notna()
+    members = located.loc[in_area, ["cluster_id", "lat", "lon"]].join(centres, on="cluster_id")
     shapes = footprints(members, eps_km=settings.eps_km)
     table = _add_places(table, shapes, settings=settings, metrics=metrics, raster=raster)
     clusters = geopandas.GeoDataFrame(
@@ -395,6 +396,7 @@ def run(
             located, clusters, densities = cluster_locations(
                 locations, settings=settings, totals=totals, metrics=metrics, raster=population
             )
+            links = merge_links(located, eps_km=settings.eps_km)
         del locations
         with stages.stage("profiles", "Profiling clusters"):
             prepared.result()
@@ -441,7 +443,7 @@ def run(
         totals=totals,
         rejects=rejects,
         manifest=manifest,
-        extras={"profiles": profiles, "links": merge_links(located, eps_km=settings.eps_km)},
+        extras={"profiles": profiles, "links": links},
     )
     if prev is not None or settings.also_method or settings.emerging:
         with stages.stage("compare", "Comparing"):
