@@ -419,6 +419,26 @@ def test_population_corrections_apply() -> None:
     assert _counted("Sagamihara", "JP")
 
 
+def test_places_listed_twice_count_once() -> None:
+    """GeoNames lists some places under two records; each pair counts, and names, once."""
+    # Ulanqab's seat Jining (4.5 km away) and Mariupol's right bank and districts (2024
+    # records beside the city's own) are parts whose people their city's figure holds.
+    assert _counted("Ulanqab", "CN") and not _counted("Jining", "CN", "20")
+    assert _counted("Mariupol", "UA")
+    for part in ("Pravyi Bereh", "Livoberezhnyi", "Prymorskyi", "Tsentralnyi", "Kalmiuskyi"):
+        assert not _counted(part, "UA"), part
+    # Panshan County holds at most the 223,210 of Panjin's 1,389,691 (2020) outside Panjin's
+    # urban 1,166,481, not 625,040: a suburb of Panjin, no second principal city.
+    g = places.load_gazetteer()
+    panjin = g.loc[(g["name"] == "Panjin") & (g["country"] == "CN"), "population"].max()
+    panshan = g.loc[(g["name"] == "Panshan") & (g["country"] == "CN"), "population"].max()
+    assert panjin + panshan <= 1_389_691
+    # Metairie is Metairie, not a section of a second record named "Metairie Terrace".
+    metairie = g[(g["name"] == "Metairie") & (g["country"] == "US")].iloc[0]
+    assert metairie["parent"] == -1 and _counted("Metairie", "US", "LA")
+    assert not _counted("Metairie Terrace", "US", "LA")
+
+
 def test_new_york_footprint_holds_the_city_once() -> None:
     # A 25 km footprint around New York City: the part of the city's 8.8 M disc (37 km at
     # 2,000 per km²) inside it, plus New Jersey's cities, never the boroughs on top.
