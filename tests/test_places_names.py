@@ -124,6 +124,25 @@ def test_cities_stay_cities_and_an_active_suburb_keeps_its_name() -> None:
     assert _names(kansai, min_share=0.22)["kansai"] == "Osaka–Kobe"
 
 
+def test_principal_cities_are_the_largest_of_those_with_activity() -> None:
+    """Of the places holding a tenth of the activity, the largest join the most active one:
+    a cluster over Broward County and northern Miami is Miami–Fort Lauderdale–Pembroke Pines,
+    not the three Broward towns that hold a little more activity than Fort Lauderdale."""
+    broward = _area(
+        "fl",
+        [
+            ("Pembroke Pines", "US", 16.0, "FL"),
+            ("Hollywood", "US", 14.0, "FL"),
+            ("Pompano Beach", "US", 12.0, "FL"),
+            ("Fort Lauderdale", "US", 11.0, "FL"),
+            ("Miami", "US", 11.0, "FL"),
+            ("Plantation", "US", 9.0, "FL"),
+            ("Coral Springs", "US", 6.0, "FL"),
+        ],
+    )
+    assert _names(broward) == {"fl": "Miami–Fort Lauderdale–Pembroke Pines"}
+
+
 def test_an_active_suburb_names_a_cluster_only_beside_its_city() -> None:
     """A suburb that keeps its name by its own activity never names a cluster alone while its
     city holds part of the cluster: Cambridge with 94 % of the activity, Boston with 6 %
