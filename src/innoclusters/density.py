@@ -550,14 +550,17 @@ def _bucket_sort(
     for b in prange(nbuckets):
         a0 = count[b]
         idx = order[a0 : count[b + 1]]
-        idx = idx[np.argsort(key[idx])]
+        keys = key[idx]
+        by_key = np.argsort(keys)
+        idx = idx[by_key]
+        keys = keys[by_key]
         # Runs of one key (one grid cell: a few points) sorted by (lat, lon, w, index).
         m = idx.shape[0]
         buf = np.empty(m, dtype=np.int64)
         r = 0
         while r < m:
             e = r + 1
-            while e < m and key[idx[e]] == key[idx[r]]:
+            while e < m and keys[e] == keys[r]:
                 e += 1
             if e - r > 1:
                 _sort_run(idx, buf, r, e, lat, lon, w)
