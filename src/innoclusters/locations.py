@@ -8,7 +8,7 @@ depend on the order of the rows: shuffling the input gives bit-identical weights
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -42,7 +42,12 @@ LOCATION_COLUMNS: tuple[str, ...] = (
 )
 
 
-def edition_windows(records: RecordSet, settings: Settings) -> dict[str, tuple[int, int]]:
+def edition_windows(
+    records: RecordSet,
+    settings: Settings,
+    *,
+    present: Mapping[str, Sequence[int]] | None = None,
+) -> dict[str, tuple[int, int]]:
     """Year window of each metric present: ``years``, else the ``edition``'s, else the latest.
 
     See :func:`innoclusters.editions.resolve_windows` for the order of precedence.
@@ -53,18 +58,23 @@ def edition_windows(records: RecordSet, settings: Settings) -> dict[str, tuple[i
         The accepted records.
     settings
         Supplies ``years``, ``edition``, ``edition_offsets`` and ``window_years``.
+    present
+        :func:`years_present` of the records, when already known (saves reading them).
 
     Returns
     -------
     dict
         ``metric -> (first, last)`` inclusive.
     """
-    spans = {
-        str(m): (int(lo), int(hi))
-        for m, lo, hi in records.connection.execute(
-            "SELECT metric, min(year), max(year) FROM records GROUP BY metric"
-        ).fetchall()
-    }
+    if present is None:
+        spans = {
+            str(m): (int(lo), int(hi))
+            for m, lo, hi in records.connection.execute(
+                "SELECT metric, min(year), max(year) FROM records GROUP BY metric"
+            ).fetchall()
+        }
+    else:
+        spans = {m: (int(min(ys)), int(max(ys))) for m, ys in present.items() if len(ys)}
     return resolve_windows(spans, settings, metrics=records.metrics())
 
 
@@ -164,14 +174,20 @@ def build_locations(
         GROUP BY ALL"""
     )
     locations = locations_from_parts(con, rounding=rounding)
-    con.execute("DROP TABLE _parts")
+    # Records and weight in the window from the parts (exact sums of the same values); only
+    # the count of all records reads the records again.
     counts_rows = con.execute(
-        """SELECT r.metric, count(*) AS rows,
-          count(*) FILTER (WHERE r.year BETWEEN w.first AND w.last) AS in_window,
-          CAST(sum(CAST(r.weight AS DECIMAL(38, 18)))
-            FILTER (WHERE r.year BETWEEN w.first AND w.last) AS DOUBLE) AS weight_in_window
-        FROM records AS r JOIN _win AS w ON r.metric = w.metric GROUP BY r.metric"""
+        """WITH p AS (
+             SELECT metric, CAST(sum(n) AS BIGINT) AS in_window,
+               CAST(sum(w) AS DOUBLE) AS weight_in_window
+             FROM _parts GROUP BY metric),
+           r AS (
+             SELECT r.metric, count(*) AS rows
+             FROM records AS r JOIN _win AS w ON r.metric = w.metric GROUP BY r.metric)
+        SELECT r.metric, r.rows, coalesce(p.in_window, 0), p.weight_in_window
+        FROM r LEFT JOIN p USING (metric)"""
     ).fetchall()
+    con.execute("DROP TABLE _parts")
     con.unregister("_win")
     counts: dict[str, Any] = {}
     for metric, rows, in_window, weight in counts_rows:
