@@ -367,13 +367,13 @@ def run(
     if not metrics:
         raise SettingsError("no accepted records in any input file; see rejects.csv")
     metrics = tuple(m for m in METRICS if m in metrics)
-    present = spark.years_present() if spark else years_present(records)
+    years = spark.years_present() if spark else years_present(records)
     windows = (
         spark.edition_windows(settings)
         if spark
-        else edition_windows(records, settings, present=present)
+        else edition_windows(records, settings, present=years)
     )
-    coverage = window_coverage(windows, present)
+    coverage = window_coverage(windows, years)
     partial = partial_window_warnings(windows, coverage, settings)
     for message in partial:
         warnings.warn(message, PartialWindowWarning, stacklevel=2)
