@@ -547,9 +547,13 @@ def _place_parts(types: Mapping[str, str]) -> tuple[str, str, tuple[str, str], s
     country_txt = f"nullif(trim({_text('country', types)}), '')"
     select = f"""{lat} AS _lat, {lat_missing} AS _latm, {lat_raw} AS _latt,
         {lon} AS _lon, {lon_missing} AS _lonm, {lon_raw} AS _lont,
-        {country_txt} AS _ct, _c.alpha2 AS _cc,
+        {country_txt} AS _ct, coalesce(_c0.alpha2, _c1.alpha2) AS _cc,
         {_text("city", types)} AS _city, {_text("region", types)} AS _region"""
-    join = f"LEFT JOIN _countries AS _c ON {countries.sql_key(country_txt)} = _c.key"
+    # Most values are found as they are (``US``, ``us``: :func:`_prepare_connection` lists
+    # the codes in capitals too); only the others get the costly matching key.
+    join = f"""LEFT JOIN _countries AS _c0 ON {country_txt} = _c0.key
+      LEFT JOIN _countries AS _c1
+        ON (CASE WHEN _c0.alpha2 IS NULL THEN {countries.sql_key(country_txt)} END) = _c1.key"""
     lat_s, lon_s = _shown("_latt"), _shown("_lont")
     reasons = f"""CASE WHEN _latm AND _lonm THEN NULL
            WHEN _latm THEN 'missing lat'
@@ -889,7 +893,12 @@ def _prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
     the ``progress`` callback of :func:`read_records`.
     """
     con.execute("SET enable_progress_bar_print = false")
-    con.register("_countries_frame", countries.alpha2_table())
+    table = countries.alpha2_table()
+    # A matching key is lower case: the codes in capitals, as most files write them, are
+    # looked up as they are (validation_sql), without computing their key.
+    codes = table[table["key"].str.len() <= 3]
+    table = pd.concat([table, codes.assign(key=codes["key"].str.upper())], ignore_index=True)
+    con.register("_countries_frame", table)
     con.execute("CREATE OR REPLACE TEMP TABLE _countries AS SELECT * FROM _countries_frame")
     con.unregister("_countries_frame")
     con.execute(
