@@ -2,7 +2,7 @@
 
 Run by hand (the figures go in the README)::
 
-    .venv/bin/python benchmarks/bench_uncertainty.py --scale 0.02 --replicates 100
+    .venv/bin/python -m benchmarks.bench_uncertainty --scale 0.02 --replicates 100
 
 Measures, on one demo world, in one process:
 
@@ -23,7 +23,7 @@ seconds, divided by the cores, bound what the phase takes on the idle machine.
 ``--no-both`` and ``--no-grid`` skip those phases (for large scales); ``--data`` reuses a
 world already generated (``--scale`` must then be the world's)::
 
-    flock /tmp/innoclusters-heavy.lock .venv/bin/python benchmarks/bench_uncertainty.py \
+    flock /tmp/innoclusters-heavy.lock .venv/bin/python -m benchmarks.bench_uncertainty \
         --scale 1 --data /tmp/innoclusters-world-1-0 --replicates 10 --no-both --no-grid
 """
 
@@ -38,11 +38,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from innoclusters.config import Settings
-from innoclusters.demo import generate_world
-from innoclusters.locations import edition_windows
+from benchmarks._uncertainty import demo_files, records_and_windows, run_settings
 from innoclusters.pipeline import cluster_locations, run
-from innoclusters.records import read_records
 from innoclusters.uncertainty import estimate
 
 
@@ -64,11 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-grid", dest="grid", action="store_false")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-uncertainty-"))
-    data = args.data or out / "data"
-    if not (data / "patents.parquet").is_file():
-        generate_world(data, scale=args.scale, seed=args.seed)
-    files = {m: [data / f"{m}.parquet"] for m in ("patents", "publications", "vc")}
-    settings = Settings()
+    files = demo_files(args.data or out / "data", scale=args.scale, seed=args.seed)
+    settings = run_settings()
 
     phases: dict[str, dict[str, float]] = {}
 
@@ -85,8 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         return out
 
     result = timed("pipeline", lambda: run(files, settings, synthetic=True))
-    records = read_records(files)
-    windows = edition_windows(records, settings)
+    records, windows = records_and_windows(files, settings)
     metrics = result.metrics
     totals = result.totals
     source = result.locations[["metric", "lat", "lon", "weight", "records", "country", "city"]]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from innoclusters.config import UNCERTAINTY_ENV
+
+# Rank uncertainty is on by default (docs/uncertainty.md). Tests that do not test it run
+# without it, in this process and in the child processes they start; tests of uncertainty
+# ask for their replicates.
+os.environ[UNCERTAINTY_ENV] = "0"
 
 
 def toy_world(seed: int = 0) -> dict[str, pd.DataFrame]:

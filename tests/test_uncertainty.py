@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from innoclusters.config import Settings, load_settings
+from innoclusters.config import DEFAULT_UNCERTAINTY, UNCERTAINTY_ENV, Settings, load_settings
 from innoclusters.errors import SettingsError
 from innoclusters.pipeline import run
 from innoclusters.publish import write_outputs
 from innoclusters.result import CLUSTER_COLUMNS
-from innoclusters.uncertainty import SOURCES, uncertainty
+from innoclusters.uncertainty import SOURCES, Uncertainty, uncertainty
 from tests.test_cli import cli
 
 KM_PER_DEG = 6371.0088 * math.pi / 180.0
@@ -161,11 +161,48 @@ def test_far_ahead_is_certain_and_equals_overlap(tmp_path: Path) -> None:
     u = result.extras["uncertainty"].clusters.merge(result.clusters[["cluster_id", "lat", "lon"]])
     giant = _row(u, 50.0, 8.0)
     assert giant["data_rank_p5"] == giant["data_rank_p95"] == 1
+    assert giant["data_rank_lo"] == giant["data_rank_hi"] == 1
+    assert giant["rank_lo"] == giant["rank_hi"] == 1
     assert giant["data_p_top10"] == 1.0
     c = _row(u, 45.0, 10.0)
     d = _row(u, 40.0, -3.0)
     assert c["data_rank_p5"] == d["data_rank_p5"] == 2
     assert c["data_rank_p95"] == d["data_rank_p95"] == 3
+    # The 90 % data interval is for a fresh draw's rank: wider than the replicates' spread
+    # around the run's rank (the run's own data are one draw too), and still overlapping.
+    for row in (c, d):
+        assert row["data_rank_lo"] <= row["data_rank_p5"] and row["data_rank_hi"] >= 3
+        assert row["data_rank_hi"] - row["data_rank_lo"] > 1
+    assert c["data_rank_lo"] <= d["data_rank_hi"] and d["data_rank_lo"] <= c["data_rank_hi"]
+    _check_prediction_intervals(result.extras["uncertainty"])
+
+
+def _check_prediction_intervals(found: Uncertainty) -> None:
+    """data_rank_lo/hi and rank_lo/hi against every pair of replicates, counted by hand.
+
+    A fresh draw's rank is the run's rank plus one replicate's deviation minus another
+    data replicate's (where the cluster exists): the 5th and 95th percentile of those
+    values over all pairs (not a replicate with itself), at least 1.
+    """
+    reps = found.replicates
+    table = found.clusters
+    for row in table.itertuples(index=False):
+        mine = reps[reps["cluster_id"] == row.cluster_id]
+        data = mine[mine["source"] == "data"]["rank"].to_numpy()
+        both = mine[mine["source"] == "both"]["rank"].to_numpy()
+        for fresh, lo, hi, same in (
+            (data, row.data_rank_lo, row.data_rank_hi, True),
+            (both, row.rank_lo, row.rank_hi, False),
+        ):
+            values = [
+                10**9 if a == 0 else row.rank + a - b
+                for i, a in enumerate(fresh)
+                for j, b in enumerate(data)
+                if b > 0 and not (same and i == j)
+            ]
+            p5, p95 = (np.percentile(values, q, method="inverted_cdf") for q in (5, 95))
+            assert lo == max(1, p5)
+            assert (hi == p95) if p95 < 10**9 else pd.isna(hi)
 
 
 def test_outputs_columns_and_files(tmp_path: Path) -> None:
@@ -222,33 +259,55 @@ def test_toml_and_library(tmp_path: Path) -> None:
     assert len(found.replicates) == 2 * len(SOURCES) * len(result.clusters)
 
 
-def test_cli_option_and_command(tmp_path: Path) -> None:
+def test_default_is_on_and_zero_turns_it_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(UNCERTAINTY_ENV, raising=False)
+    assert Settings().uncertainty == DEFAULT_UNCERTAINTY == 100
+    assert load_settings(None, uncertainty=None).uncertainty == DEFAULT_UNCERTAINTY
+    assert Settings(uncertainty=0).uncertainty == 0
+    toml = tmp_path / "s.toml"
+    toml.write_text("uncertainty = 0\n", encoding="utf-8")
+    assert load_settings(toml).uncertainty == 0
+    # The Spark engine cannot rerun the records: none unless asked for.
+    assert Settings(engine="spark").uncertainty == 0
+    monkeypatch.setenv(UNCERTAINTY_ENV, "7")
+    assert Settings().uncertainty == 7 and Settings(uncertainty=3).uncertainty == 3
+    monkeypatch.setenv(UNCERTAINTY_ENV, "seven")
+    with pytest.raises(SettingsError, match=f"environment variable {UNCERTAINTY_ENV} must"):
+        Settings()
+
+
+def test_cli_option_and_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The default (here 2 replicates, through the environment the child process inherits)
+    # applies when the command line does not say; --uncertainty 0 turns it off.
+    monkeypatch.setenv(UNCERTAINTY_ENV, "2")
     sources = _world(tmp_path, [(50.0, 8.0, 60, 2.0), (48.0, 2.0, 40, 2.0)])
     out = tmp_path / "out"
-    done = cli(
-        "run",
-        "--patents",
-        str(sources["patents"][0]),
-        "--eps-km",
-        "10",
-        "--uncertainty",
-        "2",
-        "--out",
-        str(out),
-        "-q",
-    )
+    done = cli("run", "--patents", str(sources["patents"][0]), "--eps-km", "10", "--out", str(out))
     assert done.returncode == 0, done.stderr
+    assert "Uncertainty replicates" in done.stderr  # the progress bar
     assert (out / "uncertainty.csv").is_file()
+    assert json.loads((out / "manifest.json").read_text())["settings"]["uncertainty"] == 2
     # The manifest names inputs without absolute paths, so `uncertainty` reruns from the
     # folder the run was made in (here the one holding the input).
     plain = tmp_path / "plain"
     here = sources["patents"][0].parent
-    done = cli("run", "--patents", sources["patents"][0].name, "--out", str(plain), "-q", cwd=here)
+    done = cli(
+        "run", "--patents", sources["patents"][0].name, "--uncertainty", "0", "--out", str(plain),
+        "-q", cwd=here,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert not (plain / "uncertainty.csv").exists()
     done = cli("uncertainty", str(plain), "--replicates", "2", "-q", cwd=here)
     assert done.returncode == 0, done.stderr
     assert list(pd.read_csv(plain / "clusters.csv").columns)[-3:] == ["rank_lo", "rank_hi", "p_top"]
+    # Asked again for what the run already has: nothing is redone.
+    before = (plain / "uncertainty.csv").stat().st_mtime_ns
+    done = cli("uncertainty", str(plain), "--replicates", "2", cwd=here)
+    assert done.returncode == 0, done.stderr
+    assert "already has rank uncertainty from 2 replicates per source" in done.stderr
+    assert (plain / "uncertainty.csv").stat().st_mtime_ns == before
     done = cli("uncertainty", str(tmp_path / "nowhere"))
     assert done.returncode == 2
     assert done.stderr.startswith("Error: ") and "manifest.json" in done.stderr

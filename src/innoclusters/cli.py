@@ -21,7 +21,7 @@ import typer
 
 from innoclusters import places
 from innoclusters._version import __version__
-from innoclusters.config import load_settings
+from innoclusters.config import DEFAULT_UNCERTAINTY, DEMO_UNCERTAINTY, load_settings
 from innoclusters.errors import InnoclustersError, InnoclustersWarning, InputError, SettingsError
 from innoclusters.records import inspect_records
 from innoclusters.sources import METRIC_OF, detect, parse_source
@@ -50,12 +50,14 @@ if TYPE_CHECKING:
     import innoclusters.pipeline as pipeline_lib
     import innoclusters.publish as publish_lib
     import innoclusters.publish.comparison as comparison_lib
+    import innoclusters.uncertainty as uncertainty_lib
 else:
     compare_lib = _Later("innoclusters.compare")
     demo_lib = _Later("innoclusters.demo")
     pipeline_lib = _Later("innoclusters.pipeline")
     publish_lib = _Later("innoclusters.publish")
     comparison_lib = _Later("innoclusters.publish.comparison")
+    uncertainty_lib = _Later("innoclusters.uncertainty")
 
 app = typer.Typer(
     name="innoclusters",
@@ -227,7 +229,8 @@ def run(
         int | None,
         typer.Option(
             help="Rank uncertainty: this many replicates each of data bootstrap, method draws "
-            "and both (uncertainty.csv, rank intervals in clusters.csv and the report)."
+            f"and both (uncertainty.csv, rank intervals in clusters.csv and the report); "
+            f"default {DEFAULT_UNCERTAINTY}, 0 for none (docs/uncertainty.md)."
         ),
     ] = None,
     encoding: Annotated[
@@ -335,8 +338,9 @@ def uncertainty_command(
         Path, typer.Argument(metavar="RUN_DIR", help="Output folder of a finished run.")
     ],
     replicates: Annotated[
-        int, typer.Option(help="Replicates each of data bootstrap, method draws and both.")
-    ] = 100,
+        int,
+        typer.Option(help="Replicates each of data bootstrap, method draws and both."),
+    ] = DEFAULT_UNCERTAINTY,
     seed: Annotated[int | None, typer.Option(help="Seed of the replicates.")] = None,
     previous: Annotated[
         Path | None, typer.Option(help="Output folder of an earlier run to compare with.")
@@ -348,6 +352,14 @@ def uncertainty_command(
     def job() -> Any:
         if replicates < 1:
             raise SettingsError(f"--replicates must be a whole number >= 1, got {replicates}")
+        had = uncertainty_lib.recorded_uncertainty(run_dir)
+        if (
+            had is not None
+            and had.get("replicates_per_source") == replicates
+            and (seed is None or had.get("seed") == seed)
+            and previous is None
+        ):
+            return had
         # The demo's inputs live in its folder's data/: carried into the new set.
         with publish_lib.output_folder(run_dir, keep=("data",)) as folder:
             result = pipeline_lib.rerun_with_uncertainty(
@@ -357,6 +369,16 @@ def uncertainty_command(
         return result
 
     result = guarded(job)
+    if isinstance(result, dict):
+        if quiet:
+            return
+        typer.echo(
+            f"{run_dir} already has rank uncertainty from {replicates} replicates per source "
+            f"(seed {result.get('seed')}); nothing to do (--replicates N or --seed S to redo "
+            "it with others)",
+            err=True,
+        )
+        return
     if not quiet:
         table = result.extras["uncertainty"].clusters
         shaky = int(table["top_uncertain"].sum())
@@ -463,14 +485,34 @@ def demo(
         typer.Option(help="Size of the synthetic world (1 is a real five-year world volume)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same files.")] = 0,
+    uncertainty: Annotated[
+        int | None,
+        typer.Option(
+            help="Rank uncertainty replicates each of data, method and both; default "
+            f"{DEMO_UNCERTAINTY} (a run's is {DEFAULT_UNCERTAINTY}), 0 for none."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Build the SYNTHETIC demo world and run the whole pipeline on it."""
     from rich.console import Console
 
     chosen = demo_lib.DEFAULT_SCALE if scale is None else scale
-    result = guarded(lambda: demo_lib.run_demo(out, scale=chosen, seed=seed, quiet=quiet))
-    demo_lib.print_summary(result, Console(), out_dir=out)
+    result = guarded(
+        lambda: demo_lib.run_demo(
+            out, scale=chosen, seed=seed, quiet=quiet, uncertainty=uncertainty
+        )
+    )
+    console = Console()
+    demo_lib.print_summary(result, console, out_dir=out)
+    replicates = int(result.settings.uncertainty)
+    if replicates and replicates < DEFAULT_UNCERTAINTY:
+        console.print(
+            f"Rank intervals from {replicates} replicates per source and a what-if grid of "
+            f"3 values per choice, the demo's quick setting (a run's default: "
+            f"{DEFAULT_UNCERTAINTY} replicates and 5 values); for {DEFAULT_UNCERTAINTY} "
+            f"replicates: innoclusters uncertainty {out}"
+        )
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -23,9 +24,13 @@ __all__ = [
     "DEFAULT_EDITION_OFFSETS",
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_MIN_SHARE",
+    "DEFAULT_UNCERTAINTY",
+    "DEMO_UNCERTAINTY",
     "ENGINES",
     "METRICS",
+    "UNCERTAINTY_ENV",
     "Settings",
+    "default_uncertainty",
     "load_settings",
     "parse_method",
 ]
@@ -43,6 +48,18 @@ DEFAULT_MIN_SHARE: Mapping[str, float] = MappingProxyType(
 #: DuckDB's memory limit unless set: its own default (80 % of the machine's memory) leaves
 #: nothing for the clustering's arrays, which live outside DuckDB.
 DEFAULT_MEMORY_LIMIT = "2GB"
+
+#: Rank uncertainty replicates per source (data, method, both) when neither the settings
+#: nor the command line say: rank uncertainty is on by default (docs/uncertainty.md).
+DEFAULT_UNCERTAINTY = 100
+
+#: The demo's replicates per source: fewer, so that ``innoclusters demo`` stays under a
+#: minute on two cores; ``innoclusters uncertainty DEMO_DIR`` adds the full count.
+DEMO_UNCERTAINTY = 20
+
+#: Environment variable that replaces those two defaults (e.g. ``0`` on a machine or in a
+#: test suite that wants no uncertainty unless asked for).
+UNCERTAINTY_ENV = "INNOCLUSTERS_UNCERTAINTY"
 
 #: Engines that read the records and aggregate the locations and profiles.
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -141,7 +158,9 @@ class Settings:
         Threads for the parallel stages; 0 means all cores. Results do not depend on it.
     uncertainty
         Rank uncertainty replicates per source (data, method, both); 0 for none
-        (:mod:`innoclusters.uncertainty`).
+        (:mod:`innoclusters.uncertainty`). By default :func:`default_uncertainty`
+        (:data:`DEFAULT_UNCERTAINTY`, 100, unless the environment variable
+        :data:`UNCERTAINTY_ENV` says otherwise), and 0 with the Spark engine.
     uncertainty_seed
         Seed of the uncertainty replicates; the same seed gives the same results.
     uncertainty_eps_km
@@ -155,6 +174,10 @@ class Settings:
         Roundings drawn, as whole multiples of ``rounding``.
     uncertainty_window_years
         Window lengths drawn (years ending in the run's last year per metric).
+    uncertainty_grid
+        Values per choice in the what-if grid and the one-at-a-time sensitivity runs: 5
+        (each range's ends, the run's value and the midpoints) or 3 (the ends and the run's
+        value: 18 what-if runs instead of 50, as the demo does).
     encoding
         Text encoding of the CSV, TSV and JSON Lines inputs (``utf-8``, ``latin-1``,
         ``cp1252``, ...).
@@ -198,13 +221,16 @@ class Settings:
     name_max_km: float = 10.0
     name_min_population_ratio: float = 0.15
     workers: int = 0
-    uncertainty: int = 0
+    # None (the default) becomes default_uncertainty(), or 0 with the Spark engine, when
+    # the settings are made: the attribute is always a whole number.
+    uncertainty: int = None  # type: ignore[assignment]
     uncertainty_seed: int = 0
     uncertainty_eps_km: tuple[float, float] = (10.0, 16.0)
     uncertainty_density: tuple[float, float] = (0.67, 1.5)
     uncertainty_methods: tuple[str, ...] = ("", "patents,publications")
     uncertainty_rounding_factors: tuple[int, ...] = (1, 2, 5)
     uncertainty_window_years: tuple[int, ...] = (4, 5, 6)
+    uncertainty_grid: int = 5
     encoding: str = "utf-8"
     sources: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     memory_limit: str = DEFAULT_MEMORY_LIMIT
@@ -212,6 +238,11 @@ class Settings:
     spark_master: str = ""
 
     def __post_init__(self) -> None:
+        if self.uncertainty is None:
+            # The Spark engine cannot rerun the records: no uncertainty unless asked for
+            # (then it says how to get it).
+            replicates = 0 if self.engine == "spark" else default_uncertainty()
+            object.__setattr__(self, "uncertainty", replicates)
         for name in _TABLES:
             value = getattr(self, name)
             if isinstance(value, Mapping):
@@ -404,6 +435,31 @@ def _problems(s: Settings) -> list[str]:
     return problems
 
 
+def default_uncertainty(fallback: int = DEFAULT_UNCERTAINTY) -> int:
+    """Rank uncertainty replicates per source when neither the settings nor the command say.
+
+    Parameters
+    ----------
+    fallback
+        The count when the environment variable :data:`UNCERTAINTY_ENV` is not set
+        (:data:`DEFAULT_UNCERTAINTY` for a run, :data:`DEMO_UNCERTAINTY` for the demo).
+
+    Raises
+    ------
+    SettingsError
+        When the environment variable is set to anything but a whole number >= 0.
+    """
+    text = os.environ.get(UNCERTAINTY_ENV, "").strip()
+    if not text:
+        return fallback
+    if not (text.isascii() and text.isdigit()):
+        raise SettingsError(
+            f"environment variable {UNCERTAINTY_ENV} must be a whole number >= 0 (rank "
+            f"uncertainty replicates per source; 0 for none), got {text!r}"
+        )
+    return int(text)
+
+
 def _whole(v: object, lo: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= lo
 
@@ -435,6 +491,8 @@ def _check_uncertainty(s: Settings, problems: list[str]) -> None:
             "setting 'uncertainty_methods' must list methods such as \"patents,publications\" "
             f'("" for the run\'s own), got {s.uncertainty_methods!r}'
         )
+    if s.uncertainty_grid not in (3, 5) or isinstance(s.uncertainty_grid, bool):
+        problems.append(f"setting 'uncertainty_grid' must be 3 or 5, got {s.uncertainty_grid!r}")
     for name, lo in (("uncertainty_rounding_factors", 1), ("uncertainty_window_years", 1)):
         values = getattr(s, name)
         if not (isinstance(values, tuple | list) and values and all(_whole(v, lo) for v in values)):

@@ -57,7 +57,7 @@ import pyarrow.parquet as pq
 from scipy.spatial import cKDTree
 from scipy.special import ndtri
 
-from innoclusters.config import METRICS, Settings
+from innoclusters.config import DEMO_UNCERTAINTY, METRICS, Settings, default_uncertainty
 from innoclusters.errors import SettingsError
 from innoclusters.pipeline import run
 from innoclusters.places import load_gazetteer
@@ -772,6 +772,7 @@ def run_demo(
     scale: float = DEFAULT_SCALE,
     seed: int = 0,
     quiet: bool = False,
+    uncertainty: int | None = None,
 ) -> RunResult:
     """Generate the demo world into ``out_dir/data`` and run the whole pipeline on it.
 
@@ -786,6 +787,10 @@ def run_demo(
         Seed of the sampling; the same seed gives the same files.
     quiet
         No progress display.
+    uncertainty
+        Rank uncertainty replicates per source; default
+        ``default_uncertainty(DEMO_UNCERTAINTY)`` (fewer than a run's, to stay under a
+        minute; see :mod:`innoclusters.config`).
 
     Returns
     -------
@@ -797,10 +802,12 @@ def run_demo(
     out = Path(out_dir)
     # The world is generated inside the new output folder, so it is replaced with it.
     with output_folder(out) as folder:
-        return _demo_run(out, folder, scale=scale, seed=seed, quiet=quiet)
+        return _demo_run(out, folder, scale=scale, seed=seed, quiet=quiet, uncertainty=uncertainty)
 
 
-def _demo_run(out: Path, folder: Path, *, scale: float, seed: int, quiet: bool) -> RunResult:
+def _demo_run(
+    out: Path, folder: Path, *, scale: float, seed: int, quiet: bool, uncertainty: int | None
+) -> RunResult:
     data = folder / "data"
     start = time.perf_counter()
     if quiet:
@@ -830,7 +837,10 @@ def _demo_run(out: Path, folder: Path, *, scale: float, seed: int, quiet: bool) 
             f"({time.perf_counter() - start:.1f} s)"
         )
     generated = time.perf_counter() - start
-    result = run(files, Settings(), synthetic=True, progress=not quiet)
+    replicates = default_uncertainty(DEMO_UNCERTAINTY) if uncertainty is None else uncertainty
+    # The demo's quick uncertainty: fewer replicates, 3 values per what-if choice.
+    settings = Settings(uncertainty=replicates, uncertainty_grid=3)
+    result = run(files, settings, synthetic=True, progress=not quiet)
     facts = json.loads((data / "world_facts.json").read_text(encoding="utf-8"))
     result.manifest["demo"] = {
         "scale": scale,

@@ -537,8 +537,12 @@ def rerun_with_uncertainty(
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{manifest_path}: not valid JSON ({exc}); run the job again") from None
     sources: dict[str, list[Path]] = {}
+    demo = manifest.get("demo") if isinstance(manifest.get("demo"), dict) else None
     for item in manifest.get("inputs", []):
         path = Path(str(item.get("path", "")))
+        if not path.is_file() and demo is not None:
+            # The demo's inputs live in its folder's data/.
+            path = Path(folder) / str(demo.get("data", "data")) / path.name
         if not path.is_file():
             raise InputError(
                 f"input file {path} named in {manifest_path} is not found; run "
@@ -563,7 +567,7 @@ def rerun_with_uncertainty(
         recorded["uncertainty_seed"] = seed
     settings = load_settings(None, **recorded)
     population = manifest.get("population", {}).get("source")
-    return run(
+    result = run(
         sources,
         settings,
         synthetic=bool(manifest.get("synthetic")),
@@ -571,6 +575,9 @@ def rerun_with_uncertainty(
         previous=previous,
         population=None if population in (None, "gazetteer") else population,
     )
+    if demo is not None:
+        result.manifest["demo"] = demo
+    return result
 
 
 def _record_file_names(records: RecordSet) -> dict[str, str]:

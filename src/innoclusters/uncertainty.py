@@ -79,12 +79,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -118,6 +120,7 @@ __all__ = [
     "Uncertainty",
     "estimate",
     "interval_text",
+    "recorded_uncertainty",
     "report_columns",
     "uncertainty",
 ]
@@ -563,7 +566,10 @@ def _replicate(
     renumber[-1] = -1
     row_code = renumber[area]
     # Back to the run's locations: each location takes its (coarse) row's cluster.
-    rep_cluster = np.where(fine_row >= 0, row_code[np.maximum(fine_row, 0)], -1)
+    # (A replicate may have no cluster at all: then row_code is empty.)
+    rep_cluster = np.full(len(fine_row), -1, dtype=np.int64)
+    kept = fine_row >= 0
+    rep_cluster[kept] = row_code[fine_row[kept]]
     scale = np.zeros(len(METRICS))
     for m in metrics:
         if totals[m] > 0:
@@ -850,7 +856,7 @@ def estimate(
     metrics = tuple(result.metrics)
     ranges = _ranges(settings, metrics)
     longest = max([*ranges.window_years, *(b - a + 1 for a, b in windows.values())])
-    eps_values = _grid(ranges.eps_km, settings.eps_km)
+    eps_values = _grid(ranges.eps_km, settings.eps_km, settings.uncertainty_grid)
     world = _prepare(
         records,
         result,
@@ -958,17 +964,21 @@ def estimate(
     )
 
 
-def _grid(bounds: tuple[float, float], nominal: float) -> list[float]:
-    """Five values: the bounds, the nominal value and the midpoints between them."""
+def _grid(bounds: tuple[float, float], nominal: float, steps: int = 5) -> list[float]:
+    """``steps`` values: the bounds and the nominal value (3), and the midpoints (5)."""
     lo, hi = bounds
-    mid_lo = (lo + nominal) / 2 if lo < nominal else lo
-    mid_hi = (nominal + hi) / 2 if hi > nominal else hi
-    return sorted({round(v, 6) for v in (lo, mid_lo, nominal, mid_hi, hi)})
+    values = [lo, nominal, hi]
+    if steps >= 5:
+        values += [(lo + nominal) / 2 if lo < nominal else lo]
+        values += [(nominal + hi) / 2 if hi > nominal else hi]
+    return sorted({round(v, 6) for v in values})
 
 
-def _density_grid(bounds: tuple[float, float]) -> list[float]:
+def _density_grid(bounds: tuple[float, float], steps: int = 5) -> list[float]:
+    """The density multipliers: the bounds and 1 (3), and their geometric means (5)."""
     lo, hi = bounds
-    return sorted({round(v, 6) for v in (lo, math.sqrt(lo), 1.0, math.sqrt(hi), hi)})
+    values = [lo, 1.0, hi] + ([math.sqrt(lo), math.sqrt(hi)] if steps >= 5 else [])
+    return sorted({round(v, 6) for v in values})
 
 
 def _whatif_choices(
@@ -980,8 +990,8 @@ def _whatif_choices(
     variants = [(True, own)]
     if "vc" in metrics and len(metrics) > 1:
         variants.append((False, tuple((m, w) for m, w in own if m != "vc")))
-    for eps in _grid(ranges.eps_km, settings.eps_km):
-        for mult in _density_grid(ranges.density):
+    for eps in _grid(ranges.eps_km, settings.eps_km, settings.uncertainty_grid):
+        for mult in _density_grid(ranges.density, settings.uncertainty_grid):
             for with_vc, method in variants:
                 grid[(eps, mult, with_vc)] = Choice(
                     eps_km=eps,
@@ -998,7 +1008,8 @@ def _oat_choices(
     nominal = ranges.nominal
     out: dict[str, list[Choice]] = {
         "eps_km": [
-            dataclasses.replace(nominal, eps_km=e) for e in _grid(ranges.eps_km, settings.eps_km)
+            dataclasses.replace(nominal, eps_km=e)
+            for e in _grid(ranges.eps_km, settings.eps_km, settings.uncertainty_grid)
         ]
     }
     for m in metrics:
@@ -1006,7 +1017,7 @@ def _oat_choices(
             dataclasses.replace(
                 nominal, density=tuple((k, v if k == m else 1.0) for k, v in nominal.density)
             )
-            for v in _density_grid(ranges.density)
+            for v in _density_grid(ranges.density, settings.uncertainty_grid)
         ]
     out["method"] = [dataclasses.replace(nominal, method=mm) for mm in ranges.methods]
     out["rounding"] = [
@@ -1029,6 +1040,52 @@ def _percentile(ranks: np.ndarray, q: float) -> float:
     return float("nan") if value >= _ABSENT else value
 
 
+def _prediction(
+    nominal: int, fresh: np.ndarray, observed: np.ndarray, *, same: bool
+) -> tuple[float, float]:
+    """90 % prediction interval of a fresh draw's rank, from bootstrap ranks.
+
+    A fresh draw's rank is ``nominal + e_fresh - e_observed``: two independent deviations
+    from the expected rank, the fresh world's and the observed world's own. The bootstrap
+    gives draws of each: ``fresh - nominal`` for the first (a replicate's rank, 0 when the
+    cluster does not exist there) and ``observed - nominal`` for the second (a data
+    replicate where the cluster exists: the observed world has it). The interval is the
+    5th and 95th percentile (``inverted_cdf``) of ``nominal + fresh_a - observed_b`` over
+    every pair ``(a, b)`` (``a != b`` when ``same``: both from one set of replicates),
+    counted exactly on histograms of the ranks. A pair whose ``fresh_a`` does not exist
+    ranks below every cluster (NaN when a percentile falls there); the lower end is at
+    least 1.
+    """
+    b = observed[observed > 0]
+    a = fresh[fresh > 0]
+    absent = int((fresh == 0).sum())
+    if not len(b) or (not len(a) and not absent):
+        return float("nan"), float("nan")
+    a_lo, b_lo = int(a.min()) if len(a) else 0, int(b.min())
+    ha = np.bincount(a - a_lo) if len(a) else np.zeros(0, dtype=np.int64)
+    hb = np.bincount(b - b_lo)
+    # counts[i]: pairs whose difference fresh_a - observed_b is a_lo - b_hi + i.
+    counts = np.convolve(ha, hb[::-1]) if len(a) else np.zeros(0, dtype=np.int64)
+    b_hi = b_lo + len(hb) - 1
+    offset = nominal + a_lo - b_hi
+    absent_pairs = absent * len(b)
+    if same and len(a):
+        # Drop the pairs of a replicate with itself (where it exists they differ by 0; a
+        # replicate where it does not exist is no observed_b, so no absent pair is dropped).
+        counts[b_hi - a_lo] -= len(a)
+    total = int(counts.sum()) + absent_pairs
+    if total <= 0:
+        return float("nan"), float("nan")
+    cum = np.cumsum(counts)
+
+    def quantile(q: int) -> float:
+        i = int(np.searchsorted(cum * 100, q * total, side="left"))
+        return float("nan") if i >= len(cum) else float(offset + i)
+
+    lo, hi = quantile(5), quantile(95)
+    return (max(lo, 1.0) if not math.isnan(lo) else lo), hi
+
+
 def _summaries(
     table: pd.DataFrame,
     world: _World,
@@ -1038,13 +1095,31 @@ def _summaries(
 ) -> pd.DataFrame:
     out = table.copy()
     pos = [world.nominal_ids.index(str(c)) for c in out["cluster_id"]]
+    nominal = [int(r) for r in out["rank"]]
+    ranks_of = {s: np.array([o.rank for _, o in outs])[:, pos] for s, outs in by_source.items()}
+    data = ranks_of.get("data")
+    intervals: dict[str, tuple[list[float], list[float]]] = {}
     for source, outs in by_source.items():
-        ranks = np.array([o.rank for _, o in outs])[:, pos]
+        ranks = ranks_of[source]
         fates = np.array([o.fate for _, o in outs])[:, pos]
         exists = ranks > 0
         out[f"{source}_median_rank"] = [_percentile(ranks[:, j], 50) for j in range(len(pos))]
         out[f"{source}_rank_p5"] = [_percentile(ranks[:, j], 5) for j in range(len(pos))]
         out[f"{source}_rank_p95"] = [_percentile(ranks[:, j], 95) for j in range(len(pos))]
+        if source in ("data", "both") and data is not None:
+            # A fresh draw of the data (with, for both, a method draw): prediction interval.
+            pairs = [
+                _prediction(nominal[j], ranks[:, j], data[:, j], same=source == "data")
+                for j in range(len(pos))
+            ]
+            intervals[source] = ([p[0] for p in pairs], [p[1] for p in pairs])
+        else:
+            intervals[source] = (
+                list(out[f"{source}_rank_p5"]),
+                list(out[f"{source}_rank_p95"]),
+            )
+        if source == "data":
+            out["data_rank_lo"], out["data_rank_hi"] = intervals[source]
         out[f"{source}_p_top10"] = (exists & (ranks <= 10)).mean(axis=0)
         out[f"{source}_p_top"] = (exists & (ranks <= top)).mean(axis=0)
         out[f"{source}_p_exists"] = exists.mean(axis=0)
@@ -1053,12 +1128,9 @@ def _summaries(
     if not by_source:
         return out
     last = list(by_source)[-1]
-    out["rank_lo"] = pd.array(
-        [None if np.isnan(v) else int(v) for v in out[f"{last}_rank_p5"]], dtype="Int64"
-    )
-    out["rank_hi"] = pd.array(
-        [None if np.isnan(v) else int(v) for v in out[f"{last}_rank_p95"]], dtype="Int64"
-    )
+    lo, hi = intervals[last]
+    out["rank_lo"] = pd.array([None if np.isnan(v) else int(v) for v in lo], dtype="Int64")
+    out["rank_hi"] = pd.array([None if np.isnan(v) else int(v) for v in hi], dtype="Int64")
     out["p_top"] = out[f"{last}_p_top"]
     out["top_uncertain"] = (out["p_top"] > 0.1) & (out["p_top"] < 0.9)
     return out
@@ -1275,6 +1347,32 @@ def uncertainty(
         whatif=whatif,
         progress=progress,
     )
+
+
+def recorded_uncertainty(folder: str | Path) -> dict[str, Any] | None:
+    """The rank uncertainty recorded in a run's output folder, or ``None``.
+
+    Parameters
+    ----------
+    folder
+        An output folder of :func:`innoclusters.run` (or the command line).
+
+    Returns
+    -------
+    dict or None
+        The manifest's ``uncertainty`` entry (``replicates_per_source``, ``seed``, the
+        ranges, ...) when the run has rank uncertainty and its ``uncertainty.csv`` is there;
+        ``None`` otherwise, also when the folder holds no readable ``manifest.json``.
+    """
+    here = Path(folder)
+    try:
+        manifest = json.loads((here / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = manifest.get("uncertainty") if isinstance(manifest, dict) else None
+    if not isinstance(found, dict) or not (here / "uncertainty.csv").is_file():
+        return None
+    return found
 
 
 def interval_text(lo: Any, hi: Any) -> str:

@@ -90,8 +90,8 @@ def uncertainty_view(result: RunResult) -> dict[str, Any] | None:
         str(r.cluster_id): {
             "rank": int(r.rank),
             "name": str(r.name),
-            "both": [_int(r.both_rank_p5), _int(r.both_rank_p95), _p(r.both_p_top)],
-            "data": [_int(r.data_rank_p5), _int(r.data_rank_p95), _p(r.data_p_top)],
+            "both": [_int(r.rank_lo), _int(r.rank_hi), _p(r.both_p_top)],
+            "data": [_int(r.data_rank_lo), _int(r.data_rank_hi), _p(r.data_p_top)],
             "method": [_int(r.method_rank_p5), _int(r.method_rank_p95), _p(r.method_p_top)],
             "exists": _p(r.both_p_exists),
             "uncertain": bool(r.top_uncertain),
