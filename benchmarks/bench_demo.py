@@ -75,7 +75,7 @@ from innoclusters.publish import write_outputs
 data, out = Path(sys.argv[1]), Path(sys.argv[2])
 files = {m: [data / f"{m}.parquet"] for m in ("patents", "publications", "vc")}
 t = time.perf_counter()
-result = run(files, Settings(), synthetic=True, progress=False)
+result = run(files, Settings(uncertainty=0), synthetic=True, progress=False)
 t_run = time.perf_counter() - t
 write_outputs(result, out)
 print(json.dumps({"seconds": time.perf_counter() - t, "run_seconds": t_run,

@@ -78,6 +78,7 @@ from innoclusters.publish import write_outputs
 data, out, limit = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 files = {m: [data / f"{m}.parquet"] for m in ("patents", "publications", "vc")}
 extra = {"memory_limit": limit} if limit else {}
+extra["uncertainty"] = 0  # the pipeline alone (rank uncertainty is on by default)
 t = time.perf_counter()
 c0 = time.process_time()
 result = run(files, Settings(**extra), synthetic=True, progress=False)
