@@ -788,7 +788,7 @@ def _progress(total: int, enabled: bool) -> tuple[Callable[[], None], Callable[[
     if not enabled or total == 0:
         return (lambda: None), (lambda: None)
     bar = Progress(
-        TextColumn("Uncertainty replicates"),
+        TextColumn("Rank uncertainty: replicates and what-if runs"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
