@@ -286,7 +286,7 @@ def test_cli_option_and_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     out = tmp_path / "out"
     done = cli("run", "--patents", str(sources["patents"][0]), "--eps-km", "10", "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert "Rank uncertainty: replicates and what-if runs" in done.stderr  # the progress bar
+    assert "Rank uncertainty runs" in done.stderr  # the progress bar (replicates and grid)
     assert (out / "uncertainty.csv").is_file()
     assert json.loads((out / "manifest.json").read_text())["settings"]["uncertainty"] == 2
     # The manifest names inputs without absolute paths, so `uncertainty` reruns from the

@@ -784,11 +784,12 @@ def _draw(rng: np.random.Generator, ranges: _Ranges, metrics: Sequence[str]) -> 
 
 
 def _progress(total: int, enabled: bool) -> tuple[Callable[[], None], Callable[[], None]]:
-    """A Rich progress bar on stderr: replicates done, elapsed and remaining time."""
+    """A Rich progress bar on stderr: runs done (replicates and what-if runs), elapsed and
+    remaining time."""
     if not enabled or total == 0:
         return (lambda: None), (lambda: None)
     bar = Progress(
-        TextColumn("Rank uncertainty: replicates and what-if runs"),
+        TextColumn("Rank uncertainty runs"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
