@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from innoclusters.config import DEFAULT_UNCERTAINTY, UNCERTAINTY_ENV, Settings, load_settings
 from innoclusters.errors import SettingsError
-from innoclusters.pipeline import run
+from innoclusters.pipeline import rerun_with_uncertainty, run
 from innoclusters.publish import write_outputs
 from innoclusters.result import CLUSTER_COLUMNS
 from innoclusters.uncertainty import SOURCES, Uncertainty, uncertainty
@@ -311,3 +312,25 @@ def test_cli_option_and_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     done = cli("uncertainty", str(tmp_path / "nowhere"))
     assert done.returncode == 2
     assert done.stderr.startswith("Error: ") and "manifest.json" in done.stderr
+
+
+def test_rerun_finds_a_demo_folders_inputs_in_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The demo keeps its inputs in OUT/data; `innoclusters uncertainty OUT` (the command the
+    # demo suggests) runs from anywhere, and the rewritten manifest keeps the demo's entry.
+    sources = _world(tmp_path, [(50.0, 8.0, 60, 2.0), (48.0, 2.0, 40, 2.0)])
+    settings = Settings(eps_km=10.0, min_weight=SMALL, uncertainty=0, uncertainty_grid=3)
+    result = run(sources, settings)
+    result.manifest["demo"] = {"data": "data", "seed": 7}
+    out = tmp_path / "demo-output"
+    write_outputs(result, out)
+    (out / "data").mkdir()
+    shutil.copy(sources["patents"][0], out / "data")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    again = rerun_with_uncertainty(out, replicates=1)
+    assert again.manifest["demo"] == {"data": "data", "seed": 7}
+    assert again.extras["uncertainty"].settings["replicates_per_source"] == 1
+    assert again.clusters["cluster_id"].tolist() == result.clusters["cluster_id"].tolist()
