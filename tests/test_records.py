@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
-from innoclusters.errors import InputError
+from innoclusters.errors import InputError, SettingsError
 from innoclusters.records import inspect_records, read_records
 
 HEADER = "doc_id,year,lat,lon,country,weight\n"
@@ -390,3 +391,17 @@ def test_adapters_report_the_megabytes_of_their_tables_first() -> None:
     assert seen[0] == (0.0, "reading the patentsview tables (0 MB)")
     assert seen[-1] == (1.0, "10 rows read")
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+
+
+def test_out_of_memory_names_the_memory_limit_not_the_file(tmp_path: Path) -> None:
+    """DuckDB running out of memory is a setting to raise, not a broken input file."""
+    path = tmp_path / "p.parquet"
+    duckdb.execute(
+        "COPY (SELECT 'd' || (i // 3) AS doc_id, 2020 AS year, 10.0 + (i % 1000) / 100 AS lat, "
+        "5.0 AS lon, 'FR' AS country, repeat('x', 40) || i AS org FROM range(300000) t(i)) "
+        f"TO '{path}'"
+    )
+    config = {"memory_limit": "8MB", "threads": 1, "temp_directory": str(tmp_path / "spill")}
+    con = duckdb.connect(config=config)
+    with pytest.raises(SettingsError, match=r"ran out of memory .*raise the memory_limit"):
+        read_records({"patents": [path]}, connection=con)

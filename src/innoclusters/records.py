@@ -58,7 +58,7 @@ from innoclusters import countries, places
 from innoclusters import sources as sources_pkg
 from innoclusters._io import format_of, sql_path
 from innoclusters.config import METRICS
-from innoclusters.errors import InputError
+from innoclusters.errors import InputError, SettingsError
 from innoclusters.sources import Prepared, SourceSpec
 from innoclusters.sources.base import unzip_progress
 
@@ -869,6 +869,8 @@ def read_records(
     InputError
         When a file is missing, empty, unreadable, of an unknown type, or lacks a required
         column. Row-level problems do not raise: those rows go to the rejects.
+    SettingsError
+        When DuckDB runs out of memory (its ``memory_limit`` too small for the inputs).
     """
     unknown = [m for m in sources if m not in METRICS]
     if unknown:
@@ -877,10 +879,18 @@ def read_records(
         raise InputError("no input files; pass at least one of --patents, --publications, --vc")
     con = connection if connection is not None else duckdb.connect()
     _prepare_connection(con)
-    with tempfile.TemporaryDirectory(prefix="innoclusters-") as tmp:
-        tracker = _Progress(con, progress)
-        plans = _plan_all(con, sources, options or {}, encoding, Path(tmp), tracker)
-        geocoding = _read_plans(con, plans, geocode=geocode, tracker=tracker)
+    try:
+        with tempfile.TemporaryDirectory(prefix="innoclusters-") as tmp:
+            tracker = _Progress(con, progress)
+            plans = _plan_all(con, sources, options or {}, encoding, Path(tmp), tracker)
+            geocoding = _read_plans(con, plans, geocode=geocode, tracker=tracker)
+    except duckdb.OutOfMemoryException as exc:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        first = str(exc).strip().splitlines()[0]
+        raise SettingsError(
+            f"DuckDB ran out of memory reading the records ({first}); raise the memory_limit "
+            f"setting (now {limit[0] if limit else '?'}) or free some memory"
+        ) from None
     stats = _file_stats(con, plans)
     tracker.finish(f"{sum(f.rows_read for f in stats):,} rows read")
     return RecordSet(connection=con, files=stats, geocoding=geocoding)
@@ -1195,6 +1205,8 @@ def _materialise(
         con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
         raw = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {source}").fetchall()}
     except duckdb.Error as exc:
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise  # not the files' fault (read_records says so)
         first = str(exc).strip().splitlines()[0]
         names = ", ".join(str(p) for p in prepared.files)
         raise InputError(
@@ -1243,6 +1255,8 @@ def _read_plans(
                 plans = [dataclasses.replace(p, source=p.fallback or p.source) for p in plans]
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {_rows_sql(plans, columns)}")
     except duckdb.Error as exc:
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise  # not the files' fault (read_records says so)
         names = ", ".join(str(p.path) for p in plans)
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{names}: cannot be read ({first}); {_READ_HINT[plans[0].fmt]}") from None
