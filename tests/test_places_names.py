@@ -244,3 +244,19 @@ def test_areas_without_places_get_data_cities_then_coordinates() -> None:
 )
 def test_english_form(name: str, english: str) -> None:
     assert gazetteer.english_form(name) == english
+
+
+def test_a_village_with_a_city_figure_never_names_kuala_lumpur() -> None:
+    # GeoNames gives the village of Kampung Baru Subang (Shah Alam) 833,571 people, more than
+    # Shah Alam or Petaling Jaya: kept as a section of its city, it neither counts nor names.
+    kl = _area(
+        "kl",
+        [
+            ("Kuala Lumpur", "MY", 40.0, None),
+            ("Kampung Baru Subang", "MY", 25.0, None),
+            ("Petaling Jaya", "MY", 20.0, None),
+            ("Shah Alam", "MY", 15.0, None),
+        ],
+    )
+    name = _names(kl)["kl"]
+    assert name.startswith("Kuala Lumpur") and "Subang" not in name, name
