@@ -13,12 +13,18 @@ $(BIN)/python:
 
 # make demo installs the package and what it needs to run; make test adds the test, lint and
 # type-check tools (the dev extra, with ruff and mypy pinned exactly).
+# Installation ends by compiling the Numba kernels (clustering, areas, uncertainty) into their
+# cache once per machine: a tiny demo calls each of them, so the first real run does not pay it.
+COMPILE := $(BIN)/innoclusters demo --scale 0.001 --uncertainty 2 --quiet --out $(VENV)/compiled
+
 $(RUN_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
+	$(COMPILE) > /dev/null
 	touch $(RUN_STAMP)
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(COMPILE) > /dev/null
 	touch $(STAMP) $(RUN_STAMP)
 
 demo: $(RUN_STAMP)
