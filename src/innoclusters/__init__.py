@@ -13,11 +13,11 @@ that only reads files (``innoclusters inspect``) does not pay for the rest.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from innoclusters._lazy import lazy_names
 from innoclusters._version import __version__
 from innoclusters.config import METRICS, Settings, load_settings
 from innoclusters.errors import InnoclustersError, InputError, SettingsError
@@ -87,17 +87,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name on first use (keeps ``import innoclusters`` light)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'innoclusters' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
 
 
 class _Package(types.ModuleType):

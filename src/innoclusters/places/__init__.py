@@ -21,8 +21,9 @@ that only reads files (``innoclusters inspect``) does not pay for the gazetteer.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from innoclusters._lazy import lazy_names
 
 if TYPE_CHECKING:  # the lazy names below, as type checkers and readers see them
     from innoclusters.places.borders import country_at
@@ -63,14 +64,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name on first use (keeps ``import innoclusters.places`` light)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'innoclusters.places' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
