@@ -21,7 +21,7 @@ import typer
 
 from innoclusters import places
 from innoclusters._version import __version__
-from innoclusters.config import DEFAULT_UNCERTAINTY, DEMO_UNCERTAINTY, load_settings
+from innoclusters.config import DEFAULT_UNCERTAINTY, DEMO_UNCERTAINTY, Settings, load_settings
 from innoclusters.errors import InnoclustersError, InnoclustersWarning, InputError, SettingsError
 from innoclusters.records import inspect_records
 from innoclusters.sources import METRIC_OF, detect, parse_source
@@ -509,8 +509,9 @@ def demo(
     if replicates and replicates < DEFAULT_UNCERTAINTY:
         console.print(
             f"Rank intervals from {replicates} replicates per source and a what-if grid of "
-            f"3 values per choice, the demo's quick setting (a run's default: "
-            f"{DEFAULT_UNCERTAINTY} replicates and 5 values); for {DEFAULT_UNCERTAINTY} "
+            f"{result.settings.uncertainty_grid} values per choice, the demo's quick setting "
+            f"(a run's default: {DEFAULT_UNCERTAINTY} replicates and "
+            f"{Settings.uncertainty_grid} values); for {DEFAULT_UNCERTAINTY} "
             f"replicates: innoclusters uncertainty {out}"
         )
 
