@@ -27,6 +27,7 @@ from innoclusters.pipeline import run
 from innoclusters.publish import write_outputs
 from innoclusters.publish.comparison import write_comparison
 from innoclusters.publish.tables import SYNTHETIC_NOTICE
+from innoclusters.uncertainty import recorded_uncertainty
 from tests.test_cli import cli
 from tests.test_report_browser import CHROMIUM_ARGS, Loaded, chromium_path
 
@@ -362,6 +363,16 @@ def test_read_run_needs_the_run_files(tmp_path: Path) -> None:
     (tmp_path / "half" / "clusters.csv").write_text("rank,cluster_id,name\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"missing locations\.parquet, manifest\.json"):
         read_run(tmp_path / "half")
+    # A manifest that is not JSON, or not an object, is named with how to fix it (one reader
+    # for compare, `innoclusters uncertainty` and the report: innoclusters._io.read_manifest).
+    (tmp_path / "half" / "locations.parquet").write_bytes(b"")
+    (tmp_path / "half" / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match=r"manifest\.json: not readable JSON \(.*\); run the job"):
+        read_run(tmp_path / "half")
+    (tmp_path / "half" / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(InputError, match=r"manifest\.json: not a run manifest"):
+        read_run(tmp_path / "half")
+    assert recorded_uncertainty(tmp_path / "half") is None
 
 
 # --- method comparison ---------------------------------------------------------------

@@ -13,17 +13,20 @@ import contextlib
 import ctypes
 import fcntl
 import glob
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from innoclusters.errors import InputError, OutputError
 
 __all__ = [
     "COMPRESSIONS",
     "FORMATS",
+    "MANIFEST",
     "atomic_folder",
     "atomic_path",
     "atomic_write_text",
@@ -31,6 +34,7 @@ __all__ = [
     "folder_lock",
     "format_of",
     "prepare_folder",
+    "read_manifest",
     "sql_path",
 ]
 
@@ -81,6 +85,34 @@ def format_of(path: str | Path, *, role: str = "input", compressed: bool = True)
             ".parquet or .jsonl (JSON Lines)"
         )
     return FORMATS[suffix]
+
+
+#: The file of an output folder that records how the run was made.
+MANIFEST = "manifest.json"
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The ``manifest.json`` of a run's output folder, as a dict.
+
+    The one reader of manifests: comparisons, reruns with rank uncertainty and the report
+    of a finished run all read it here, with the same errors.
+
+    Raises
+    ------
+    InputError
+        When the folder holds no manifest, or one that is not a JSON object.
+    """
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise InputError(f"{path} not found; give the --out folder of an innoclusters run")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not readable JSON ({first}); run the job again") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path}: not a run manifest (a JSON object); run the job again")
+    return manifest
 
 
 def sql_path(path: str | Path) -> str:

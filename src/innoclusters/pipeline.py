@@ -10,7 +10,6 @@ import atexit
 import contextlib
 import functools
 import hashlib
-import json
 import os
 import platform
 import resource
@@ -39,6 +38,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from innoclusters._io import MANIFEST, read_manifest
 from innoclusters._version import __version__
 from innoclusters.areas import (
     area_centres,
@@ -527,15 +527,8 @@ def rerun_with_uncertainty(
     InputError
         When the manifest is missing or an input file is missing or changed.
     """
-    manifest_path = Path(folder) / "manifest.json"
-    if not manifest_path.is_file():
-        raise InputError(
-            f"{manifest_path} not found; give the output folder of an innoclusters run"
-        )
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{manifest_path}: not valid JSON ({exc}); run the job again") from None
+    manifest = read_manifest(folder)
+    manifest_path = Path(folder) / MANIFEST
     sources: dict[str, list[Path]] = {}
     demo = manifest.get("demo") if isinstance(manifest.get("demo"), dict) else None
     for item in manifest.get("inputs", []):

@@ -79,7 +79,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import threading
@@ -103,10 +102,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from innoclusters._io import read_manifest
 from innoclusters.areas import area_id, area_index, area_peaks
 from innoclusters.config import METRICS, Settings, parse_method
 from innoclusters.density import concurrent_calls_safe, weighted_dbscan
-from innoclusters.errors import SettingsError
+from innoclusters.errors import InputError, SettingsError
 from innoclusters.geo import chord, unit_vectors
 from innoclusters.locations import edition_windows
 from innoclusters.matching import match_parts
@@ -1367,10 +1367,10 @@ def recorded_uncertainty(folder: str | Path) -> dict[str, Any] | None:
     """
     here = Path(folder)
     try:
-        manifest = json.loads((here / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        manifest = read_manifest(here)
+    except InputError:
         return None
-    found = manifest.get("uncertainty") if isinstance(manifest, dict) else None
+    found = manifest.get("uncertainty")
     if not isinstance(found, dict) or not (here / "uncertainty.csv").is_file():
         return None
     return found

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from innoclusters._io import MANIFEST, read_manifest
 from innoclusters.config import METRICS
 from innoclusters.editions import window_label
 from innoclusters.errors import InputError
@@ -18,7 +18,7 @@ from innoclusters.result import RunResult
 __all__ = ["RUN_FILES", "RunView", "read_run", "view_of"]
 
 #: Files an output folder must have to be compared.
-RUN_FILES: tuple[str, ...] = ("clusters.csv", "locations.parquet", "manifest.json")
+RUN_FILES: tuple[str, ...] = ("clusters.csv", "locations.parquet", MANIFEST)
 _LOCATION_NEEDS = ("metric", "lat", "lon", "weight", "metric_cluster", "cluster_id")
 
 
@@ -113,8 +113,8 @@ def read_run(folder: str | Path) -> RunView:
             f"{path}: not an innoclusters output folder (missing {', '.join(missing)}); pass "
             "the --out folder of an earlier innoclusters run"
         )
+    manifest = read_manifest(path)
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         clusters = pd.read_csv(
             path / "clusters.csv", comment="#", dtype={"cluster_id": str, "name": str}
         )
@@ -124,10 +124,10 @@ def read_run(folder: str | Path) -> RunView:
         raise InputError(f"{path}: cannot read the run ({first}); run it again") from None
     lacking = [c for c in ("rank", "cluster_id", "name") if c not in clusters.columns]
     lacking += [c for c in _LOCATION_NEEDS if c not in locations.columns]
-    if lacking or not isinstance(manifest, dict):
+    if lacking:
         raise InputError(
             f"{path}: clusters.csv or locations.parquet lacks column(s) "
-            f"{', '.join(lacking) or '(manifest)'}; run it again with this version"
+            f"{', '.join(lacking)}; run it again with this version"
         )
     clusters["economies"] = clusters.get("economies", pd.Series("", index=clusters.index))
     clusters["economies"] = clusters["economies"].fillna("").astype(str)
