@@ -38,14 +38,13 @@ numbers of text files.
 from __future__ import annotations
 
 import codecs
-import csv
 import dataclasses
 import functools
-import gzip
 import hashlib
 import os
 import re
 import sys
+import tempfile
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -60,6 +59,8 @@ from innoclusters import sources as sources_pkg
 from innoclusters._io import format_of
 from innoclusters.config import METRICS, Settings
 from innoclusters.editions import resolve_windows
+from innoclusters.engines.spark_sources import ADAPTERS as SPARK_ADAPTERS
+from innoclusters.engines.spark_sources import AdapterScan, adapter_scans, local_header
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.locations import grid_index_sql, locations_from_parts
 from innoclusters.profiles import KINDS
@@ -71,7 +72,7 @@ from innoclusters.records import (
     match_columns,
     validation_sql,
 )
-from innoclusters.sources import SourceSpec
+from innoclusters.sources import Prepared, SourceSpec
 
 __all__ = ["INSTALL_HINT", "LOCAL_DRIVER_MEMORY", "SparkRecords", "check_settings", "spark_session"]
 
@@ -101,7 +102,7 @@ UNDECODED = "not valid UTF-8 text"
 _ROWS_SCHEMA = (
     "metric string, doc_id string, year int, lat double, lon double, country string, "
     "weight double, share double, city string, region string, org string, field string, "
-    "file_id int, _fi int, _pos bigint, reason string"
+    "file_id int, _fi int, _pos bigint, reason string, _filter string"
 )
 
 # Columns of the records after fractional counting, as the aggregation reads them.
@@ -198,6 +199,10 @@ class _Input:
     index: int
     options: Mapping[str, Any]
     local: Path | None
+    #: For the files of a source adapter: what :func:`innoclusters.sources.prepare` planned,
+    #: and the source (several inputs share one when it has several row-defining files).
+    prepared: Prepared | None = None
+    spec: SourceSpec | None = None
 
 
 def _uri_of(entry: str | Path) -> str:
@@ -218,15 +223,43 @@ def _is_uri(text: str) -> bool:
 def _only_tables(adapter: str, where: str) -> InputError:
     return InputError(
         f"{where}: {adapter} files are read by the DuckDB engine only; the Spark engine reads "
-        "records tables (CSV, TSV, Parquet, JSON Lines with the records columns; "
-        "docs/spark.md); run with --engine duckdb"
+        f"records tables and the {', '.join(SPARK_ADAPTERS)} adapters (docs/spark.md); run "
+        "with --engine duckdb"
     )
 
 
+def _adapter_inputs(spec: SourceSpec, metric: str, start: int, workdir: Path) -> list[_Input]:
+    """The inputs of a source read by an adapter: one per row-defining file it plans."""
+    if spec.adapter not in SPARK_ADAPTERS:
+        raise _only_tables(spec.adapter, ", ".join(map(str, spec.paths)))
+    out = []
+    for prepared in sources_pkg.prepare(spec, workdir):
+        path = prepared.path
+        out.append(
+            _Input(
+                str(path),
+                str(path.absolute()),
+                metric,
+                "source",
+                start + len(out),
+                spec.options,
+                path,
+                prepared=prepared,
+                spec=spec,
+            )
+        )
+    return out
+
+
 def _inputs(
-    sources: Mapping[str, Sequence[str | Path | SourceSpec]], settings: Settings
+    sources: Mapping[str, Sequence[str | Path | SourceSpec]], settings: Settings, workdir: Path
 ) -> list[_Input]:
-    """Every source entry as an :class:`_Input`; refuse what the engine does not read."""
+    """Every source entry as an :class:`_Input`; refuse what the engine does not read.
+
+    Sources named or detected as an upstream layout are planned by their adapter
+    (:func:`innoclusters.sources.prepare`, which checks its settings and finds its files;
+    zipped tables are unzipped into ``workdir``).
+    """
     unknown = [m for m in sources if m not in METRICS]
     if unknown:
         raise InputError(f"unknown metric(s) {', '.join(unknown)}; use {', '.join(METRICS)}")
@@ -244,25 +277,35 @@ def _inputs(
                     [str(p) for p in entry.paths],
                     entry.options,
                 )
+                spec = entry
             else:
                 text = _uri_of(entry)
                 adapter, names = "", [text]
                 if not _is_uri(text):
                     parsed, path = sources_pkg.parse_source(text)
                     adapter, names = parsed, [str(path)]
+                # As the DuckDB engine: the metric's settings belong to its 'format'.
                 adapter = adapter or given
+                options = setting if given in ("", adapter) else {}
+                spec = SourceSpec(adapter, tuple(Path(n) for n in names), options)
+            local = [Path(n) for n in names if not _is_uri(n)]
+            if not adapter and local and all(p.exists() for p in local):
+                adapter = sources_pkg.detect(local)
+                spec = dataclasses.replace(spec, adapter=adapter)
             if adapter not in ("", sources_pkg.table.NAME):
-                raise _only_tables(adapter, ", ".join(names))
+                for inp in _adapter_inputs(spec, metric, len(out), workdir):
+                    if any(i.name == inp.name for i in out):
+                        raise InputError(f"{inp.name}: passed twice; pass it once")
+                    out.append(inp)
+                continue
             for name in names:
-                out.append(_input(name, metric, len(out), options, detect=not adapter))
+                out.append(_input(name, metric, len(out), options))
                 if sum(i.name == name for i in out) > 1:
                     raise InputError(f"{name}: passed twice; pass each file once")
     return out
 
 
-def _input(
-    name: str, metric: str, index: int, options: Mapping[str, Any], *, detect: bool
-) -> _Input:
+def _input(name: str, metric: str, index: int, options: Mapping[str, Any]) -> _Input:
     if _is_uri(name):
         tail = name.rstrip("/").rsplit("/", 1)[-1]
         fmt = format_of(tail) if "." in tail and "*" not in tail else "parquet"
@@ -277,10 +320,6 @@ def _input(
         )
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; it needs a header row and data rows")
-    if detect:
-        adapter = sources_pkg.detect([path])
-        if adapter:
-            raise _only_tables(adapter, name)
     return _Input(name, str(path.absolute()), metric, format_of(path), index, options, path)
 
 
@@ -313,7 +352,7 @@ def _scan(spark: Any, inp: _Input, encoding: str) -> tuple[Any, str]:
                 "encoding": charset,
             }
             header = (
-                _local_header(inp.local, sep, encoding)
+                local_header(inp.local, sep, encoding)
                 if inp.local is not None
                 else spark.read.options(**opts).csv(inp.uri).columns
             )
@@ -339,14 +378,6 @@ def _scan(spark: Any, inp: _Input, encoding: str) -> tuple[Any, str]:
     except Exception as exc:
         raise _read_error(inp, exc) from None
     return frame, corrupt
-
-
-def _local_header(path: Path, sep: str, encoding: str) -> list[str]:
-    """The header of a local CSV or TSV file (read here: a Spark job for one line is slow)."""
-    enc = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding=enc, errors="replace", newline="") as fh:
-        return next(csv.reader(fh, delimiter=sep), [])
 
 
 def _duckdb_types(schema: Any) -> dict[str, str]:
@@ -459,15 +490,47 @@ def _validated(spark: Any, inp: _Input, encoding: str) -> tuple[Any, dict[str, s
       CAST(lon AS DOUBLE) AS lon, country, CAST(weight AS DOUBLE) AS weight,
       CAST(share AS DOUBLE) AS share, city, region, org, field,
       CAST(file_id AS INTEGER) AS file_id, CAST(line.fi AS INTEGER) AS _fi,
-      CAST(line.pos AS BIGINT) AS _pos, reason
+      CAST(line.pos AS BIGINT) AS _pos, reason, _filter
       FROM ({check})
       UNION ALL
       SELECT '{inp.metric}', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
         {inp.index}, _fi, _pos,
-        CASE WHEN _undecoded THEN '{UNDECODED}' ELSE '{malformed}' END
+        CASE WHEN _undecoded THEN '{UNDECODED}' ELSE '{malformed}' END, NULL
       FROM _batch WHERE _bad OR _undecoded"""
     rows = renamed.mapInArrow(functools.partial(_validate_batches, query=query), _ROWS_SCHEMA)
     return rows, mapping, files
+
+
+def _validated_source(scan: AdapterScan, metric: str) -> Any:
+    """The validated rows of an adapter's scan (:mod:`~innoclusters.engines.spark_sources`).
+
+    The adapter's output columns go through the records validation as in the DuckDB
+    engine (:func:`innoclusters.records.validation_sql`); each row keeps its input id,
+    its position at the scan and the adapter's filter.
+    """
+    columns = [c for c in scan.frame.columns if c not in ("_fid", "_pos")]
+    con = duckdb.connect()
+    con.register("_batch", pa.Table.from_batches([], schema=_arrow_schema(scan.frame.schema)))
+    types = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE SELECT * FROM _batch").fetchall()}
+    con.close()
+    check = validation_sql(
+        f"SELECT {', '.join(columns)}, _fid, _pos FROM _batch",
+        metric,
+        {c: types[c] for c in columns},
+        0,
+        "struct_pack(fid := _fid, pos := _pos)",
+    )
+    query = f"""SELECT metric, doc_id, CAST(year AS INTEGER) AS year, CAST(lat AS DOUBLE) AS lat,
+      CAST(lon AS DOUBLE) AS lon, country, CAST(weight AS DOUBLE) AS weight,
+      CAST(share AS DOUBLE) AS share, city, region, org, field,
+      CAST(line.fid AS INTEGER) AS file_id, CAST(-1 AS INTEGER) AS _fi,
+      CAST(line.pos AS BIGINT) AS _pos, reason, _filter
+      FROM ({check})"""
+    return scan.frame.mapInArrow(functools.partial(_validate_batches, query=query), _ROWS_SCHEMA)
+
+
+def _arrow_schema(schema: Any) -> pa.Schema:
+    return _pyspark().pandas.types.to_arrow_schema(schema)
 
 
 def _sha256(path: Path) -> str:
@@ -493,6 +556,8 @@ class SparkRecords:
     rows_of: dict[str, int]
     _keyed: Any = None
     _windows: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    #: Where zipped upstream tables were unzipped (the frames may read them again).
+    _workdir: tempfile.TemporaryDirectory[str] | None = None
 
     @classmethod
     def read(
@@ -519,17 +584,59 @@ class SparkRecords:
             As the DuckDB engine, and for inputs the Spark engine does not read.
         """
         check_settings(settings)
-        inputs = _inputs(sources, settings)
+        workdir = tempfile.TemporaryDirectory(prefix="innoclusters-spark-")
+        try:
+            return cls._read(sources, settings, connection, workdir)
+        except BaseException:
+            workdir.cleanup()
+            raise
+
+    @classmethod
+    def _read(
+        cls,
+        sources: Mapping[str, Sequence[str | Path | SourceSpec]],
+        settings: Settings,
+        connection: duckdb.DuckDBPyConnection,
+        workdir: tempfile.TemporaryDirectory[str],
+    ) -> SparkRecords:
+        inputs = _inputs(sources, settings, Path(workdir.name))
         spark = spark_session(settings.spark_master)
         F = _pyspark().functions
-        validated = [_validated(spark, inp, settings.encoding) for inp in inputs]
-        rows = functools.reduce(lambda a, b: a.unionByName(b), [v[0] for v in validated])
+        frames: list[Any] = []
+        # Per input: its column mapping and every file read for it.
+        meta: dict[int, tuple[dict[str, str], list[str]]] = {}
+        done: set[int] = set()
+        for inp in inputs:
+            if inp.prepared is None:
+                frame, mapping, files = _validated(spark, inp, settings.encoding)
+                frames.append(frame)
+                meta[inp.index] = (mapping, files)
+                continue
+            meta[inp.index] = (dict(inp.prepared.columns), [str(f) for f in inp.prepared.files])
+            if inp.index in done:
+                continue
+            group = [i for i in inputs if i.spec is inp.spec]
+            done.update(i.index for i in group)
+            assert inp.spec is not None
+            try:
+                scans = adapter_scans(
+                    spark,
+                    inp.spec,
+                    [i.prepared for i in group if i.prepared is not None],
+                    [i.index for i in group],
+                    Path(workdir.name),
+                )
+            except Exception as exc:
+                raise _source_error(group, exc) from None
+            frames += [_validated_source(scan, inp.metric) for scan in scans]
+        rows = functools.reduce(lambda a, b: a.unionByName(b), frames)
         try:
             rows = rows.persist()
             # The first pass over the inputs (they are read once, then cached).
             todo = (
                 rows.filter(
                     (F.col("reason") == "")
+                    & F.col("_filter").isNull()
                     & F.col("lat").isNull()
                     & F.col("lon").isNull()
                     & F.col("city").isNotNull()
@@ -539,6 +646,9 @@ class SparkRecords:
                 .toPandas()
             )
         except Exception as exc:
+            sourced = [i for i in inputs if i.prepared is not None]
+            if sourced:
+                raise _source_error(sourced, exc) from None
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             names = ", ".join(i.name for i in inputs)
             raise InputError(f"{names}: cannot be read by Spark ({first})") from None
@@ -548,7 +658,7 @@ class SparkRecords:
             placed, geocoding = geocode_todo(todo)
             placed_rows = _place(spark, rows, placed)
         placed_rows = placed_rows.persist()
-        valid = placed_rows.filter(F.col("reason") == "")
+        valid = placed_rows.filter((F.col("reason") == "") & F.col("_filter").isNull())
         docs = valid.groupBy("metric", "doc_id").agg(
             F.sum(F.when(F.col("weight").isNull(), F.col("share"))).alias("shares"),
             F.coalesce(F.sum("weight"), F.lit(0.0)).alias("given"),
@@ -587,7 +697,20 @@ class SparkRecords:
         accepted = by_file.groupby("file_id")["n"].sum().to_dict()
         by_year = by_file.groupby(["metric", "year"], as_index=False)["n"].sum()
         rows_of = by_file.groupby("metric")["n"].sum().to_dict()
-        rejects, rejected = _rejects(placed_rows, inputs, validated)
+        filtered: dict[int, dict[str, int]] = {}
+        if any(i.prepared is not None for i in inputs):
+            counts = (
+                placed_rows.filter(F.col("_filter").isNotNull())
+                .groupBy("file_id", "_filter")
+                .agg(F.count(F.lit(1)).alias("n"))
+                .toPandas()
+                .sort_values(["file_id", "_filter"])
+            )
+            for file_id, name, n in zip(
+                counts["file_id"], counts["_filter"], counts["n"], strict=True
+            ):
+                filtered.setdefault(int(file_id), {})[str(name)] = int(n)
+        rejects, rejected = _rejects(placed_rows, inputs, meta)
         undecoded = rejects[rejects["reason"] == UNDECODED]
         if len(undecoded):
             where = undecoded.sort_values(["file", "line"]).iloc[0]
@@ -609,13 +732,14 @@ class SparkRecords:
         stats = [
             _file_stats(
                 inp,
-                v[1],
-                v[2],
+                meta[inp.index][0],
+                meta[inp.index][1],
                 accepted=accepted.get(inp.index, 0),
                 rejected=rejected.get(inp.index, 0),
+                filtered=filtered.get(inp.index, {}),
                 encoding=settings.encoding,
             )
-            for inp, v in zip(inputs, validated, strict=True)
+            for inp in inputs
         ]
         years: dict[str, list[int]] = {}
         for metric, year in sorted(zip(by_year["metric"], by_year["year"], strict=True)):
@@ -629,6 +753,7 @@ class SparkRecords:
             spans=spans,
             years=years,
             rows_of={str(m): int(n) for m, n in rows_of.items()},
+            _workdir=workdir,
         )
 
     def metrics(self) -> tuple[str, ...]:
@@ -729,6 +854,8 @@ class SparkRecords:
         con.close()
         keyed.unpersist()
         self.frame.unpersist()
+        if self._workdir is not None:
+            self._workdir.cleanup()
 
 
 def _place(spark: Any, rows: Any, placed: pd.DataFrame) -> Any:
@@ -806,17 +933,21 @@ def _assign_countries(spark: Any, records: Any) -> tuple[int, Any]:
 
 
 def _rejects(
-    rows: Any, inputs: Sequence[_Input], validated: Sequence[Any]
+    rows: Any, inputs: Sequence[_Input], meta: Mapping[int, tuple[Any, Sequence[str]]]
 ) -> tuple[pd.DataFrame, dict[int, int]]:
     """The rejected rows with their file and line, and the number per input.
 
     Lines: a Parquet row's 1-based number; a text file's data row ``k`` (0-based, in file
     order, malformed rows included) is line ``k + 2`` of a CSV (below the header) and
-    ``k + 1`` of a JSON Lines file.
+    ``k + 1`` of a JSON Lines file. An adapter's row is numbered as the DuckDB engine
+    numbers it, by the row of its row-defining file it comes from (several rows may come
+    from one: a work's authors) plus the adapter's first line.
     """
     F = _pyspark().functions
     keep = ["metric", "doc_id", "file_id", "_fi", "_pos", "reason"]
-    table = rows.filter(F.col("reason") != "").select(*keep).toPandas()
+    table = (
+        rows.filter((F.col("reason") != "") & F.col("_filter").isNull()).select(*keep).toPandas()
+    )
     if not len(table):
         empty = pd.DataFrame(
             {
@@ -828,13 +959,21 @@ def _rejects(
             }
         )
         return empty, {}
-    text_ids = [i.index for i in inputs if i.fmt != "parquet"]
     offsets: dict[tuple[int, int, int], tuple[int, int]] = {}
-    if text_ids and table["file_id"].isin(text_ids).any():
+    found = set(table["file_id"].astype(int))
+    for sourced in (False, True):
+        ids = [
+            i.index
+            for i in inputs
+            if i.fmt != "parquet" and (i.prepared is not None) == sourced and i.index in found
+        ]
+        if not ids:
+            continue
+        count = F.count_distinct("_pos") if sourced else F.count(F.lit(1))
         parts = (
-            rows.filter(F.col("file_id").isin(text_ids))
+            rows.filter(F.col("file_id").isin(ids))
             .groupBy("file_id", "_fi", F.shiftright("_pos", _PARTITION_SHIFT).alias("part"))
-            .agg(F.count(F.lit(1)).alias("n"), F.min("_pos").alias("first"))
+            .agg(count.alias("n"), F.min("_pos").alias("first"))
             .toPandas()
             .sort_values(["file_id", "_fi", "part"])
         )
@@ -844,7 +983,7 @@ def _rejects(
                 offsets[(int(file_id), int(fi), int(part))] = (before, int(first))
                 before += int(n)
     by_index = {i.index: i for i in inputs}
-    files_of = {i.index: v[2] for i, v in zip(inputs, validated, strict=True)}
+    files_of = {i.index: meta[i.index][1] for i in inputs}
     names: list[str] = []
     lines: list[int] = []
     for file_id, fi, pos in zip(table["file_id"], table["_fi"], table["_pos"], strict=True):
@@ -857,7 +996,10 @@ def _rejects(
         else:
             before, first = offsets[(int(file_id), int(fi), int(pos) >> _PARTITION_SHIFT)]
             row = before + int(pos) - first
-            lines.append(row + (1 if inp.fmt == "jsonl" else 2))
+            if inp.prepared is not None:
+                lines.append(row + inp.prepared.first_line)
+            else:
+                lines.append(row + (1 if inp.fmt == "jsonl" else 2))
     out = pd.DataFrame(
         {
             "file": names,
@@ -878,21 +1020,39 @@ def _file_stats(
     *,
     accepted: int,
     rejected: int,
+    filtered: Mapping[str, int],
     encoding: str,
 ) -> FileStats:
     """What was read from one input; size and SHA-256 for local files only."""
     local = inp.local
+    sourced = inp.prepared is not None
+    n_filtered = sum(filtered.values())
     return FileStats(
         path=inp.name,
         metric=inp.metric,
         format=inp.fmt,
         size_bytes=local.stat().st_size if local is not None else 0,
         sha256=_sha256(local) if local is not None else "",
-        rows_read=int(accepted) + int(rejected),
+        rows_read=int(accepted) + int(rejected) + n_filtered,
         rows_accepted=int(accepted),
         rows_rejected=int(rejected),
         synthetic=local is not None and inp.fmt == "parquet" and marked_synthetic(local),
         columns=dict(mapping),
-        encoding="" if inp.fmt == "parquet" else encoding,
-        files=[inp.name] if local is not None else list(files),
+        encoding="" if inp.fmt == "parquet" or sourced else encoding,
+        adapter=inp.prepared.adapter if inp.prepared is not None else sources_pkg.table.NAME,
+        rows_filtered=n_filtered,
+        filtered=dict(filtered),
+        files=list(files) if sourced else [inp.name] if local is not None else list(files),
+    )
+
+
+def _source_error(group: Sequence[_Input], exc: BaseException) -> InputError:
+    """Spark could not read an adapter's files: name them, as the DuckDB engine does."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    files = [f for i in group if i.prepared is not None for f in i.prepared.files]
+    adapter = group[0].prepared.adapter if group[0].prepared is not None else "source"
+    names = ", ".join(dict.fromkeys(str(f) for f in files))
+    return InputError(
+        f"{names}: cannot be read as {adapter} tables by Spark ({first}); check they are the "
+        "files as downloaded"
     )
