@@ -2,7 +2,10 @@
 
 One Spark session (``local[2]``) serves the module; the engines run once each on a small
 demo world (Parquet, fractional weights) plus a CSV and a JSON Lines file with rows to
-geocode, rows without a country, rows to reject and a malformed row.
+geocode, rows without a country, rows to reject and a malformed row; and once each on the
+fixture files of every source adapter (tests/data/sources, in the upstream layouts:
+zipped and gzipped TSV, gzipped JSON Lines partitions, an API page with a ROR dump,
+pipe-separated REGPAT, Crunchbase's three layouts) in one call, records compared row by row.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyspark.sql
 import pytest
@@ -21,12 +25,39 @@ from typer.testing import CliRunner
 from innoclusters.cli import _split_multi, app
 from innoclusters.config import Settings
 from innoclusters.demo import generate_world
-from innoclusters.engines.spark import spark_session
+from innoclusters.engines.spark import SparkRecords, spark_session
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.pipeline import run
 from innoclusters.publish import write_outputs
+from innoclusters.records import RecordSet, read_records
+from innoclusters.sources import SourceSpec
 
 MASTER = "local[2]"
+
+SOURCES = Path(__file__).parent / "data" / "sources"
+
+#: Every adapter's fixture files, in one call of each engine.
+ADAPTER_SOURCES: dict[str, list[Any]] = {
+    "patents": [
+        f"patentsview:{SOURCES / 'patentsview' / 'granted'}",  # zipped TSV
+        SOURCES / "patentsview" / "pregrant",  # TSV and gzipped TSV, detected
+        SOURCES / "regpat",
+        SOURCES / "rasenfosse",
+    ],
+    "publications": [
+        SOURCES / "openalex" / "snapshot",  # gzipped JSON Lines partitions, institutions
+        SourceSpec(
+            "openalex",
+            (SOURCES / "openalex" / "api",),
+            {"ror": str(SOURCES / "openalex/ror/v1.45-2024-05-01-ror-data_schema_v2.json")},
+        ),
+    ],
+    "vc": [
+        f"crunchbase:{SOURCES / 'crunchbase' / 'bulk'}",
+        SOURCES / "crunchbase" / "open",
+        f"crunchbase:{SOURCES / 'crunchbase' / 'open_investments'}",
+    ],
+}
 
 EXTRA_PATENTS = """doc_id,year,lat,lon,country,city,org
 x-1,2021,47.5596,7.5886,CH,Basel,Roche
@@ -144,9 +175,60 @@ def test_profiles_are_identical(outputs: dict[str, Path]) -> None:
             assert (outputs["spark"] / name).read_bytes() == duck, name
 
 
-def test_source_adapters_are_refused_with_the_way_out(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"DuckDB engine only.*--engine duckdb"):
-        run({"patents": [f"patentsview:{tmp_path}"]}, Settings(engine="spark"))
+@pytest.fixture(scope="module")
+def adapted(spark: Any) -> tuple[RecordSet, SparkRecords]:
+    """Both engines' records of every adapter's fixture files (one Spark engine call)."""
+    duck = read_records(ADAPTER_SOURCES)
+    settings = Settings(engine="spark", spark_master=MASTER)
+    return duck, SparkRecords.read(ADAPTER_SOURCES, settings, connection=duckdb.connect())
+
+
+def test_source_adapters_give_identical_records(
+    adapted: tuple[RecordSet, SparkRecords],
+) -> None:
+    duck, spark = adapted
+    cols = ["metric", "doc_id", "year", "lat", "lon", "country", "weight", "city", "region"]
+    cols += ["org", "file_id"]
+
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame[cols].astype({"year": "int64", "file_id": "int64"})
+        frame = frame.astype({c: object for c in ("city", "region", "org")})
+        frame = frame.where(frame.notna(), None)
+        return frame.sort_values(cols, na_position="first").reset_index(drop=True)
+
+    left, right = ordered(duck.frame()), ordered(spark.frame.toPandas())
+    assert len(left) == 32 and set(left["metric"]) == {"patents", "publications", "vc"}
+    pd.testing.assert_frame_equal(left, right, check_exact=True)
+
+
+def test_source_adapters_give_identical_rejects_and_row_accounting(
+    adapted: tuple[RecordSet, SparkRecords],
+) -> None:
+    duck, spark = adapted
+    keys = ["file", "line"]
+    left = duck.rejects().sort_values(keys).reset_index(drop=True)
+    right = spark.records.rejects().sort_values(keys).reset_index(drop=True)
+    assert len(left) == 9
+    pd.testing.assert_frame_equal(left, right, check_dtype=False)
+    # Per file: rows read = used + filtered + rejected, the filters by name, the columns
+    # and every upstream file read; ten row-defining files of five adapters.
+    assert [f.to_dict() for f in spark.records.files] == [f.to_dict() for f in duck.files]
+    assert len(duck.files) == 10 and {f.adapter for f in duck.files} == {
+        "patentsview",
+        "regpat",
+        "rasenfosse",
+        "openalex",
+        "crunchbase",
+    }
+    assert sum(f.rows_filtered for f in duck.files) >= 6
+    assert spark.records.geocoding == duck.geocoding
+
+
+def test_source_adapter_problems_are_the_same_errors(tmp_path: Path) -> None:
+    (tmp_path / "g_inventor_disambiguated.tsv").write_text("patent_id\tlocation_id\n1\tx\n")
+    source = {"patents": [f"patentsview:{tmp_path}"]}
+    with pytest.raises(InputError, match="PatentsView also needs g_location_disambiguated"):
+        run(source, Settings(engine="spark", spark_master=MASTER))
 
 
 def test_uncertainty_is_refused(world: dict[str, list[Path]]) -> None:

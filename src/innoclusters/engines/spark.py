@@ -28,11 +28,12 @@ executors as a broadcast table; so are countries of coordinates without one.
 
 What it reads: records tables (CSV, TSV, Parquet, JSON Lines, as
 :func:`innoclusters.records.read_records` reads them), local paths or any URI Spark reads
-(``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``, ``dbfs:/``), a file, a folder or a glob.
-The upstream source adapters (PatentsView, REGPAT, OpenAlex, ...) run on the DuckDB engine
-only, and rank uncertainty (which reruns the records) too: the Spark engine refuses them
-with a one-line error. See ``docs/spark.md`` for the differences in the rejects' line
-numbers of text files.
+(``s3a://``, ``gs://``, ``abfss://``, ``hdfs://``, ``dbfs:/``), a file, a folder or a glob;
+and the upstream files of every source adapter (PatentsView, OpenAlex, Crunchbase, REGPAT,
+de Rassenfosse), planned by the adapter itself and read on Spark by
+:mod:`~innoclusters.engines.spark_sources`. Rank uncertainty (which reruns the records)
+stays on the DuckDB engine: the Spark engine refuses it with a one-line error. See
+``docs/spark.md`` for the differences in the rejects' line numbers of text files.
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ def _adapter_inputs(spec: SourceSpec, metric: str, start: int, workdir: Path) ->
     """The inputs of a source read by an adapter: one per row-defining file it plans."""
     if spec.adapter not in SPARK_ADAPTERS:
         raise _only_tables(spec.adapter, ", ".join(map(str, spec.paths)))
-    out = []
+    out: list[_Input] = []
     for prepared in sources_pkg.prepare(spec, workdir):
         path = prepared.path
         out.append(

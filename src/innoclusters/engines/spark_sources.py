@@ -200,7 +200,7 @@ def adapter_scans(
 def _patentsview(
     spark: Any, spec: SourceSpec, prepared: Sequence[Prepared], ids: Sequence[int], workdir: Path
 ) -> list[AdapterScan]:
-    """Inventors joined to their location and patent (see :mod:`~innoclusters.sources.patentsview`)."""
+    """Inventors joined to their location and patent (:mod:`~innoclusters.sources.patentsview`)."""
     F = _sql().functions
     options = spec.options
     types = text_list(
