@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.records import inspect_records, read_records
 from innoclusters.sources import SourceSpec, prepare
-from innoclusters.sources.base import unzip_progress
+from innoclusters.sources.base import feeding, streamed, unzip_progress
 
 DATA = Path(__file__).parent / "data" / "sources" / "patentsview"
 GRANTED = DATA / "granted"
@@ -156,7 +158,35 @@ def test_a_patent_listed_twice_upstream_is_still_one_document(tmp_path: Path) ->
 def test_unzipping_reports_its_progress(tmp_path: Path) -> None:
     calls: list[tuple[str, int, int]] = []
     with unzip_progress(lambda path, done, total: calls.append((path.name, done, total))):
-        prepare(SourceSpec("patentsview", (GRANTED,)), tmp_path)
+        (prepared,) = prepare(SourceSpec("patentsview", (GRANTED,)), tmp_path)
+        # The inventor table is unzipped while it is staged, through a named pipe.
+        assert [z.name for _pipe, z in prepared.feeds] == ["g_inventor_disambiguated.tsv.zip"]
+        with feeding(prepared.feeds):
+            # One statement reads the pipe once (as DuckDB reads /dev/stdin).
+            staged = duckdb.connect().execute(prepared.staged).fetchall()
     finals = {name: (done, total) for name, done, total in calls}
     assert sorted(finals) == sorted(p.name for p in GRANTED.glob("*.zip"))
     assert all(done == total > 0 for done, total in finals.values())
+    with zipfile.ZipFile(GRANTED / "g_inventor_disambiguated.tsv.zip") as archive:
+        text = archive.read(archive.namelist()[0]).decode()
+    lines = text.splitlines()[1:]
+    fields = [line.split("\t") for line in lines]
+    assert [list(r) for r in staged] == [[f[0], f[6]] for f in fields]
+
+
+def test_a_streamed_zip_never_hangs_and_a_damaged_one_is_named(tmp_path: Path) -> None:
+    zipped = GRANTED / "g_inventor_disambiguated.tsv.zip"
+    pipe, feed = streamed(zipped, tmp_path)
+    assert feed == (pipe, zipped) and pipe.is_fifo()
+    # A query that fails before it opens the pipe: the feeder is stood in for.
+    with pytest.raises(duckdb.Error), feeding([feed]):
+        duckdb.sql("SELECT no_such_column FROM range(1)").fetchall()
+    # Damaged data inside a well-formed zip: an error naming the zip, not a short read.
+    damaged = tmp_path / "g_inventor_disambiguated.tsv.zip"
+    raw = bytearray(zipped.read_bytes())
+    raw[60:70] = b"0123456789"
+    damaged.write_bytes(bytes(raw))
+    pipe, feed = streamed(damaged, tmp_path)
+    assert feed is not None
+    with pytest.raises(InputError, match="not a readable zip file"), feeding([feed]):
+        duckdb.connect().execute(f"SELECT count(*) FROM read_text('{pipe}')").fetchall()

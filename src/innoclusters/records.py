@@ -60,7 +60,7 @@ from innoclusters._io import format_of, sql_path
 from innoclusters.config import METRICS
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.sources import Prepared, SourceSpec
-from innoclusters.sources.base import unzip_progress
+from innoclusters.sources.base import feeding, unzip_progress
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -944,16 +944,13 @@ def _plan_all(
         if spec.adapter != sources_pkg.table.NAME:
             share = _SHARES["plan"] * size / total
             text = f"reading the {spec.adapter} tables ({size:,.0f} MB)"
-            # Half the share for unzipping (reported per block), half for staging.
+            # Unzipping is reported per block, also while staging (a row-defining file in
+            # a zip is unzipped as it is staged, Prepared.feeds).
             zips = sum(
                 f.stat().st_size for f in _files_in(spec.paths) if f.name.lower().endswith(".zip")
             )
-            with (
-                tracker.step(share / 2, text),
-                unzip_progress(tracker.unzipped(share / 2, text, zips)),
-            ):
+            with tracker.step(share, text), unzip_progress(tracker.unzipped(share, text, zips)):
                 prepared_all = sources_pkg.prepare(spec, tmp)
-            with tracker.step(share / 2, text):
                 for prepared in prepared_all:
                     if any(p.path == prepared.path for p in plans):
                         raise InputError(f"{prepared.path}: passed twice; pass it once")
@@ -1201,7 +1198,8 @@ def _materialise(
                   + row_number() OVER (), * FROM ({_places_sql(prepared.places, types)})"""
             )
         con.execute("SET preserve_insertion_order = true")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {prepared.staged}")
+        with feeding(prepared.feeds):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {prepared.staged}")
         con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
         raw = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {source}").fetchall()}
     except duckdb.Error as exc:

@@ -15,14 +15,18 @@ share of its document, when not equal), ``_problem`` (the adapter's own reject r
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import dataclasses
 import difflib
+import os
+import threading
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 
@@ -34,12 +38,15 @@ __all__ = [
     "Prepared",
     "SourceSpec",
     "check_options",
+    "feeding",
     "find_suffixed",
     "find_table",
     "header_of",
     "readable",
+    "readable_all",
     "sql_file",
     "sql_text",
+    "streamed",
     "text_list",
     "unzip_progress",
     "year_text",
@@ -102,6 +109,10 @@ class Prepared:
     #: upstream keys to be unique, as upstream documents them; records checks that it
     #: gave one row per row of the row-defining file and otherwise runs this instead.
     fallback: str = ""
+    #: Named pipes that ``staged`` reads, each with the zip whose data member is streamed
+    #: into it while ``staged`` runs (:func:`streamed`, :func:`feeding`): the row-defining
+    #: file is read once, so it is unzipped as it is read instead of copied out first.
+    feeds: tuple[tuple[Path, Path], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,6 +223,43 @@ def unzip_progress(report: Callable[[Path, int, int], None]) -> Iterator[None]:
         _UNZIP_REPORT.reset(token)
 
 
+def _data_member(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
+    """The one data member of a zip (macOS resource forks aside)."""
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    members = [m for m in members if not m.filename.startswith("__MACOSX")]
+    if len(members) != 1:
+        names = ", ".join(m.filename for m in members) or "none"
+        raise InputError(
+            f"{path}: a zip with one data file is expected, found {names}; "
+            "unzip it and pass the file itself"
+        )
+    return members[0]
+
+
+#: Names in a work folder are numbered in order of creation; threads take them in turn.
+_NAMING = threading.Lock()
+
+
+def _new_name(workdir: Path, name: str, make: Callable[[Path], None]) -> Path:
+    """A new file of ``workdir`` for ``name`` (``<n>_<name>``), made by ``make``."""
+    with _NAMING:
+        target = workdir / f"{len(list(workdir.iterdir()))}_{Path(name).name}"
+        make(target)
+    return target
+
+
+def _copy_out(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path, dst: BinaryIO) -> None:
+    """Copy a zip member to ``dst`` in blocks, reporting each (:func:`unzip_progress`)."""
+    report = _UNZIP_REPORT.get()
+    total, done = member.file_size, 0
+    with archive.open(member) as src:
+        for block in iter(lambda: src.read(1 << 22), b""):
+            dst.write(block)
+            done += len(block)
+            if report is not None:
+                report(path, done, total)
+
+
 def readable(path: Path, workdir: Path) -> Path:
     """A path DuckDB can read: a ``.zip`` has its one data member copied out to ``workdir``.
 
@@ -224,26 +272,103 @@ def readable(path: Path, workdir: Path) -> Path:
         return path
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            members = [m for m in members if not m.filename.startswith("__MACOSX")]
-            if len(members) != 1:
-                names = ", ".join(m.filename for m in members) or "none"
-                raise InputError(
-                    f"{path}: a zip with one data file is expected, found {names}; "
-                    "unzip it and pass the file itself"
-                )
-            target = workdir / f"{len(list(workdir.iterdir()))}_{Path(members[0].filename).name}"
-            report = _UNZIP_REPORT.get()
-            total, done = members[0].file_size, 0
-            with archive.open(members[0]) as src, target.open("wb") as dst:
-                for block in iter(lambda: src.read(1 << 22), b""):
-                    dst.write(block)
-                    done += len(block)
-                    if report is not None:
-                        report(path, done, total)
+            member = _data_member(archive, path)
+            target = _new_name(workdir, member.filename, lambda t: t.touch(exist_ok=False))
+            with target.open("wb") as dst:
+                _copy_out(archive, member, path, dst)
     except zipfile.BadZipFile as exc:
         raise InputError(f"{path}: not a readable zip file ({exc}); download it again") from None
     return target
+
+
+def readable_all(paths: Sequence[Path], workdir: Path) -> list[Path]:
+    """:func:`readable` of each of ``paths``, the zips copied out side by side in threads.
+
+    Inflating and writing release the GIL, so two zips take about the time of the larger.
+    """
+    zips = sum(p.name.lower().endswith(".zip") for p in paths)
+    if zips < 2:
+        return [readable(p, workdir) for p in paths]
+    workers = max(1, min(zips, os.cpu_count() or 1))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        # Each task runs in a copy of this context, so it reports to unzip_progress too.
+        jobs = [pool.submit(contextvars.copy_context().run, readable, p, workdir) for p in paths]
+        return [job.result() for job in jobs]
+
+
+def streamed(path: Path, workdir: Path) -> tuple[Path, tuple[Path, Path] | None]:
+    """A path for a query that reads ``path`` once, in order (an adapter's ``staged``).
+
+    A ``.zip``'s data member is not copied out (:func:`readable`) but streamed through a
+    named pipe while the query runs (:func:`feeding`, :attr:`Prepared.feeds`): unzipping
+    then overlaps parsing, and the inflated file is never written to disk. Returns the path
+    to read and the feed (the pipe and the zip), or ``path`` itself and ``None`` for other
+    files. Where named pipes do not exist (Windows), the member is copied out instead.
+    """
+    if not path.name.lower().endswith(".zip"):
+        return path, None
+    if not hasattr(os, "mkfifo"):
+        return readable(path, workdir), None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _data_member(archive, path)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path}: not a readable zip file ({exc}); download it again") from None
+    pipe = _new_name(workdir, member.filename, os.mkfifo)
+    return pipe, (pipe, path)
+
+
+@contextlib.contextmanager
+def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
+    """Within the block, stream each zip's data member into its named pipe (:func:`streamed`).
+
+    One thread per pipe writes the member once (reporting to :func:`unzip_progress`); the
+    block runs the one statement that reads the pipes, each once, as DuckDB reads
+    ``/dev/stdin`` (``connection.execute``; a relation that binds and runs apart would
+    open a pipe twice). A reader that stops early (a query that fails) ends its feeder;
+    one that never opened its pipe is stood in for.
+
+    Raises
+    ------
+    InputError
+        When a zip cannot be inflated (the query then saw a shortened file).
+    """
+    failed: list[tuple[Path, BaseException]] = []
+
+    def feed(pipe: Path, path: Path) -> None:
+        try:
+            # The pipe is opened first (this waits for the reader), so that the reader gets
+            # to the end of it even when the zip cannot be read.
+            with pipe.open("wb") as dst:
+                try:
+                    with zipfile.ZipFile(path) as archive:
+                        _copy_out(archive, _data_member(archive, path), path, dst)
+                except (zipfile.BadZipFile, zlib.error, InputError, EOFError) as exc:
+                    failed.append((path, exc))
+        except BrokenPipeError:
+            pass  # the query stopped reading; it reports its own error
+
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(feed, *f), daemon=True)
+        for f in feeds
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        for (pipe, _path), thread in zip(feeds, threads, strict=True):
+            thread.join(0.05)
+            while thread.is_alive():
+                # The reader is gone or never came: open and close the reading end, so the
+                # feeder's open returns and its next write fails with a broken pipe.
+                with contextlib.suppress(OSError):
+                    os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+                thread.join(0.05)
+        if failed:
+            # Before the query's own error, which a shortened file would cause.
+            path, exc = failed[0]
+            raise InputError(f"{path}: not a readable zip file ({exc}); download it again")
 
 
 def header_of(path: Path, workdir: Path) -> list[str]:

@@ -48,8 +48,9 @@ from innoclusters.sources.base import (
     Prepared,
     check_options,
     find_table,
-    readable,
+    readable_all,
     sql_file,
+    streamed,
     text_list,
     year_text,
 )
@@ -97,16 +98,22 @@ def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) ->
     out: list[Prepared] = []
     for grant, tables in ((True, _GRANTED), (False, _PREGRANT)):
         found = {t: find_table(paths, t) for t in tables}
-        if found[tables[0]] is None:
+        first = found[tables[0]]
+        if first is None:
             continue
         missing = [t for t, p in found.items() if p is None]
         if missing:
             raise InputError(
-                f"{found[tables[0]]}: PatentsView also needs {', '.join(missing)} "
+                f"{first}: PatentsView also needs {', '.join(missing)} "
                 "(.tsv, .tsv.zip or .tsv.gz) beside it; download them from patentsview.org"
             )
-        files = {t: readable(p, workdir) for t, p in found.items() if p is not None}
-        out.append(_prepare_one(grant, found, files, options, wanted))
+        # The inventor table is read once (staged), so it is unzipped as it is read; the
+        # others are copied out side by side.
+        inventor, feed = streamed(first, workdir)
+        rest = {t: p for t, p in found.items() if p is not None and t != tables[0]}
+        files = dict(zip(rest, readable_all(list(rest.values()), workdir), strict=True))
+        files[tables[0]] = inventor
+        out.append(_prepare_one(grant, found, files, options, wanted, (feed,) if feed else ()))
     if not out:
         raise InputError(
             f"{', '.join(map(str, paths))}: no g_inventor_disambiguated or "
@@ -164,6 +171,7 @@ def _prepare_one(
     files: Mapping[str, Path],
     options: Mapping[str, Any],
     wanted: str,
+    feeds: tuple[tuple[Path, Path], ...],
 ) -> Prepared:
     year_from = str(options.get("year", OPTIONS["year"]))
     if grant:
@@ -218,6 +226,7 @@ def _prepare_one(
           any_value(disambig_city) AS city, any_value(disambig_state) AS region
           FROM {_tsv(files[loc])} GROUP BY ALL""",
         columns=columns,
+        feeds=feeds,
         filters={
             "withdrawn": "withdrawn grants",
             "patent type": f"patent types other than {wanted}",
