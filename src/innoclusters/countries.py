@@ -20,12 +20,18 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import pycountry
 
-__all__ = ["alpha2_table", "key", "sql_key", "to_alpha2"]
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+# pandas and NumPy (about 0.4 s to import) are imported by the functions that make arrays:
+# records reads the table without them (alpha2_pairs), so `inspect` never loads them.
+
+__all__ = ["alpha2_pairs", "alpha2_table", "key", "sql_key", "to_alpha2"]
 
 _NOT_LETTER = re.compile(r"[^a-z]+")
 
@@ -73,6 +79,14 @@ def _table() -> dict[str, str]:
     return table
 
 
+def alpha2_pairs() -> list[tuple[str, str]]:
+    """Every accepted spelling as ``(key, alpha2)`` (see :func:`key`), sorted by key.
+
+    The rows of :func:`alpha2_table`, without pandas.
+    """
+    return sorted(_table().items())
+
+
 def alpha2_table() -> pd.DataFrame:
     """Every accepted spelling as ``key`` (see :func:`key`) and its ``alpha2`` code.
 
@@ -81,7 +95,9 @@ def alpha2_table() -> pd.DataFrame:
     pandas.DataFrame
         One row per key, sorted by key.
     """
-    items = sorted(_table().items())
+    import pandas as pd
+
+    items = alpha2_pairs()
     return pd.DataFrame(
         {"key": [k for k, _ in items], "alpha2": [c for _, c in items]}, dtype=object
     )
@@ -110,6 +126,9 @@ def to_alpha2(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
     >>> codes.tolist(), ok.tolist()
     (['US', 'US', 'GB', None, None], [True, True, True, False, False])
     """
+    import numpy as np
+    import pandas as pd
+
     series = pd.Series(list(values), dtype=object)
     present = series.notna().to_numpy()
     uniques = pd.unique(series[present].astype(str))

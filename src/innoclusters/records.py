@@ -48,11 +48,9 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from innoclusters import countries, places
 from innoclusters import sources as sources_pkg
@@ -61,6 +59,12 @@ from innoclusters.config import METRICS
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.sources import Prepared, SourceSpec
 from innoclusters.sources.base import feeding, unzip_progress
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas (with NumPy and PyArrow, 0.4-0.5 s to import, a quarter of `inspect` on a million
+# rows) is imported where frames are made: `inspect` reads, validates and counts without it.
 
 __all__ = [
     "COLUMN_ALIASES",
@@ -903,14 +907,15 @@ def _prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
     the ``progress`` callback of :func:`read_records`.
     """
     con.execute("SET enable_progress_bar_print = false")
-    table = countries.alpha2_table()
+    pairs = countries.alpha2_pairs()
     # A matching key is lower case: the codes in capitals, as most files write them, are
     # looked up as they are (validation_sql), without computing their key.
-    codes = table[table["key"].str.len() <= 3]
-    table = pd.concat([table, codes.assign(key=codes["key"].str.upper())], ignore_index=True)
-    con.register("_countries_frame", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE _countries AS SELECT * FROM _countries_frame")
-    con.unregister("_countries_frame")
+    pairs += [(k.upper(), code) for k, code in pairs if len(k) <= 3]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _countries AS
+        SELECT unnest($keys) AS key, unnest($codes) AS alpha2""",
+        {"keys": [k for k, _ in pairs], "codes": [c for _, c in pairs]},
+    )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _filtered (file_id INTEGER, _filter VARCHAR, n BIGINT)"
     )
@@ -1073,42 +1078,32 @@ def _inspect_plan(con: duckdb.DuckDBPyConnection, plan: _Plan, problems: int) ->
         """SELECT reason, count(*) AS n FROM _inspect WHERE reason <> '' AND _filter IS NULL
         GROUP BY ALL ORDER BY n DESC, 1 LIMIT 10"""
     ).fetchall()
-    malformed = pd.DataFrame({"line": pd.Series([], dtype="int64")})
-    if plan.fmt in ("csv", "tsv"):
-        malformed = _malformed_lines(con, plan)
-    first_rows = pd.DataFrame({"line": [], "doc_id": [], "reason": []})
+    malformed = _malformed(con, plan) if plan.fmt in ("csv", "tsv") else []
+    first_rows: list[tuple[Any, ...]] = []
     if valid < n and plan.source:
         first_rows = con.execute(
             "SELECT line, doc_id, reason FROM _inspect WHERE reason <> '' AND _filter IS NULL "
             f"ORDER BY line LIMIT {int(problems)}"
-        ).df()
+        ).fetchall()
     elif valid < n:
         keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
         con.execute("SET preserve_insertion_order = true")
         first_rows = con.execute(
             f"SELECT line, doc_id, reason FROM ({plan.sql(numbered=True)}) WHERE reason <> '' "
             f"LIMIT {int(problems)}"
-        ).df()
+        ).fetchall()
         con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
-        if plan.fmt in ("csv", "tsv", "jsonl") and len(first_rows):
-            numbers = first_rows["line"].to_numpy(dtype=np.int64)
-            starts = _row_lines(plan, set(malformed["line"].tolist()), int(numbers.max()))
-            first_rows["line"] = starts[numbers - 1]
-    listed = (
-        pd.concat(
-            [
-                f
-                for f in (malformed.drop(columns="error_type", errors="ignore"), first_rows)
-                if len(f)
-            ]
-            or [first_rows],
-            ignore_index=True,
-        )
-        .sort_values("line", kind="stable")
-        .head(problems)
-    )
+        if plan.fmt in ("csv", "tsv", "jsonl") and first_rows:
+            numbers = [int(r[0]) for r in first_rows]
+            starts = _row_lines(plan, {m[0] for m in malformed}, max(numbers))
+            first_rows = [(starts[k - 1], *r[1:]) for k, r in zip(numbers, first_rows, strict=True)]
+    # Malformed lines first among rows of the same line (a stable sort).
+    listed = sorted(
+        [(line, None, reason) for line, _kind, reason in malformed] + first_rows,
+        key=lambda r: int(r[0]),
+    )[:problems]
     bad_lines = len(malformed)
-    for reason in malformed.get("reason", pd.Series(dtype=object)):
+    for _line, _kind, reason in malformed:
         reasons.append((reason, 1))
     return {
         "path": str(plan.path),
@@ -1128,13 +1123,8 @@ def _inspect_plan(con: duckdb.DuckDBPyConnection, plan: _Plan, problems: int) ->
         "rows_per_year": {int(k): int(v) for k, v in per_year.items() if k is not None},
         "countries": [[str(c), int(k)] for c, k in top],
         "problems": [
-            {"line": int(line), "doc_id": None if pd.isna(doc) else str(doc), "reason": str(why)}
-            for line, doc, why in zip(
-                listed["line"].tolist(),
-                listed["doc_id"].tolist(),
-                listed["reason"].tolist(),
-                strict=True,
-            )
+            {"line": int(line), "doc_id": None if doc is None else str(doc), "reason": str(why)}
+            for line, doc, why in listed
         ],
         "reasons": [[str(r), int(k)] for r, k in reasons],
     }
@@ -1385,8 +1375,8 @@ def _lines_at_bytes(path: Path, positions: Sequence[int]) -> list[int]:
     return out
 
 
-def _malformed_lines(con: duckdb.DuckDBPyConnection, plan: _Plan) -> pd.DataFrame:
-    """The lines of one CSV file that DuckDB could not parse, with their reasons.
+def _malformed(con: duckdb.DuckDBPyConnection, plan: _Plan) -> list[tuple[int, str, str]]:
+    """The lines of one CSV file that DuckDB could not parse: ``(line, error type, reason)``.
 
     Lines are physical lines of the file, found from the byte offset where each bad row
     starts, so blank lines and quoted line breaks before it do not shift them.
@@ -1396,22 +1386,15 @@ def _malformed_lines(con: duckdb.DuckDBPyConnection, plan: _Plan) -> pd.DataFram
           first(error_type ORDER BY column_idx) AS error_type,
           first(error_message ORDER BY column_idx) AS error_message
         FROM _bad_{plan.index} GROUP BY ALL ORDER BY pos"""
-    ).df()
-    lines = _lines_at_bytes(plan.read_path, [int(x) for x in bad["pos"]])
-    return pd.DataFrame(
-        {
-            "line": pd.Series(lines, dtype="int64"),
-            "doc_id": pd.Series([None] * len(bad), dtype=object),
-            "error_type": bad["error_type"].astype(str),
-            "reason": [
-                _malformed_reason(t, msg)
-                for t, msg in zip(bad["error_type"], bad["error_message"], strict=True)
-            ],
-        }
-    )
+    ).fetchall()
+    lines = _lines_at_bytes(plan.read_path, [int(r[0]) for r in bad])
+    return [
+        (line, str(kind), _malformed_reason(kind, message))
+        for line, (_pos, kind, message) in zip(lines, bad, strict=True)
+    ]
 
 
-def _row_lines(plan: _Plan, skip: set[int], rows: int | None = None) -> np.ndarray:
+def _row_lines(plan: _Plan, skip: set[int], rows: int | None = None) -> list[int]:
     """Physical line where each data row of a text file starts, in the reader's order.
 
     The header is line 1; blank lines are not rows; a quoted field with line breaks makes
@@ -1440,7 +1423,7 @@ def _row_lines(plan: _Plan, skip: set[int], rows: int | None = None) -> np.ndarr
                     starts.append(start)
                     if rows is not None and len(starts) >= rows:
                         break
-    return np.asarray(starts, dtype=np.int64)
+    return starts
 
 
 def _collect_rejects(
@@ -1458,6 +1441,9 @@ def _collect_rejects(
     InputError
         When a text file has bytes that are not valid in its encoding.
     """
+    import numpy as np
+    import pandas as pd
+
     failed = dict(
         con.execute(
             f"SELECT file_id, count(*) FROM {table} WHERE reason <> '' GROUP BY ALL"
@@ -1465,18 +1451,25 @@ def _collect_rejects(
     )
     for plan in plans:
         parts = []
-        malformed = pd.DataFrame({"line": pd.Series([], dtype="int64")})
+        malformed = _malformed(con, plan) if plan.fmt in ("csv", "tsv") else []
+        wrong = [line for line, kind, _reason in malformed if "ENCODING" in kind.upper()]
+        if wrong:
+            raise InputError(
+                f"{plan.path}: line {wrong[0]} is not valid "
+                f"{plan.encoding.upper()} text ({len(wrong)} such line(s)); pass the file's "
+                "encoding with --encoding (e.g. --encoding latin-1 or cp1252) or save it "
+                "as UTF-8"
+            )
         if plan.fmt in ("csv", "tsv"):
-            malformed = _malformed_lines(con, plan)
-            wrong = malformed[malformed["error_type"].str.upper().str.contains("ENCODING")]
-            if len(wrong):
-                raise InputError(
-                    f"{plan.path}: line {int(wrong['line'].iloc[0])} is not valid "
-                    f"{plan.encoding.upper()} text ({len(wrong)} such line(s)); pass the file's "
-                    "encoding with --encoding (e.g. --encoding latin-1 or cp1252) or save it "
-                    "as UTF-8"
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "line": pd.Series([m[0] for m in malformed], dtype="int64"),
+                        "doc_id": pd.Series([None] * len(malformed), dtype=object),
+                        "reason": [m[2] for m in malformed],
+                    }
                 )
-            parts.append(malformed.drop(columns="error_type"))
+            )
         if failed.get(plan.index) and plan.source:
             parts.append(
                 con.execute(
@@ -1497,7 +1490,7 @@ def _collect_rejects(
             ).df()
             con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
             if plan.fmt in ("csv", "tsv", "jsonl"):
-                starts = _row_lines(plan, set(malformed["line"].tolist()))
+                starts = np.asarray(_row_lines(plan, {m[0] for m in malformed}), dtype=np.int64)
                 rows["line"] = starts[rows["line"].to_numpy(dtype=np.int64) - 1]
             parts.append(rows)
         if parts:
@@ -1637,6 +1630,8 @@ def geocode_todo(todo: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         Per metric: rows to geocode, rows geocoded, the rate and the most frequent places
         not found (the manifest's ``geocoding``).
     """
+    import pandas as pd
+
     uniq = todo[["city", "region", "country"]].drop_duplicates().reset_index(drop=True)
     placed = pd.concat([uniq, places.geocode_places(uniq).add_prefix("g_")], axis=1)
     placed = placed[["city", "region", "country", "g_lat", "g_lon", "g_country", "g_reason"]]
