@@ -19,7 +19,13 @@ memory, read with ``wait4``, is its own):
 
 The ratio pipeline / floor is the figure of merit; both run on the same machine in the same
 run, so a busy machine skews it less than absolute times. ``--memory-limit`` passes the
-DuckDB memory limit setting to the pipeline.
+DuckDB memory limit setting to the pipeline; with ``--check-unlimited`` the pipeline runs a
+second time without it (into ``OUT-unlimited``) and the two output folders are compared file by
+file with :mod:`benchmarks.compare_outputs` (the exact rule is stated there); the benchmark then
+exits 1 if they differ::
+
+    flock /tmp/innoclusters-heavy.lock .venv/bin/python -m benchmarks.bench_world --scale 3.5 \
+        --memory-limit 8GB --check-unlimited
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.compare_outputs import compare
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="pipeline output folder")
     parser.add_argument("--memory-limit", default="", help="DuckDB memory limit, e.g. 3GB")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--check-unlimited",
+        action="store_true",
+        help="with --memory-limit: run the pipeline again without it and compare every output file",
+    )
     args = parser.parse_args(argv)
     data = args.data or Path(f"/tmp/innoclusters-world-{args.scale:g}-{args.seed}")
     out = args.out or Path(f"/tmp/innoclusters-world-out-{args.scale:g}-{args.seed}")
@@ -152,6 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     floor = _child(CHILD_FLOOR, str(data))
     pipe = _child(CHILD_PIPELINE, str(data), str(out), args.memory_limit)
     ratio = pipe["seconds"] / floor["seconds"]
+    unlimited: dict[str, Any] | None = None
+    agree: bool | None = None
+    comparison: list[str] = []
+    if args.check_unlimited:
+        if not args.memory_limit:
+            parser.error("--check-unlimited needs --memory-limit")
+        out_unlimited = out.with_name(out.name + "-unlimited")
+        unlimited = _child(CHILD_PIPELINE, str(data), str(out_unlimited), "")
+        agree, comparison = compare(out, out_unlimited)
     report = {
         "scale": args.scale,
         "seed": args.seed,
@@ -162,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         "floor": floor,
         "pipeline": pipe,
         "ratio": ratio,
+        "unlimited": unlimited,
+        "outputs_agree": agree,
+        "comparison": comparison,
     }
     print(
         f"scale {args.scale:g}, seed {args.seed}: {rows:,} address rows "
@@ -194,9 +219,15 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio pipeline / floor: {ratio:.2f}; {pipe['locations']:,} locations, "
         f"{pipe['clusters']} clusters; floor {floor['locations']:,} locations"
     )
+    if unlimited is not None:
+        line("pipeline, no limit", unlimited["seconds"], unlimited["cpu_seconds"],
+             unlimited["peak_rss_mib"])
+        print(f"outputs with memory_limit {args.memory_limit} vs no limit:")
+        print("\n".join(f"  {c}" for c in comparison))
+        print("outputs agree" if agree else "outputs DIFFER")
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    return 0
+    return 0 if agree is not False else 1
 
 
 if __name__ == "__main__":
