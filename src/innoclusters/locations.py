@@ -222,12 +222,17 @@ def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> 
     pandas.DataFrame
         :data:`LOCATION_COLUMNS`, sorted by metric, lat, lon.
     """
-    # The dominant value is the one holding most weight, ties to the alphabetically first:
-    # the maximum weight per location, then the smallest value reaching it (hash
-    # aggregates only; ordered aggregates would sort every group).
+    # The dominant value is the one holding most weight, ties to the alphabetically first.
+    # Where a location has one value (min = max, NULLs ignored as in the rule) that value
+    # is the answer; only the other locations (a border, several cities: a small part of
+    # them) need the weighted rule: the maximum weight per location, then the smallest
+    # value reaching it (hash aggregates only; ordered aggregates would sort every group).
     dominant = """{col}_w AS (
-             SELECT metric, li, lo, {col}, sum(w) AS cw FROM _parts
-             WHERE {col} IS NOT NULL GROUP BY ALL),
+             SELECT p.metric, p.li, p.lo, p.{col}, sum(p.w) AS cw
+             FROM _parts AS p SEMI JOIN base AS b
+               ON p.metric = b.metric AND p.li = b.li AND p.lo = b.lo
+                 AND b.{col}_lo <> b.{col}_hi
+             WHERE p.{col} IS NOT NULL GROUP BY ALL),
            {col}_m AS (SELECT metric, li, lo, max(cw) AS m FROM {col}_w GROUP BY ALL),
            {col}_d AS (
              SELECT metric, li, lo, min({col}) AS {col}
@@ -235,13 +240,18 @@ def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> 
     table = con.sql(
         f"""WITH base AS (
              SELECT metric, li, lo, CAST(sum(w) AS DOUBLE) AS weight,
-               CAST(sum(n) AS BIGINT) AS records
+               CAST(sum(n) AS BIGINT) AS records,
+               min(country) AS country_lo, max(country) AS country_hi,
+               min(city) AS city_lo, max(city) AS city_hi
              FROM _parts GROUP BY metric, li, lo),
            {dominant.format(col="country")},
            {dominant.format(col="city")}
         SELECT b.metric, {grid_degrees_sql("b.li", rounding=rounding)} AS lat,
-          {grid_degrees_sql("b.lo", rounding=rounding)} AS lon,
-          b.weight, b.records, c.country, t.city
+          {grid_degrees_sql("b.lo", rounding=rounding)} AS lon, b.weight, b.records,
+          CASE WHEN b.country_lo = b.country_hi OR b.country_lo IS NULL
+            THEN b.country_lo ELSE c.country END AS country,
+          CASE WHEN b.city_lo = b.city_hi OR b.city_lo IS NULL
+            THEN b.city_lo ELSE t.city END AS city
         FROM base AS b
         LEFT JOIN country_d AS c USING (metric, li, lo)
         LEFT JOIN city_d AS t USING (metric, li, lo)
