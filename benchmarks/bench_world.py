@@ -220,8 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{pipe['clusters']} clusters; floor {floor['locations']:,} locations"
     )
     if unlimited is not None:
-        line("pipeline, no limit", unlimited["seconds"], unlimited["cpu_seconds"],
-             unlimited["peak_rss_mib"])
+        line(
+            "pipeline, no limit",
+            unlimited["seconds"],
+            unlimited["cpu_seconds"],
+            unlimited["peak_rss_mib"],
+        )
         print(f"outputs with memory_limit {args.memory_limit} vs no limit:")
         print("\n".join(f"  {c}" for c in comparison))
         print("outputs agree" if agree else "outputs DIFFER")

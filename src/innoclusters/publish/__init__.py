@@ -16,6 +16,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from innoclusters._io import atomic_folder, prepare_folder
@@ -80,15 +81,20 @@ def write_files(result: RunResult, folder: str | Path) -> list[Path]:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    written = [
-        write_clusters_csv(result, out / "clusters.csv"),
-        write_locations(result, out / "locations.parquet"),
-        write_rejects(result, out / "rejects.csv"),
-        write_geojson(result.clusters, out / "clusters.geojson"),
-        write_xlsx(result, out / "clusters.xlsx"),
-        write_report(result, out / "report.html"),
-        write_links(result, out / "links.csv"),
-    ]
+    # The report (most of the work, in Python) is drawn on a second thread while the
+    # tables are written here (Parquet, Shapely and file writes release the GIL); each
+    # writer only reads the result and writes its own file.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        report = pool.submit(write_report, result, out / "report.html")
+        written = [
+            write_clusters_csv(result, out / "clusters.csv"),
+            write_locations(result, out / "locations.parquet"),
+            write_rejects(result, out / "rejects.csv"),
+            write_geojson(result.clusters, out / "clusters.geojson"),
+            write_xlsx(result, out / "clusters.xlsx"),
+            report.result(),
+            write_links(result, out / "links.csv"),
+        ]
     written += write_comparison(result, out)
     written += write_uncertainty(result, out)
     result.manifest.setdefault("timings_s", {})["publish"] = round(time.perf_counter() - start, 3)

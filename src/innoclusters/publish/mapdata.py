@@ -128,8 +128,12 @@ def cluster_places(
         inside = locations[locations["cluster_id"].notna()]
         amount_col = "activity" if "activity" in inside.columns else "weight"
         amount = pd.to_numeric(inside[amount_col], errors="coerce").fillna(0.0).to_numpy()
-        pos_of = {c: i for i, c in enumerate(ids)}
-        loc_cluster = inside["cluster_id"].astype(str).map(pos_of).to_numpy()
+        loc_cluster = pd.Index(ids).get_indexer(pd.Index(inside["cluster_id"].astype(str)))
+        # The locations of each cluster, in their order, without a scan per cluster.
+        by_cluster = np.argsort(loc_cluster, kind="stable")
+        bounds = np.searchsorted(
+            loc_cluster[by_cluster], [np.arange(len(ids)), np.arange(1, len(ids) + 1)]
+        )
         xyz_places = unit_vectors(lat[pairs["row"]], lon[pairs["row"]])
         loc_xyz = unit_vectors(inside["lat"].to_numpy(float), inside["lon"].to_numpy(float))
         pair_cluster = pairs["cluster"].to_numpy()
@@ -139,12 +143,13 @@ def cluster_places(
             else np.full(len(pairs), -1)
         )
         for c, grp in pairs.groupby("cluster", sort=True):
-            mask = loc_cluster == c
+            at = int(c)  # type: ignore[arg-type]
+            mask = by_cluster[bounds[0, at] : bounds[1, at]]
             idx = grp.index.to_numpy()
             # Sections of a larger place (a ward of Tokyo) count for that place.
             whole = idx[parent[idx] < 0]
             idx = whole if len(whole) else idx
-            if not mask.any():
+            if not len(mask):
                 continue
             _, nearest = cKDTree(xyz_places[idx]).query(loc_xyz[mask], k=1)
             np.add.at(share, idx[nearest], amount[mask])

@@ -171,15 +171,14 @@ def noise_cells(
     n_noise = len(frame)
     if n_noise <= max_points:
         return frame.assign(locations=1).reset_index(drop=True), None, n_noise
+    lat, lon = frame["lat"].to_numpy(), frame["lon"].to_numpy()
     for grid in _NOISE_GRID_DEG:
-        keys = pd.DataFrame(
-            {
-                "i": np.floor(frame["lat"].to_numpy() / grid).astype(np.int64),
-                "j": np.floor(frame["lon"].to_numpy() / grid).astype(np.int64),
-            }
-        )
-        if keys.drop_duplicates().shape[0] <= max_points or grid == _NOISE_GRID_DEG[-1]:
+        i = np.floor(lat / grid).astype(np.int64)
+        j = np.floor(lon / grid).astype(np.int64)
+        # Distinct cells counted on one int64 key (|j| < 2**31 at every grid size).
+        if len(pd.unique((i << 32) + j)) <= max_points or grid == _NOISE_GRID_DEG[-1]:
             break
+    keys = pd.DataFrame({"i": i, "j": j})
     w = frame["weight"].to_numpy()
     w_pos = np.where(w > 0, w, 1e-12)
     work = keys.assign(
