@@ -19,10 +19,11 @@ memory, read with ``wait4``, is its own):
 
 The ratio pipeline / floor is the figure of merit; both run on the same machine in the same
 run, so a busy machine skews it less than absolute times. ``--memory-limit`` passes the
-DuckDB memory limit setting to the pipeline; with ``--check-unlimited`` the pipeline runs a
-second time without it (into ``OUT-unlimited``) and the two output folders are compared file by
-file with :mod:`benchmarks.compare_outputs` (the exact rule is stated there); the benchmark then
-exits 1 if they differ::
+DuckDB memory limit setting to the pipeline (without it the setting's default applies,
+``"2GB"``); with ``--check-unlimited`` the pipeline runs a second time with no limit at all
+(``memory_limit = ""``: DuckDB's own default, 80 % of RAM; into ``OUT-unlimited``) and the
+two output folders are compared file by file with :mod:`benchmarks.compare_outputs` (the
+exact rule is stated there); the benchmark then exits 1 if they differ::
 
     flock /tmp/innoclusters-heavy.lock .venv/bin/python -m benchmarks.bench_world --scale 3.5 \
         --memory-limit 8GB --check-unlimited
@@ -85,7 +86,8 @@ from innoclusters.pipeline import run
 from innoclusters.publish import write_outputs
 data, out, limit = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 files = {m: [data / f"{m}.parquet"] for m in ("patents", "publications", "vc")}
-extra = {"memory_limit": limit} if limit else {}
+# "default": the setting's default; "" (no limit): DuckDB's own default, 80 % of RAM.
+extra = {} if limit == "default" else {"memory_limit": limit}
 extra["uncertainty"] = 0  # the pipeline alone (rank uncertainty is on by default)
 t = time.perf_counter()
 c0 = time.process_time()
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = sum(world["rows"].values())
     _child(CHILD_WARM)  # Numba compiles the kernel once per machine; not part of a run
     floor = _child(CHILD_FLOOR, str(data))
-    pipe = _child(CHILD_PIPELINE, str(data), str(out), args.memory_limit)
+    pipe = _child(CHILD_PIPELINE, str(data), str(out), args.memory_limit or "default")
     ratio = pipe["seconds"] / floor["seconds"]
     unlimited: dict[str, Any] | None = None
     agree: bool | None = None
