@@ -28,6 +28,11 @@ def test_valid_rows_are_accepted_with_typed_columns(tmp_path: Path) -> None:
     path = write(tmp_path, "p.csv", HEADER + "a,2020,35.5,139.5,jp,\nb,2021,-33.9,151.2,AU,0.5\n")
     rs = read_records({"patents": [path]})
     frame = rs.frame()
+    # Only what later stages read (no file or reason column: issue 14's narrow records).
+    assert list(frame.columns) == [
+        *("metric", "doc_id", "year", "lat", "lon", "country", "weight"),
+        *("city", "region", "org", "field"),
+    ]
     assert list(frame["doc_id"]) == ["a", "b"]
     assert list(frame["year"]) == [2020, 2021]
     assert list(frame["country"]) == ["JP", "AU"]  # upper-cased

@@ -37,6 +37,7 @@ silent loss of the rows with accented place names.
 from __future__ import annotations
 
 import codecs
+import concurrent.futures
 import contextlib
 import csv
 import dataclasses
@@ -361,9 +362,10 @@ _READ_HINT = {
     "source": "check they are the files as downloaded",
 }
 
+#: Columns of ``records``: only what later stages read (a row's file and its empty reason
+#: are not stored; the counts per file come from ``_counts``, :func:`_read_plans`).
 _RECORDS_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year SMALLINT, lat DOUBLE, lon DOUBLE,
-    country VARCHAR, weight DOUBLE, city VARCHAR, region VARCHAR, org VARCHAR, field VARCHAR,
-    file_id INTEGER, reason VARCHAR"""
+    country VARCHAR, weight DOUBLE, city VARCHAR, region VARCHAR, org VARCHAR, field VARCHAR"""
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> Any:
@@ -750,6 +752,12 @@ def _metric_sql(plans: Sequence[_Plan], file_id: str = "file_id") -> str:
     return f"CASE {file_id} {cases} END"
 
 
+def _metric_code_sql(plans: Sequence[_Plan], file_id: str = "file_id") -> str:
+    """SQL giving a row's metric as a one-byte code (its place in ``METRICS``)."""
+    cases = " ".join(f"WHEN {p.index} THEN {METRICS.index(p.metric)}" for p in plans)
+    return f"CAST(CASE {file_id} {cases} END AS UTINYINT)"
+
+
 def _located_sql(table: str, columns: Sequence[str]) -> str:
     """The rows of ``table`` with their place columns (from ``_places`` for rows that have
     a place id); the other columns as stored, without ``_pid``."""
@@ -883,11 +891,16 @@ def read_records(
         raise InputError("no input files; pass at least one of --patents, --publications, --vc")
     con = connection if connection is not None else duckdb.connect()
     _prepare_connection(con)
+    # The files' SHA-256 (for the manifest; seconds on gigabytes) is taken in a thread while
+    # DuckDB reads them.
+    hashing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
         with tempfile.TemporaryDirectory(prefix="innoclusters-") as tmp:
             tracker = _Progress(con, progress)
             plans = _plan_all(con, sources, options or {}, encoding, Path(tmp), tracker)
+            digests = {p.path: hashing.submit(_sha256, p.path) for p in plans}
             geocoding = _read_plans(con, plans, geocode=geocode, tracker=tracker)
+            sha256 = {path: digest.result() for path, digest in digests.items()}
     except duckdb.OutOfMemoryException as exc:
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
         first = str(exc).strip().splitlines()[0]
@@ -895,7 +908,9 @@ def read_records(
             f"DuckDB ran out of memory reading the records ({first}); raise the memory_limit "
             f"setting (now {limit[0] if limit else '?'}) or free some memory"
         ) from None
-    stats = _file_stats(con, plans)
+    finally:
+        hashing.shutdown(cancel_futures=True)
+    stats = _file_stats(con, plans, sha256)
     tracker.finish(f"{sum(f.rows_read for f in stats):,} rows read")
     return RecordSet(connection=con, files=stats, geocoding=geocoding)
 
@@ -917,7 +932,8 @@ def _prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
         {"keys": [k for k, _ in pairs], "codes": [c for _, c in pairs]},
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _filtered (file_id INTEGER, _filter VARCHAR, n BIGINT)"
+        """CREATE OR REPLACE TEMP TABLE _counts
+        (file_id INTEGER, _filter VARCHAR, ok BOOLEAN, n BIGINT)"""
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _places ({_PLACES_SCHEMA})")
     con.execute(f"CREATE OR REPLACE TABLE records ({_RECORDS_SCHEMA})")
@@ -1248,10 +1264,6 @@ def _read_plans(
         names = ", ".join(str(p.path) for p in plans)
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{names}: cannot be read ({first}); {_READ_HINT[plans[0].fmt]}") from None
-    con.execute(
-        """INSERT INTO _filtered SELECT file_id, _filter, count(*) AS n
-        FROM _rows WHERE _filter IS NOT NULL GROUP BY ALL"""
-    )
     for plan in plans:
         if plan.source:
             con.execute(f"DROP TABLE IF EXISTS _staged_{plan.index}")
@@ -1270,6 +1282,12 @@ def _read_plans(
             ]
     # Fractional weights: sum each document's shares first, then join; a window over the
     # rows would buffer every column of every row.
+    # Rows per file, filter and validity, in one pass: the accounting of every file (rows
+    # valid and kept by the filters are exactly the records inserted below).
+    con.execute(
+        f"""INSERT INTO _counts SELECT file_id, _filter, reason = '' AS ok, count(*) AS n
+        FROM {table} GROUP BY ALL"""
+    )
     with tracker.step(_SHARES["records"], f"{read}; fractional weights"):
         _insert_records(con, plans, table, columns)
     with tracker.step(_SHARES["rejects"], f"{read}; rejects"):
@@ -1324,21 +1342,31 @@ def _insert_records(
             ("field", "CAST(NULL AS VARCHAR)"),
         )
     )
-    # Documents are keyed by metric and doc_id; one metric needs no key of its own.
+    # Documents are keyed by metric and doc_id; one metric needs no key of its own, and
+    # several are told apart by a one-byte code. The join's build side (one row per
+    # document, millions at world scale) is kept small: without weights or shares in any
+    # file, a document's sum is its row count (an integer) and nothing is given.
     metric = _metric_sql(plans, "v.file_id")
     by_metric = len({p.metric for p in plans}) > 1
-    key = f"{metric} AS _metric, " if by_metric else ""
+    code = _metric_code_sql(plans, "v.file_id")
+    key = f"{code} AS _metric, " if by_metric else ""
+    weighted = "weight" in columns or "share" in columns
+    sums = (
+        f"""sum({share}) FILTER (WHERE {weight} IS NULL) AS shares,
+        coalesce(sum({weight}), 0) AS given"""
+        if weighted
+        else "count(*) AS shares"
+    )
+    given = "d.given" if weighted else "CAST(0 AS DOUBLE)"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT {key}v.doc_id,
-        sum({share}) FILTER (WHERE {weight} IS NULL) AS shares,
-        coalesce(sum({weight}), 0) AS given
+        f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT {key}v.doc_id, {sums}
         FROM {table} AS v WHERE v.reason = '' AND v._filter IS NULL GROUP BY ALL"""
     )
-    same = f"d._metric = {metric} AND " if by_metric else ""
+    same = f"d._metric = {code} AND " if by_metric else ""
     con.execute(
         f"""INSERT INTO records SELECT {metric}, v.doc_id, v.year, v.lat, v.lon, v.country,
-        coalesce({weight}, greatest(1.0 - d.given, 0.0) * {share} / d.shares),
-        v.city, v.region, {org}, {field}, v.file_id, v.reason
+        coalesce({weight}, greatest(1.0 - {given}, 0.0) * {share} / d.shares),
+        v.city, v.region, {org}, {field}
         FROM ({_located_sql(table, columns)}) AS v JOIN _docn AS d
           ON {same}v.doc_id = d.doc_id
         WHERE v.reason = '' AND v._filter IS NULL"""
@@ -1445,9 +1473,7 @@ def _collect_rejects(
     import pandas as pd
 
     failed = dict(
-        con.execute(
-            f"SELECT file_id, count(*) FROM {table} WHERE reason <> '' GROUP BY ALL"
-        ).fetchall()
+        con.execute("SELECT file_id, sum(n) FROM _counts WHERE NOT ok GROUP BY ALL").fetchall()
     )
     for plan in plans:
         parts = []
@@ -1501,11 +1527,18 @@ def _collect_rejects(
                 _insert_frame(con, "rejects", frame[["file", "line", "metric", "doc_id", "reason"]])
 
 
-def _file_stats(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> list[FileStats]:
-    accepted = dict(con.execute("SELECT file_id, count(*) FROM records GROUP BY ALL").fetchall())
+def _file_stats(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], sha256: Mapping[Path, str]
+) -> list[FileStats]:
+    accepted = dict(
+        con.execute(
+            "SELECT file_id, sum(n) FROM _counts WHERE ok AND _filter IS NULL GROUP BY ALL"
+        ).fetchall()
+    )
     by_filter: dict[int, dict[str, int]] = {}
     for file_id, name, n in con.execute(
-        "SELECT file_id, _filter, n FROM _filtered ORDER BY 1, 2"
+        """SELECT file_id, _filter, sum(n) FROM _counts WHERE _filter IS NOT NULL
+        GROUP BY ALL ORDER BY 1, 2"""
     ).fetchall():
         by_filter.setdefault(int(file_id), {})[str(name)] = int(n)
     rejected = dict(con.execute("SELECT file, count(*) FROM rejects GROUP BY ALL").fetchall())
@@ -1522,7 +1555,7 @@ def _file_stats(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> list[
                 metric=plan.metric,
                 format=plan.fmt,
                 size_bytes=path.stat().st_size,
-                sha256=_sha256(path),
+                sha256=sha256[path],
                 rows_read=n_ok + n_rej + n_filtered,
                 rows_accepted=n_ok,
                 rows_rejected=n_rej,
