@@ -96,6 +96,12 @@ _URI_SCHEMES = ("s3", "s3a", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs", "hdf
 # index sits above bit 33.
 _PARTITION_SHIFT = 33
 
+# The innermost error of a failed Spark job, and the file it was reading.
+_SPARK_CAUSE = re.compile(r"Caused by: [\w.$]+: (\[[A-Z_.]+\].*)")
+_SPARK_FILE = re.compile(
+    r"\[FAILED_READ_FILE[A-Z_.]*\] Encountered error while reading file (\S+?)\.?\s"
+)
+
 # Reason of a text row with bytes that are not valid in its encoding (the file is refused).
 UNDECODED = "not valid UTF-8 text"
 
@@ -647,11 +653,15 @@ class SparkRecords:
                 .toPandas()
             )
         except Exception as exc:
-            sourced = [i for i in inputs if i.prepared is not None]
-            if sourced:
-                raise _source_error(sourced, exc) from None
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            names = ", ".join(i.name for i in inputs)
+            first = _first_line(exc)
+            # An adapter's input names every upstream file it reads.
+            names = ", ".join(
+                dict.fromkeys(
+                    str(f)
+                    for i in inputs
+                    for f in (i.prepared.files if i.prepared is not None else (i.name,))
+                )
+            )
             raise InputError(f"{names}: cannot be read by Spark ({first})") from None
         geocoding: dict[str, Any] = {}
         placed_rows = rows
@@ -1047,9 +1057,26 @@ def _file_stats(
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    """What went wrong, in one line: Spark's root cause (with the file it read), if it says.
+
+    A failed Spark job reaches Python as a Java stack trace whose first line names only
+    the call (``An error occurred while calling o308.getResult``); the innermost
+    ``Caused by: ... [ERROR_CLASS] message`` says what was wrong with the data.
+    """
+    text = str(exc)
+    causes = _SPARK_CAUSE.findall(text)
+    if causes:
+        cause = re.sub(r"\s*SQLSTATE: \w+\s*$", "", causes[-1]).strip()
+        read = _SPARK_FILE.search(text)
+        return f"{cause} (reading {read.group(1)})" if read else cause
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def _source_error(group: Sequence[_Input], exc: BaseException) -> InputError:
     """Spark could not read an adapter's files: name them, as the DuckDB engine does."""
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    first = _first_line(exc)
     files = [f for i in group if i.prepared is not None for f in i.prepared.files]
     adapter = group[0].prepared.adapter if group[0].prepared is not None else "source"
     names = ", ".join(dict.fromkeys(str(f) for f in files))
