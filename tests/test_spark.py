@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from innoclusters.cli import _split_multi, app
 from innoclusters.config import Settings
 from innoclusters.demo import generate_world
-from innoclusters.engines.spark import SparkRecords, spark_session
+from innoclusters.engines.spark import SparkRecords, _first_line, spark_session
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.pipeline import run
 from innoclusters.publish import write_outputs
@@ -222,6 +222,24 @@ def test_source_adapters_give_identical_rejects_and_row_accounting(
     }
     assert sum(f.rows_filtered for f in duck.files) >= 6
     assert spark.records.geocoding == duck.geocoding
+
+
+def test_a_failed_spark_read_names_the_root_cause_and_the_file() -> None:
+    # As PySpark gives a failed job of an upstream table with a row of too many fields.
+    trace = (
+        "An error occurred while calling o308.getResult.\n"
+        ": org.apache.spark.SparkException: Exception thrown in awaitResult: \n"
+        "Caused by: org.apache.spark.SparkException: [FAILED_READ_FILE.NO_HINT] Encountered "
+        "error while reading file file:///d/g_patent.tsv.  SQLSTATE: KD001\n"
+        "\tat org.apache.spark.sql.errors.QueryExecutionErrors$.cannotReadFilesError\n"
+        "Caused by: org.apache.spark.SparkRuntimeException: [MALFORMED_CSV_RECORD] Malformed "
+        "CSV record: 1\tutility\textra SQLSTATE: KD000\n"
+    )
+    assert _first_line(RuntimeError(trace)) == (
+        "[MALFORMED_CSV_RECORD] Malformed CSV record: 1\tutility\textra "
+        "(reading file:///d/g_patent.tsv)"
+    )
+    assert _first_line(ValueError("\n  plain message\nmore")) == "plain message"
 
 
 def test_source_adapter_problems_are_the_same_errors(tmp_path: Path) -> None:
