@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import zipfile
 from pathlib import Path
 
@@ -190,3 +191,15 @@ def test_a_streamed_zip_never_hangs_and_a_damaged_one_is_named(tmp_path: Path) -
     assert feed is not None
     with pytest.raises(InputError, match="not a readable zip file"), feeding([feed]):
         duckdb.connect().execute(f"SELECT count(*) FROM read_text('{pipe}')").fetchall()
+
+
+def test_without_named_pipes_the_zip_is_copied_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_pipes(path: object) -> None:
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(os, "mkfifo", no_pipes)
+    path, feed = streamed(GRANTED / "g_inventor_disambiguated.tsv.zip", tmp_path)
+    assert feed is None and path.is_file()
+    assert path.read_text(encoding="utf-8").startswith("patent_id\tinventor_sequence")

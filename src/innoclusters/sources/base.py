@@ -303,7 +303,8 @@ def streamed(path: Path, workdir: Path) -> tuple[Path, tuple[Path, Path] | None]
     named pipe while the query runs (:func:`feeding`, :attr:`Prepared.feeds`): unzipping
     then overlaps parsing, and the inflated file is never written to disk. Returns the path
     to read and the feed (the pipe and the zip), or ``path`` itself and ``None`` for other
-    files. Where named pipes do not exist (Windows), the member is copied out instead.
+    files. Where named pipes do not exist (Windows, some file systems), the member is copied
+    out instead.
     """
     if not path.name.lower().endswith(".zip"):
         return path, None
@@ -314,7 +315,10 @@ def streamed(path: Path, workdir: Path) -> tuple[Path, tuple[Path, Path] | None]
             member = _data_member(archive, path)
     except zipfile.BadZipFile as exc:
         raise InputError(f"{path}: not a readable zip file ({exc}); download it again") from None
-    pipe = _new_name(workdir, member.filename, os.mkfifo)
+    try:
+        pipe = _new_name(workdir, member.filename, os.mkfifo)
+    except OSError:  # a file system without named pipes: copy the member out
+        return readable(path, workdir), None
     return pipe, (pipe, path)
 
 
