@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import shapely
 
 from innoclusters import places
 from innoclusters.places import gazetteer
@@ -260,3 +261,29 @@ def test_a_village_with_a_city_figure_never_names_kuala_lumpur() -> None:
     )
     name = _names(kl)["kl"]
     assert name.startswith("Kuala Lumpur") and "Subang" not in name, name
+
+
+def test_townships_with_a_wider_units_figure_neither_name_nor_count() -> None:
+    # GeoNames gives Bukit Rahman Putra, a township of Sungai Buloh 0.8 km from its point,
+    # 607,000 people (Sungai Buloh 222,858), and Selayang Baru Utara, Kota Damansara and
+    # Taman Petaling figures of wider units: junk records (population 0) in
+    # data/population_corrections.tsv, so they neither name the area nor hold Sungai Buloh,
+    # Batu Caves or Kepong as their parts.
+    junk = {"Bukit Rahman Putra", "Selayang Baru Utara", "Kota Damansara", "Taman Petaling"}
+    kl = _area(
+        "kl",
+        [
+            ("Kuala Lumpur", "MY", 45.0, None),
+            ("Petaling Jaya", "MY", 30.0, None),
+            ("Sungai Buloh", "MY", 25.0, None),
+        ],
+    )
+    name = _names(kl)["kl"]
+    assert name.startswith("Kuala Lumpur–Petaling Jaya") and not junk & set(name.split("–"))
+    lats, lons = [r[1] for r in kl], [r[2] for r in kl]
+    hull = shapely.MultiPoint(list(zip(lons, lats, strict=True))).convex_hull.buffer(0.05)
+    by = places.population_by_place(pd.Series([hull], index=pd.Index(["kl"], name="cluster_id")))
+    assert not junk & set(by["name"])
+    buloh = by[by["name"] == "Sungai Buloh"]
+    assert len(buloh) == 1 and buloh["people"].iloc[0] <= 222_858 + 1e-6
+    assert {"Batu Caves", "Kepong"} <= set(by["name"])
