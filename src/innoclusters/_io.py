@@ -9,6 +9,7 @@ complete set. Both get the permissions the user's umask gives.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import fcntl
@@ -35,6 +36,7 @@ __all__ = [
     "format_of",
     "prepare_folder",
     "read_manifest",
+    "scratch_folder",
     "sql_path",
 ]
 
@@ -113,6 +115,41 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         raise InputError(f"{path}: not a run manifest (a JSON object); run the job again")
     return manifest
+
+
+#: Name prefix of a run's scratch folder (its database and spill files) in the system's
+#: temporary folder.
+SCRATCH_PREFIX = "innoclusters-run-"
+_OWNER = "owner.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
+
+
+def scratch_folder() -> Path:
+    """A new scratch folder for one run's database and spill files, removed at exit.
+
+    A run killed by a signal (``kill``, the out-of-memory killer) cannot remove its own
+    folder, and at world scale that folder holds tens of gigabytes of spill. So each
+    folder records the process that made it, and making one first removes this user's
+    folders whose process is gone (a folder whose process id is in use again is kept).
+    """
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(SCRATCH_PREFIX + "*"):
+        with contextlib.suppress(OSError, ValueError):
+            if old.stat().st_uid == os.getuid() and not _alive(int((old / _OWNER).read_text())):
+                shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    atexit.register(shutil.rmtree, folder, True)
+    (folder / _OWNER).write_text(str(os.getpid()), encoding="utf-8")
+    return folder
 
 
 def sql_path(path: str | Path) -> str:

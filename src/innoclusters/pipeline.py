@@ -6,15 +6,12 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import hashlib
 import os
 import platform
 import resource
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,7 +35,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from innoclusters._io import MANIFEST, read_manifest
+from innoclusters._io import MANIFEST, read_manifest, scratch_folder
 from innoclusters._version import __version__
 from innoclusters.areas import (
     area_centres,
@@ -158,10 +155,10 @@ def _connection(workers: int, memory_limit: str = "") -> Any:
     process memory; in a database file DuckDB keeps them compressed and pages them in and
     out of its buffer pool, whose size ``memory_limit`` caps (DuckDB's default when empty).
     Large sorts and aggregates spill to the same temporary folder. ``workers`` threads if
-    > 0. The folder is removed at exit.
+    > 0. The folder is removed at exit, or by the next run if this one is killed
+    (:func:`~innoclusters._io.scratch_folder`).
     """
-    spill = tempfile.mkdtemp(prefix="innoclusters-")
-    atexit.register(shutil.rmtree, spill, True)
+    spill = str(scratch_folder())
     # Results never depend on row order (every figure is sorted or summed exactly), so
     # DuckDB may run unordered, which is faster.
     config: dict[str, Any] = {
