@@ -61,7 +61,12 @@ from innoclusters._io import format_of
 from innoclusters.config import METRICS, Settings
 from innoclusters.editions import resolve_windows
 from innoclusters.engines.spark_sources import ADAPTERS as SPARK_ADAPTERS
-from innoclusters.engines.spark_sources import AdapterScan, adapter_scans, local_header
+from innoclusters.engines.spark_sources import (
+    AdapterScan,
+    adapter_scans,
+    local_header,
+    sql_batches,
+)
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.locations import grid_index_sql, locations_from_parts
 from innoclusters.profiles import KINDS
@@ -428,16 +433,6 @@ def _validate_batches(batches: Iterator[pa.RecordBatch], *, query: str) -> Itera
     con.close()
 
 
-def _key_batches(batches: Iterator[pa.RecordBatch], *, query: str) -> Iterator[pa.RecordBatch]:
-    """Grid cells and exact ``DECIMAL(38, 18)`` weights of each Arrow batch (DuckDB SQL)."""
-    con = duckdb.connect(config={"threads": 1})
-    for batch in batches:
-        con.register("_batch", pa.Table.from_batches([batch]))
-        yield from con.sql(query).to_arrow_table().to_batches()
-        con.unregister("_batch")
-    con.close()
-
-
 def _validated(spark: Any, inp: _Input, encoding: str) -> tuple[Any, dict[str, str], list]:
     """The validated rows of one input (malformed ones rejected), its mapping and files."""
     sql = _pyspark()
@@ -790,7 +785,7 @@ class SparkRecords:
           country, city, org, field, CAST(weight AS DECIMAL(38, 18)) AS w FROM _batch"""
         keyed = self.frame.select(
             "metric", "year", "lat", "lon", "country", "city", "org", "field", "weight"
-        ).mapInArrow(functools.partial(_key_batches, query=query), _KEYED_SCHEMA)
+        ).mapInArrow(functools.partial(sql_batches, query=query), _KEYED_SCHEMA)
         win = self.spark.createDataFrame(
             [(m, int(a), int(b)) for m, (a, b) in windows.items()],
             "metric string, first int, last int",

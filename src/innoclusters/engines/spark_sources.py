@@ -58,6 +58,7 @@ __all__ = [
     "adapter_scans",
     "duck_map",
     "local_header",
+    "sql_batches",
 ]
 
 #: Adapters the Spark engine reads (the others are refused with a one-line error).
@@ -97,7 +98,9 @@ def local_header(path: Path, sep: str, encoding: str = "utf-8") -> list[str]:
         return next(csv.reader(fh, delimiter=sep), [])
 
 
-def _run_sql(batches: Iterator[pa.RecordBatch], *, query: str) -> Iterator[pa.RecordBatch]:
+def sql_batches(batches: Iterator[pa.RecordBatch], *, query: str) -> Iterator[pa.RecordBatch]:
+    """Each Arrow batch through the DuckDB query ``query`` (over ``_batch``), in one
+    single-threaded DuckDB connection: the body of a Spark ``mapInArrow`` task."""
     con = duckdb.connect(config={"threads": 1})
     for batch in batches:
         con.register("_batch", pa.Table.from_batches([batch]))
@@ -119,7 +122,7 @@ def duck_map(frame: Any, query: str) -> Any:
     schema = con.sql(query).to_arrow_table().schema
     con.close()
     return frame.mapInArrow(
-        functools.partial(_run_sql, query=query), types.from_arrow_schema(schema)
+        functools.partial(sql_batches, query=query), types.from_arrow_schema(schema)
     )
 
 
@@ -295,24 +298,6 @@ def _work_type() -> Any:
     )
 
 
-def _snapshot_parts(paths: Sequence[Path], entity: str) -> list[Path]:
-    """Part files of an OpenAlex snapshot entity, found as the adapter finds them."""
-    found: list[Path] = []
-    for p in paths:
-        if (
-            p.is_file()
-            and p.parent.name.startswith("updated_date=")
-            and p.parent.parent.name == entity
-        ):
-            found.append(p)
-        elif p.is_dir():
-            if p.name.startswith("updated_date=") and p.parent.name == entity:
-                found += sorted(p.glob("*.gz"))
-            else:
-                found += sorted(p.glob(f"**/{entity}/updated_date=*/*.gz"))
-    return sorted(set(found))
-
-
 def _file_ids(frame: Any, files: Mapping[Path, int]) -> Any:
     """Each row's input id, from the file Spark read it from."""
     F = _sql().functions
@@ -373,7 +358,7 @@ def _institutions(spark: Any, spec: SourceSpec, workdir: Path) -> tuple[Any, str
         )
         source = f"ROR {Path(ror).name}"
     else:
-        parts = _snapshot_parts(spec.paths, "institutions")
+        parts = openalex.snapshot_parts(spec.paths, "institutions")
         if not parts:
             return None, ""
         geo = t.StructType(

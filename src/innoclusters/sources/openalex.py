@@ -46,7 +46,7 @@ from innoclusters.sources.base import (
     text_list,
 )
 
-__all__ = ["COLUMNS", "NAME", "OPTIONS", "detect", "prepare"]
+__all__ = ["COLUMNS", "NAME", "OPTIONS", "detect", "prepare", "snapshot_parts"]
 
 NAME = "openalex"
 
@@ -67,8 +67,9 @@ _WORK_COLUMNS = (
 )
 
 
-def _parts(paths: Sequence[Path], entity: str) -> list[Path]:
-    """Part files of a snapshot entity (``works``, ``institutions``) under ``paths``."""
+def snapshot_parts(paths: Sequence[Path], entity: str) -> list[Path]:
+    """Part files of a snapshot entity (``works``, ``institutions``) under ``paths``: the
+    ``*.gz`` of its ``updated_date=*`` folders, or such files given one by one."""
     found: list[Path] = []
     for p in paths:
         if (
@@ -100,7 +101,7 @@ def _api_pages(paths: Sequence[Path]) -> list[Path]:
 
 def detect(paths: Sequence[Path]) -> Detection:
     """Whether ``paths`` hold OpenAlex works snapshot parts or API result pages."""
-    n = len(_parts(paths, "works")) + len(_api_pages(paths))
+    n = len(snapshot_parts(paths, "works")) + len(_api_pages(paths))
     return Detection(NAME, () if n else ("data/works/updated_date=*/part_*.gz",), n)
 
 
@@ -108,7 +109,7 @@ def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) ->
     """The SQL reading OpenAlex works as publication records (see the module docstring)."""
     check_options(NAME, options, OPTIONS)
     types = text_list(NAME, options, "types", OPTIONS["types"])
-    parts = _parts(paths, "works")
+    parts = snapshot_parts(paths, "works")
     pages = _api_pages(paths)
     if not parts and not pages:
         raise InputError(
@@ -158,7 +159,7 @@ def _institutions(paths: Sequence[Path], ror: str, workdir: Path) -> tuple[str, 
             coalesce(locations[1].geonames_details.country_code, country.country_code) AS country
           FROM read_json({sql_file(src)}, format='array', columns={cols})"""
         return sql, f"ROR {path.name}"
-    parts = _parts(paths, "institutions")
+    parts = snapshot_parts(paths, "institutions")
     if not parts:
         return (
             "SELECT NULL AS ror, NULL AS oa, NULL AS lat, NULL AS lon, NULL AS city, "
