@@ -223,6 +223,11 @@ def unzip_progress(report: Callable[[Path, int, int], None]) -> Iterator[None]:
         _UNZIP_REPORT.reset(token)
 
 
+def _bad_zip(path: Path, exc: BaseException) -> InputError:
+    """The error for a zip that cannot be opened or inflated."""
+    return InputError(f"{path}: not a readable zip file ({exc}); download it again")
+
+
 def _data_member(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
     """The one data member of a zip (macOS resource forks aside)."""
     members = [m for m in archive.infolist() if not m.is_dir()]
@@ -277,7 +282,7 @@ def readable(path: Path, workdir: Path) -> Path:
             with target.open("wb") as dst:
                 _copy_out(archive, member, path, dst)
     except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: not a readable zip file ({exc}); download it again") from None
+        raise _bad_zip(path, exc) from None
     return target
 
 
@@ -314,7 +319,7 @@ def streamed(path: Path, workdir: Path) -> tuple[Path, tuple[Path, Path] | None]
         with zipfile.ZipFile(path) as archive:
             member = _data_member(archive, path)
     except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: not a readable zip file ({exc}); download it again") from None
+        raise _bad_zip(path, exc) from None
     try:
         pipe = _new_name(workdir, member.filename, os.mkfifo)
     except OSError:  # a file system without named pipes: copy the member out
@@ -372,7 +377,7 @@ def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
         if failed:
             # Before the query's own error, which a shortened file would cause.
             path, exc = failed[0]
-            raise InputError(f"{path}: not a readable zip file ({exc}); download it again")
+            raise _bad_zip(path, exc)
 
 
 def header_of(path: Path, workdir: Path) -> list[str]:
