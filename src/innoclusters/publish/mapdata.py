@@ -144,15 +144,15 @@ def cluster_places(
         )
         for c, grp in pairs.groupby("cluster", sort=True):
             at = int(c)  # type: ignore[arg-type]
-            mask = by_cluster[bounds[0, at] : bounds[1, at]]
+            rows = by_cluster[bounds[0, at] : bounds[1, at]]
             idx = grp.index.to_numpy()
             # Sections of a larger place (a ward of Tokyo) count for that place.
             whole = idx[parent[idx] < 0]
             idx = whole if len(whole) else idx
-            if not len(mask):
+            if not len(rows):
                 continue
-            _, nearest = cKDTree(xyz_places[idx]).query(loc_xyz[mask], k=1)
-            np.add.at(share, idx[nearest], amount[mask])
+            _, nearest = cKDTree(xyz_places[idx]).query(loc_xyz[rows], k=1)
+            np.add.at(share, idx[nearest], amount[rows])
         totals = pd.Series(share).groupby(pair_cluster).transform("sum").to_numpy()
         share = np.where(totals > 0, 100.0 * share / np.where(totals > 0, totals, 1.0), 0.0)
     frame = pd.DataFrame(
