@@ -1,9 +1,11 @@
-"""Public names of a package served on first use (PEP 562).
+"""The package's own modules imported on first use: the one place that imports late.
 
-``innoclusters`` and ``innoclusters.places`` keep their import light this way: each lists its
-lazy names with the module each comes from (``_LAZY``), imports the same names under
-``TYPE_CHECKING`` for type checkers and readers (tests/test_architecture.py checks that the
-two agree), and takes its module ``__getattr__`` and ``__dir__`` from :func:`lazy_names`.
+``innoclusters`` and ``innoclusters.places`` keep their import light by serving their public
+names on first use (PEP 562): each lists its lazy names with the module each comes from
+(``_LAZY``), imports the same names under ``TYPE_CHECKING`` for type checkers and readers
+(tests/test_architecture.py checks that the two agree), and takes its module ``__getattr__``
+and ``__dir__`` from :func:`lazy_names`. The command layer holds the heavy modules it calls
+as :class:`LazyModule` objects, under the same ``TYPE_CHECKING`` rule.
 """
 
 from __future__ import annotations
@@ -12,6 +14,16 @@ import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+
+class LazyModule:
+    """A module of the package imported when its first attribute is looked up."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self.name), attr)
 
 
 def lazy_names(

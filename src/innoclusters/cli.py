@@ -9,7 +9,6 @@ prints one line and exits with status 130; anything else is a bug (status 1).
 from __future__ import annotations
 
 import errno
-import importlib
 import json
 import sys
 import warnings
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypeVar
 import typer
 
 from innoclusters import places
+from innoclusters._lazy import LazyModule
 from innoclusters._version import __version__
 from innoclusters.config import DEFAULT_UNCERTAINTY, DEMO_UNCERTAINTY, Settings, load_settings
 from innoclusters.errors import InnoclustersError, InnoclustersWarning, InputError, SettingsError
@@ -29,17 +29,7 @@ from innoclusters.sources import METRIC_OF, detect, parse_source
 __all__ = ["app", "main"]
 
 
-class _Later:
-    """A module of the library imported on first use (its first attribute looked up)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(importlib.import_module(self.name), attr)
-
-
-# The one place where the command layer imports late. The clustering pipeline (Numba,
+# The command layer's late imports (innoclusters._lazy). The clustering pipeline (Numba,
 # SciPy), the writers and the demo world cost about a second to import; `inspect`,
 # `geocode`, `--help` and `--version` need none of them, so they are imported when a
 # command first uses them. Type checkers and tests/test_architecture.py (layers, and that
@@ -52,12 +42,12 @@ if TYPE_CHECKING:
     import innoclusters.publish.comparison as comparison_lib
     import innoclusters.uncertainty as uncertainty_lib
 else:
-    compare_lib = _Later("innoclusters.compare")
-    demo_lib = _Later("innoclusters.demo")
-    pipeline_lib = _Later("innoclusters.pipeline")
-    publish_lib = _Later("innoclusters.publish")
-    comparison_lib = _Later("innoclusters.publish.comparison")
-    uncertainty_lib = _Later("innoclusters.uncertainty")
+    compare_lib = LazyModule("innoclusters.compare")
+    demo_lib = LazyModule("innoclusters.demo")
+    pipeline_lib = LazyModule("innoclusters.pipeline")
+    publish_lib = LazyModule("innoclusters.publish")
+    comparison_lib = LazyModule("innoclusters.publish.comparison")
+    uncertainty_lib = LazyModule("innoclusters.uncertainty")
 
 app = typer.Typer(
     name="innoclusters",
