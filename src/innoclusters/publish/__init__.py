@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from innoclusters._io import atomic_folder, prepare_folder
+from innoclusters._io import MANIFEST, atomic_folder, prepare_folder
 from innoclusters.errors import OutputError
 from innoclusters.publish.comparison import write_comparison
 from innoclusters.publish.geojson import write_geojson
@@ -38,7 +38,7 @@ from innoclusters.result import RunResult
 __all__ = ["output_folder", "write_files", "write_outputs"]
 
 #: Files of an output folder that record what the folder holds (``outputs``).
-_MARKERS = ("manifest.json", "comparison.json")
+_MARKERS = (MANIFEST, "comparison.json")
 
 
 def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
@@ -98,9 +98,9 @@ def write_files(result: RunResult, folder: str | Path) -> list[Path]:
     written += write_comparison(result, out)
     written += write_uncertainty(result, out)
     result.manifest.setdefault("timings_s", {})["publish"] = round(time.perf_counter() - start, 3)
-    entries = {p.name for p in out.iterdir()} | {p.name for p in written} | {"manifest.json"}
+    entries = {p.name for p in out.iterdir()} | {p.name for p in written} | {MANIFEST}
     result.manifest["outputs"] = sorted(entries)
-    written.append(write_manifest(result, out / "manifest.json"))
+    written.append(write_manifest(result, out / MANIFEST))
     return written
 
 
