@@ -36,7 +36,7 @@ from innoclusters.areas import footprints
 from innoclusters.config import Settings
 from innoclusters.geo import chord, unit_vectors
 from innoclusters.places import area_population, population_by_place
-from innoclusters.places.gazetteer import PART_DENSITY_PER_KM2, places
+from innoclusters.places.gazetteer import PART_DENSITY_PER_KM2, extent_km, places
 from innoclusters.places.names import gazetteer_names
 from innoclusters.places.population import counted_places
 
@@ -78,7 +78,7 @@ def _spread(
     out_lat, out_lon, owner = [], [], []
     for i in range(len(lat)):
         radius = (
-            np.sqrt(pop[i] / (np.pi * PART_DENSITY_PER_KM2)) if pop[i] >= SPREAD_POPULATION else 0
+            float(extent_km(pop[i], PART_DENSITY_PER_KM2)) if pop[i] >= SPREAD_POPULATION else 0
         )
         steps = np.arange(-np.floor(radius / GRID_KM), np.floor(radius / GRID_KM) + 1) * GRID_KM
         x, y = np.meshgrid(steps, steps)

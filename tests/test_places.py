@@ -408,6 +408,32 @@ def test_municipalities_beside_a_larger_city_are_counted() -> None:
     assert _counted("Kawaguchi", "JP") and _counted("Saitama", "JP")
 
 
+def test_parts_beyond_the_extent_and_seats_beside_a_city() -> None:
+    """Issue 11's real-world double counts and missing cities, each by its rule."""
+    # Japan: a municipality's seat (PPLA2) is a city of its own, inside Tokyo's core radius
+    # (Musashino), with no population in GeoNames' dump (Kodaira, Koganei), with Kyoto's
+    # code (Mukō), or with its figure on a section (Mitaka, corrected).
+    for town in ("Musashino", "Kodaira", "Koganei", "Higashikurume", "Komae", "Mitaka"):
+        assert _counted(town, "JP", "40"), town
+    assert _counted("Mukō", "JP", "22") and _counted("Wakayama", "JP", "43")
+    # Canada, Italy, Poland: the third level is the municipality, however far its parts lie.
+    for part, cc in (("Nepean", "CA"), ("Kanata", "CA"), ("Lido di Ostia", "IT")):
+        assert not _counted(part, cc), part
+    assert _counted("Ottawa", "CA") and _counted("Rome", "IT") and _counted("Venice", "IT")
+    # Records newer than the dump inside a city's disc, by country: Etobicoke (Toronto),
+    # East Helsinki, Kyiv's raion Desna; Vaughan and Markham stay cities of their own.
+    for part, cc in (("Etobicoke", "CA"), ("East Helsinki", "FI"), ("Desna", "UA")):
+        assert not _counted(part, cc), part
+    assert _counted("Vaughan", "CA") and _counted("Markham", "CA")
+    # One place listed twice in one county: Carol City (Miami Gardens since 2003), 150 m
+    # away; Goodyear and Avondale, 0.8 km apart, are two cities. Phoenix's urban village
+    # Maryvale and the new towns' aggregate records (Marne-la-Vallée) are hand-kept.
+    assert not _counted("Carol City", "US") and _counted("Miami Gardens", "US", "FL")
+    assert _counted("Goodyear", "US", "AZ") and _counted("Avondale", "US", "AZ")
+    assert not _counted("Maryvale", "US", "AZ") and not _counted("Marne La Vallée", "FR")
+    assert _counted("Torcy", "FR") and _counted("Cergy", "FR")
+
+
 def test_population_corrections_apply() -> None:
     """GeoNames' known wrong figures are corrected, each with its source."""
     g = places.load_gazetteer().set_index("geonameid")

