@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from innoclusters import records
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.records import inspect_records, read_records
 from innoclusters.sources import SourceSpec, prepare
@@ -203,3 +204,71 @@ def test_without_named_pipes_the_zip_is_copied_out(
     path, feed = streamed(GRANTED / "g_inventor_disambiguated.tsv.zip", tmp_path)
     assert feed is None and path.is_file()
     assert path.read_text(encoding="utf-8").startswith("patent_id\tinventor_sequence")
+
+
+def test_the_one_pass_path_gives_what_the_row_path_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records, rejects (line, reason) and counts are the same whichever path reads the rows.
+
+    The granted tables plus rows with every problem: a blank location, a place without
+    coordinates or city, a place with a bad latitude, a year that is not a date, a patent
+    missing from g_patent, a blank patent_id, a filtered patent at a bad place.
+    """
+    folder = tmp_path / "pv"
+    folder.mkdir()
+    for name in ("g_inventor_disambiguated", "g_location_disambiguated", "g_application"):
+        with zipfile.ZipFile(GRANTED / f"{name}.tsv.zip") as archive:
+            text = archive.read(archive.namelist()[0]).decode()
+        text = text.replace("loc-cam\tCambridge\t\tGB\t\t", "loc-cam\tCambridge\t\tGB\t52.2\t0.12")
+        extra = {
+            "g_inventor_disambiguated": [
+                "10000002\t1\tfl:x\tX\tY\tF\t ",
+                "10000002\t2\tfl:x\tX\tY\tF\tloc-north",
+                "10000002\t3\tfl:x\tX\tY\tF\tloc-none",
+                "10000007\t0\tfl:x\tX\tY\tF\tloc-sj",
+                "10000008\t0\tfl:x\tX\tY\tF\tloc-tok",
+                " \t0\tfl:x\tX\tY\tF\tloc-tok",
+                "10000004\t1\tfl:x\tX\tY\tF\tloc-north",
+            ],
+            "g_location_disambiguated": [
+                "loc-north\tOslo\t\tNO\tnorth\t10.7\t\t\t",
+                "loc-none\t\t\tNO\t\t\t\t\t",
+            ],
+            "g_application": [
+                "16/7\t10000007\t16\tsoon\t16\t0",
+                "16/8\t10000008\t16\t2020-02-02\t16\t0",
+            ],
+        }[name]
+        (folder / f"{name}.tsv").write_text(text + "\n".join(extra) + "\n", encoding="utf-8")
+    with zipfile.ZipFile(GRANTED / "g_patent.tsv.zip") as archive:
+        text = archive.read(archive.namelist()[0]).decode()
+    text += "10000007\tutility\t2023-02-14\tX\tB2\t1\t0\tx.xml\n"
+    (folder / "g_patent.tsv").write_text(text, encoding="utf-8")
+
+    def read() -> tuple[object, ...]:
+        rs = read_records({"patents": [f"patentsview:{folder}"]})
+        (stats,) = rs.files
+        counts = (stats.rows_read, stats.rows_accepted, stats.rows_rejected, dict(stats.filtered))
+        frame = rs.frame()
+        return frame.values.tolist(), rs.rejects().values.tolist(), counts
+
+    keyed = records._read_keyed
+    calls: list[object] = []
+    monkeypatch.setattr(records, "_read_keyed", lambda *a: calls.append(a) or keyed(*a))
+    one_pass = read()
+    assert len(calls) == 1
+    monkeypatch.setattr(records, "_one_pass", lambda *args: False)
+    assert read() == one_pass and len(calls) == 1
+    _frame, rejects, counts = one_pass
+    assert counts == (17, 5, 8, {"patent type": 2, "withdrawn": 2})
+    assert [(r[1], r[4]) for r in rejects] == [
+        (8, "location_id 'loc-gone' not in g_location_disambiguated"),
+        (11, "patent_id not in g_patent; missing year"),
+        (12, "no location_id"),
+        (13, "lat 'north' is not a number"),
+        (14, "missing lat/lon and city"),
+        (15, "year 'soon' is not a whole number"),
+        (16, "patent_id not in g_patent"),
+        (17, "patent_id not in g_patent; missing doc_id; missing year"),
+    ]

@@ -49,7 +49,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import duckdb
 
@@ -797,6 +797,14 @@ class _Plan:
     placed: bool = False
     #: The adapter's query for tables whose keys repeat (:attr:`Prepared.fallback`).
     fallback: str = ""
+    #: The one-pass path (:attr:`Prepared.documents`, :func:`_read_keyed`): the documents
+    #: query and its grouped variant, the rows' query, and ``source`` and ``fallback``
+    #: reading only the rows listed in ``_bad_rows`` (to word their reject reasons).
+    documents: str = ""
+    documents_grouped: str = ""
+    keyed: str = ""
+    bad_source: str = ""
+    bad_fallback: str = ""
 
     @property
     def types(self) -> dict[str, str]:
@@ -1185,12 +1193,15 @@ def _materialise(
     """
     staged = f"_staged_{index}"
     keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    sources = [
-        sql.replace(
-            "@STAGED", f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
-        ).replace("@PLACES", f"(SELECT * EXCLUDE (file_id) FROM _places WHERE file_id = {index})")
-        for sql in (prepared.sql, prepared.fallback)
-    ]
+    rows = f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
+    bad = f"(SELECT * FROM {rows} WHERE _row IN (SELECT _row FROM _bad_rows))"
+
+    def placed(sql: str, staged_rows: str = rows) -> str:
+        return sql.replace("@STAGED", staged_rows).replace(
+            "@PLACES", f"(SELECT * EXCLUDE (file_id) FROM _places WHERE file_id = {index})"
+        )
+
+    sources = [placed(sql) for sql in (prepared.sql, prepared.fallback)]
     source = sources[0]
     try:
         if prepared.places:
@@ -1233,6 +1244,11 @@ def _materialise(
         files=prepared.files,
         placed=bool(prepared.places),
         fallback=sources[1] if prepared.fallback else "",
+        documents=prepared.documents if prepared.keyed else "",
+        documents_grouped=prepared.documents_grouped if prepared.keyed else "",
+        keyed=placed(prepared.keyed) if prepared.keyed else "",
+        bad_source=placed(prepared.sql, bad) if prepared.keyed else "",
+        bad_fallback=placed(prepared.fallback, bad) if prepared.keyed else "",
     )
 
 
@@ -1241,13 +1257,180 @@ def _read_plans(
 ) -> dict[str, Any]:
     """Fill ``records`` and ``rejects`` from the planned files; return the geocoding stats.
 
+    Files of adapters with a one-pass path (:attr:`Prepared.documents`) that are the only
+    file of their metric and have no place to geocode are read by :func:`_read_keyed`;
+    the others by :func:`_read_rows`.
+    """
+    if not plans:
+        return {}
+    keyed = [p for p in plans if _one_pass(con, p, plans)]
+    rest = [p for p in plans if p.index not in {k.index for k in keyed}]
+    for plan in keyed:
+        _read_keyed(con, plan, tracker, (1.0 - tracker.done) / len(plans))
+    geocoding = _read_rows(con, rest, geocode=geocode, tracker=tracker) if rest else {}
+    con.execute("DELETE FROM _places")
+    if geocode:
+        assigned = _assign_countries(con)
+        if assigned:
+            geocoding["countries_assigned"] = assigned
+    return geocoding
+
+
+@contextlib.contextmanager
+def _insertion_order(con: duckdb.DuckDBPyConnection, preserve: bool) -> Iterator[None]:
+    """Run a block with DuckDB's ``preserve_insertion_order`` set to ``preserve``, then
+    put it back. Row numbers from a scan need it on; a query whose rows' order does not
+    matter runs faster without it (an insert of unordered rows then writes in parallel)."""
+    keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    con.execute(f"SET preserve_insertion_order = {preserve}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+
+
+def _read_failed(exc: duckdb.Error, plans: Sequence[_Plan]) -> NoReturn:
+    """Raise a one-line :class:`InputError` for a query reading ``plans`` that failed
+    (running out of memory is not the files' fault and passes on, read_records says so)."""
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        raise exc
+    names = ", ".join(str(p.path) for p in plans)
+    first = str(exc).strip().splitlines()[0]
+    raise InputError(f"{names}: cannot be read ({first}); {_READ_HINT[plans[0].fmt]}") from None
+
+
+def _one_pass(con: duckdb.DuckDBPyConnection, plan: _Plan, plans: Sequence[_Plan]) -> bool:
+    """Whether :func:`_read_keyed` reads ``plan``: its adapter has a one-pass path, no
+    other file has its metric (documents are counted across the files of a metric) and
+    none of its places is to be geocoded (a place not found rejects rows afterwards)."""
+    if not plan.keyed or sum(p.metric == plan.metric for p in plans) != 1:
+        return False
+    todo = con.execute(
+        f"""SELECT count(*) FROM _places WHERE file_id = {plan.index}
+        AND lat IS NULL AND lon IS NULL AND city IS NOT NULL"""
+    ).fetchone()
+    return not (todo and todo[0])
+
+
+def _documents_sql(documents: str, types: Mapping[str, str]) -> str:
+    """SQL validating an adapter's documents once each (:attr:`Prepared.documents`).
+
+    Gives ``_key``, ``doc_id`` and ``year`` as :func:`validation_sql` gives them, ``_filter``,
+    and ``_valid``: the document's rows pass every check of :func:`validation_sql` that
+    is not their place's (the same rules, applied to the same values, once per document).
+    """
+    year, year_missing, _raw = _year(types)
+    lo, hi = YEAR_RANGE
+    whole = f"_y BETWEEN {lo} AND {hi} AND _y = floor(_y)"
+    return f"""SELECT _key, _doc AS doc_id, _filter,
+      CAST(CASE WHEN {whole} THEN CAST(_y AS INTEGER) END AS SMALLINT) AS year,
+      coalesce(_ok AND _doc IS NOT NULL AND NOT _ym AND isfinite(_y) AND {whole}, false)
+        AS _valid
+    FROM (SELECT _key, nullif(trim({_text("doc_id", types)}), '') AS _doc, {year} AS _y,
+        {year_missing} AS _ym, _filter, coalesce(_ok, false) AS _ok FROM ({documents}) AS _s)"""
+
+
+#: A row of an adapter's one-pass query (:attr:`Prepared.keyed`) whose own checks and
+#: place pass (its place validated once, :func:`_places_sql`).
+_KEYED_OK = "coalesce(v._ok AND v._place_reason IS NULL AND NOT coalesce(v._noplace, false), false)"
+
+
+def _read_keyed(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, tracker: _Progress, share: float
+) -> None:
+    """Read an adapter's file in one pass (:attr:`Prepared.documents`): records, counts
+    and rejects as :func:`_read_rows` gives them.
+
+    Each document is validated once, together with the count of its rows that pass their
+    own and their place's checks (``_keyed_docs``); the records are then written straight
+    from the rows, weighted by that count, without storing the validated rows first.
+    Rows that fail are read once more, alone, through the adapter's full query and
+    :func:`validation_sql`, for their exact reasons.
+    """
+    read = f"reading {plan.path.name} ({_size_mb(plan.files or (plan.path,)):,.0f} MB)"
+    with tracker.step(share, read):
+        try:
+            staged = con.execute(f"SELECT count(*) FROM _staged_{plan.index}").fetchone()
+            for grouped in (False, True):
+                documents = plan.documents_grouped if grouped else plan.documents
+                types = {
+                    str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {documents}").fetchall()
+                }
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE _keyed_docs AS
+                    SELECT n._key, n._rows, n._n, d.doc_id, d.year, d._filter,
+                      coalesce(d._valid, false) AS _valid
+                    FROM (SELECT v._key, count(*) AS _rows,
+                        count(*) FILTER (WHERE {_KEYED_OK}) AS _n
+                      FROM ({plan.keyed}) AS v GROUP BY ALL) AS n
+                    LEFT JOIN ({_documents_sql(documents, types)}) AS d ON d._key = n._key"""
+                )
+                got = con.execute("SELECT sum(_rows) FROM _keyed_docs").fetchone()
+                # A key the document tables repeat gives its rows twice: read them grouped.
+                if (got[0] if got else 0) == (staged[0] if staged else 0):
+                    break
+            con.execute(
+                f"""INSERT INTO _counts SELECT {plan.index}, _filter, ok, sum(n) FROM (
+                  SELECT _filter, true AS ok, CASE WHEN _valid THEN _n ELSE 0 END AS n
+                  FROM _keyed_docs
+                  UNION ALL SELECT _filter, false AS ok,
+                    _rows - CASE WHEN _valid THEN _n ELSE 0 END AS n FROM _keyed_docs)
+                WHERE n > 0 GROUP BY ALL"""
+            )
+            m = plan.metric.replace("'", "''")
+            with _insertion_order(con, False):
+                con.execute(
+                    f"""INSERT INTO records SELECT '{m}', d.doc_id, d.year, v.lat, v.lon, v.country,
+                  {_weight_sql("CAST(NULL AS DOUBLE)", "1.0", "CAST(0 AS DOUBLE)", "d._n")},
+                  v.city, v.region, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
+                FROM ({plan.keyed}) AS v
+                  JOIN (SELECT * FROM _keyed_docs WHERE _valid AND _filter IS NULL) AS d
+                  ON d._key = v._key
+                WHERE {_KEYED_OK}"""
+                )
+            failed = con.execute(
+                """SELECT sum(_rows - CASE WHEN _valid THEN _n ELSE 0 END) FROM _keyed_docs
+                WHERE _filter IS NULL"""
+            ).fetchone()
+            rejected = int(failed[0]) if failed and failed[0] else 0
+            if rejected:
+                con.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE _bad_rows AS SELECT v._row
+                    FROM ({plan.keyed}) AS v LEFT JOIN _keyed_docs AS d ON d._key = v._key
+                    WHERE d._filter IS NULL AND NOT (coalesce(d._valid, false) AND {_KEYED_OK})"""
+                )
+                bad = plan.bad_fallback if grouped else plan.bad_source
+                wording = dataclasses.replace(plan, source=bad)
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _rows_bad AS "
+                    f"SELECT * FROM ({wording.sql(numbered=True)})"
+                )
+        except duckdb.Error as exc:
+            _read_failed(exc, [plan])
+    if rejected:
+        _collect_rejects(con, [plan], table="_rows_bad", placed=False)
+        listed = con.execute(
+            "SELECT count(*) FROM rejects WHERE file = $file", {"file": str(plan.path)}
+        ).fetchone()
+        if (listed[0] if listed else 0) != rejected:
+            raise RuntimeError(
+                f"{plan.path}: {rejected} rows failed but {listed} were worded; the "
+                f"{plan.adapter} adapter's one-pass queries disagree with its query"
+            )
+    for table in ("_keyed_docs", "_bad_rows", "_rows_bad", f"_staged_{plan.index}"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _read_rows(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, geocode: bool, tracker: _Progress
+) -> dict[str, Any]:
+    """Fill ``records`` and ``rejects`` from ``plans``; return the geocoding stats.
+
     Every file is read and validated once, into the temporary table ``_rows`` (rows of
     source adapters keep their row numbers, which cost nothing there; only the columns
     some file has, :func:`_stored`); geocoding, the per-document sums of the fractional
     weights, the records and the rejects are then taken from that table.
     """
-    if not plans:
-        return {}
     columns = _stored(plans)
     share = 1.0 - tracker.done - _SHARES["geocode"] - _SHARES["records"] - _SHARES["rejects"]
     try:
@@ -1259,11 +1442,7 @@ def _read_plans(
                 plans = [dataclasses.replace(p, source=p.fallback or p.source) for p in plans]
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {_rows_sql(plans, columns)}")
     except duckdb.Error as exc:
-        if isinstance(exc, duckdb.OutOfMemoryException):
-            raise  # not the files' fault (read_records says so)
-        names = ", ".join(str(p.path) for p in plans)
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"{names}: cannot be read ({first}); {_READ_HINT[plans[0].fmt]}") from None
+        _read_failed(exc, plans)
     for plan in plans:
         if plan.source:
             con.execute(f"DROP TABLE IF EXISTS _staged_{plan.index}")
@@ -1293,11 +1472,6 @@ def _read_plans(
     with tracker.step(_SHARES["rejects"], f"{read}; rejects"):
         _collect_rejects(con, plans, table=table, placed=bool(geocoding))
     con.execute(f"DROP TABLE {table}")
-    con.execute("DELETE FROM _places")
-    if geocode:
-        assigned = _assign_countries(con)
-        if assigned:
-            geocoding["countries_assigned"] = assigned
     return geocoding
 
 
@@ -1365,13 +1539,18 @@ def _insert_records(
     same = f"d._metric = {code} AND " if by_metric else ""
     con.execute(
         f"""INSERT INTO records SELECT {metric}, v.doc_id, v.year, v.lat, v.lon, v.country,
-        coalesce({weight}, greatest(1.0 - {given}, 0.0) * {share} / d.shares),
-        v.city, v.region, {org}, {field}
+        {_weight_sql(weight, share, given, "d.shares")}, v.city, v.region, {org}, {field}
         FROM ({_located_sql(table, columns)}) AS v JOIN _docn AS d
           ON {same}v.doc_id = d.doc_id
         WHERE v.reason = '' AND v._filter IS NULL"""
     )
     con.execute("DROP TABLE _docn")
+
+
+def _weight_sql(weight: str, share: str, given: str, shares: str) -> str:
+    """SQL of a row's fractional weight: its own ``weight``, else its ``share`` of what the
+    document's explicit weights (``given``) leave of 1, over the document's ``shares``."""
+    return f"coalesce({weight}, greatest(1.0 - {given}, 0.0) * {share} / {shares})"
 
 
 def _open_text(path: Path, encoding: str) -> Any:

@@ -113,6 +113,20 @@ class Prepared:
     #: into it while ``staged`` runs (:func:`streamed`, :func:`feeding`): the row-defining
     #: file is read once, so it is unzipped as it is read instead of copied out first.
     feeds: tuple[tuple[Path, Path], ...] = ()
+    #: Optional, for adapters whose rows take every checked column either from a document
+    #: (one per key of the document tables) or from a place of ``places``: records then
+    #: validates each document once and writes the records in one pass, without storing
+    #: the validated rows first. ``documents`` reads the document tables, one row per key:
+    #: ``_key``, ``doc_id``, ``year`` (as upstream has them), ``_filter`` and ``_ok``
+    #: (false when ``sql`` gives the document's rows a problem of its own);
+    #: ``documents_grouped`` is its variant for tables whose keys repeat (as ``fallback``).
+    #: ``keyed`` reads ``@STAGED`` and ``@PLACES`` like ``sql`` and gives per row ``_key``,
+    #: ``_row``, the columns of ``@PLACES`` but ``_place``, and ``_ok`` (false when ``sql``
+    #: gives the row a problem that is not its document's). Rows are the same as ``sql``'s
+    #: and the three must agree: a row is accepted exactly when ``sql`` accepts it.
+    documents: str = ""
+    documents_grouped: str = ""
+    keyed: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -214,6 +214,14 @@ def _prepare_one(
       LEFT JOIN doc AS d ON d.k = i.k"""
     inventor = found[inv]
     assert inventor is not None
+    # The same rows read for records' one-pass path (Prepared.documents): each patent's
+    # year, filter and listing once, each inventor row's key, place and location problem.
+    documents = f"""WITH @DOCS SELECT d.k AS _key, d.k AS doc_id, {choices[year_from]} AS year,
+      d._filter AS _filter, d.listed AS _ok FROM doc AS d"""
+    keyed = """WITH inv AS (SELECT * FROM @STAGED)
+    SELECT i.k AS _key, i._row AS _row, l.* EXCLUDE (_place),
+      nullif(trim(i.location_id), '') IS NOT NULL AND l._place IS NOT NULL AS _ok
+    FROM inv AS i LEFT JOIN @PLACES AS l ON l._place = i.location_id"""
     return Prepared(
         adapter=NAME,
         path=inventor,
@@ -227,6 +235,11 @@ def _prepare_one(
           FROM {_tsv(files[loc])} GROUP BY ALL""",
         columns=columns,
         feeds=feeds,
+        documents=documents.replace("@DOCS", _documents(grant, files, wanted, grouped=False)),
+        documents_grouped=documents.replace(
+            "@DOCS", _documents(grant, files, wanted, grouped=True)
+        ),
+        keyed=keyed,
         filters={
             "withdrawn": "withdrawn grants",
             "patent type": f"patent types other than {wanted}",
