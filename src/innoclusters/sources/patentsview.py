@@ -218,9 +218,11 @@ def _prepare_one(
     # year, filter and listing once, each inventor row's key, place and location problem.
     documents = f"""WITH @DOCS SELECT d.k AS _key, d.k AS doc_id, {choices[year_from]} AS year,
       d._filter AS _filter, d.listed AS _ok FROM doc AS d"""
+    # A row's location_id equals its place's key, so whether it is blank is a test of the
+    # place (made once per place, not per row).
     keyed = """WITH inv AS (SELECT * FROM @STAGED)
     SELECT i.k AS _key, i._row AS _row, l.* EXCLUDE (_place),
-      nullif(trim(i.location_id), '') IS NOT NULL AND l._place IS NOT NULL AS _ok
+      l._place IS NOT NULL AND trim(l._place) <> '' AS _ok
     FROM inv AS i LEFT JOIN @PLACES AS l ON l._place = i.location_id"""
     return Prepared(
         adapter=NAME,
