@@ -1196,10 +1196,14 @@ def _materialise(
     rows = f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
     bad = f"(SELECT * FROM {rows} WHERE _row IN (SELECT _row FROM _bad_rows))"
 
-    def placed(sql: str, staged_rows: str = rows) -> str:
-        return sql.replace("@STAGED", staged_rows).replace(
-            "@PLACES", f"(SELECT * EXCLUDE (file_id) FROM _places WHERE file_id = {index})"
-        )
+    places = f"(SELECT * EXCLUDE (file_id) FROM _places WHERE file_id = {index})"
+    # For the one-pass rows, whether each place passes is decided once per place.
+    valid = f"""(SELECT * EXCLUDE (file_id),
+      _place_reason IS NULL AND NOT coalesce(_noplace, false) AS _valid_place
+      FROM _places WHERE file_id = {index})"""
+
+    def placed(sql: str, staged_rows: str = rows, places: str = places) -> str:
+        return sql.replace("@STAGED", staged_rows).replace("@PLACES", places)
 
     sources = [placed(sql) for sql in (prepared.sql, prepared.fallback)]
     source = sources[0]
@@ -1246,7 +1250,7 @@ def _materialise(
         fallback=sources[1] if prepared.fallback else "",
         documents=prepared.documents if prepared.keyed else "",
         documents_grouped=prepared.documents_grouped if prepared.keyed else "",
-        keyed=placed(prepared.keyed) if prepared.keyed else "",
+        keyed=placed(prepared.keyed, places=valid) if prepared.keyed else "",
         bad_source=placed(prepared.sql, bad) if prepared.keyed else "",
         bad_fallback=placed(prepared.fallback, bad) if prepared.keyed else "",
     )
@@ -1331,8 +1335,9 @@ def _documents_sql(documents: str, types: Mapping[str, str]) -> str:
 
 
 #: A row of an adapter's one-pass query (:attr:`Prepared.keyed`) whose own checks and
-#: place pass (its place validated once, :func:`_places_sql`).
-_KEYED_OK = "coalesce(v._ok AND v._place_reason IS NULL AND NOT coalesce(v._noplace, false), false)"
+#: place pass (its place validated once, :func:`_places_sql`; ``_valid_place`` is decided
+#: once per place, :func:`_materialise`).
+_KEYED_OK = "coalesce(v._ok AND v._valid_place, false)"
 
 
 def _read_keyed(

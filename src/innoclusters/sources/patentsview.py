@@ -220,10 +220,11 @@ def _prepare_one(
       d._filter AS _filter, d.listed AS _ok FROM doc AS d"""
     # A row's location_id equals its place's key, so whether it is blank is a test of the
     # place (made once per place, not per row).
-    keyed = """WITH inv AS (SELECT * FROM @STAGED)
-    SELECT i.k AS _key, i._row AS _row, l.* EXCLUDE (_place),
-      l._place IS NOT NULL AND trim(l._place) <> '' AS _ok
-    FROM inv AS i LEFT JOIN @PLACES AS l ON l._place = i.location_id"""
+    keyed = """WITH inv AS (SELECT * FROM @STAGED),
+      pl AS (SELECT *, trim(_place) <> '' AS _named FROM @PLACES)
+    SELECT i.k AS _key, i._row AS _row, l.* EXCLUDE (_place, _named),
+      coalesce(l._named, false) AS _ok
+    FROM inv AS i LEFT JOIN pl AS l ON l._place = i.location_id"""
     return Prepared(
         adapter=NAME,
         path=inventor,
