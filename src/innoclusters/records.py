@@ -1110,13 +1110,11 @@ def _inspect_plan(con: duckdb.DuckDBPyConnection, plan: _Plan, problems: int) ->
             f"ORDER BY line LIMIT {int(problems)}"
         ).fetchall()
     elif valid < n:
-        keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-        con.execute("SET preserve_insertion_order = true")
-        first_rows = con.execute(
-            f"SELECT line, doc_id, reason FROM ({plan.sql(numbered=True)}) WHERE reason <> '' "
-            f"LIMIT {int(problems)}"
-        ).fetchall()
-        con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+        with _insertion_order(con, True):
+            first_rows = con.execute(
+                f"SELECT line, doc_id, reason FROM ({plan.sql(numbered=True)}) "
+                f"WHERE reason <> '' LIMIT {int(problems)}"
+            ).fetchall()
         if plan.fmt in ("csv", "tsv", "jsonl") and first_rows:
             numbers = [int(r[0]) for r in first_rows]
             starts = _row_lines(plan, {m[0] for m in malformed}, max(numbers))
@@ -1192,7 +1190,6 @@ def _materialise(
     every other file (:func:`_read_plans`).
     """
     staged = f"_staged_{index}"
-    keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     rows = f"(SELECT *, rowid + {int(prepared.first_line)} AS _row FROM {staged})"
     bad = f"(SELECT * FROM {rows} WHERE _row IN (SELECT _row FROM _bad_rows))"
 
@@ -1218,22 +1215,12 @@ def _materialise(
                 f"""INSERT INTO _places SELECT {index}, {int(last[0]) if last else 0}
                   + row_number() OVER (), * FROM ({_places_sql(prepared.places, types)})"""
             )
-        con.execute("SET preserve_insertion_order = true")
-        with feeding(prepared.feeds):
+        with _insertion_order(con, True), feeding(prepared.feeds):
             con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {prepared.staged}")
-        con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
         raw = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {source}").fetchall()}
     except duckdb.Error as exc:
-        if isinstance(exc, duckdb.OutOfMemoryException):
-            raise  # not the files' fault (read_records says so)
-        first = str(exc).strip().splitlines()[0]
-        names = ", ".join(str(p) for p in prepared.files)
-        raise InputError(
-            f"{names}: cannot be read as {prepared.adapter} tables ({first}); check they are "
-            "the files as downloaded"
-        ) from None
-    finally:
-        con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+        hint = "check they are the files as downloaded"
+        _read_failed(exc, prepared.files, hint, f" as {prepared.adapter} tables")
     return _Plan(
         prepared.path,
         "source",
@@ -1293,14 +1280,15 @@ def _insertion_order(con: duckdb.DuckDBPyConnection, preserve: bool) -> Iterator
         con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
 
 
-def _read_failed(exc: duckdb.Error, plans: Sequence[_Plan]) -> NoReturn:
-    """Raise a one-line :class:`InputError` for a query reading ``plans`` that failed
-    (running out of memory is not the files' fault and passes on, read_records says so)."""
+def _read_failed(exc: duckdb.Error, files: Sequence[Path], hint: str, kind: str = "") -> NoReturn:
+    """Raise a one-line :class:`InputError` for a query reading ``files`` that failed: they
+    cannot be read (as ``kind``), DuckDB's first line, ``hint``. Running out of memory is
+    not the files' fault and passes on (:func:`read_records` says so)."""
     if isinstance(exc, duckdb.OutOfMemoryException):
         raise exc
-    names = ", ".join(str(p.path) for p in plans)
+    names = ", ".join(str(f) for f in files)
     first = str(exc).strip().splitlines()[0]
-    raise InputError(f"{names}: cannot be read ({first}); {_READ_HINT[plans[0].fmt]}") from None
+    raise InputError(f"{names}: cannot be read{kind} ({first}); {hint}") from None
 
 
 def _one_pass(con: duckdb.DuckDBPyConnection, plan: _Plan, plans: Sequence[_Plan]) -> bool:
@@ -1411,7 +1399,7 @@ def _read_keyed(
                     f"SELECT * FROM ({wording.sql(numbered=True)})"
                 )
         except duckdb.Error as exc:
-            _read_failed(exc, [plan])
+            _read_failed(exc, [plan.path], _READ_HINT[plan.fmt])
     if rejected:
         _collect_rejects(con, [plan], table="_rows_bad", placed=False)
         listed = con.execute(
@@ -1447,7 +1435,7 @@ def _read_rows(
                 plans = [dataclasses.replace(p, source=p.fallback or p.source) for p in plans]
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _rows AS {_rows_sql(plans, columns)}")
     except duckdb.Error as exc:
-        _read_failed(exc, plans)
+        _read_failed(exc, [p.path for p in plans], _READ_HINT[plans[0].fmt])
     for plan in plans:
         if plan.source:
             con.execute(f"DROP TABLE IF EXISTS _staged_{plan.index}")
@@ -1693,12 +1681,10 @@ def _collect_rejects(
             if placed:
                 sql = _placed_sql(f"({sql})")
             # row_number() OVER () numbers rows in file order only while order is preserved.
-            keep = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-            con.execute("SET preserve_insertion_order = true")
-            rows = con.execute(
-                f"SELECT line, doc_id, reason FROM ({sql}) WHERE reason <> '' ORDER BY line"
-            ).df()
-            con.execute(f"SET preserve_insertion_order = {bool(keep and keep[0])}")
+            with _insertion_order(con, True):
+                rows = con.execute(
+                    f"SELECT line, doc_id, reason FROM ({sql}) WHERE reason <> '' ORDER BY line"
+                ).df()
             if plan.fmt in ("csv", "tsv", "jsonl"):
                 starts = np.asarray(_row_lines(plan, {m[0] for m in malformed}), dtype=np.int64)
                 rows["line"] = starts[rows["line"].to_numpy(dtype=np.int64) - 1]
