@@ -432,6 +432,11 @@ def test_parts_beyond_the_extent_and_seats_beside_a_city() -> None:
     assert _counted("Goodyear", "US", "AZ") and _counted("Avondale", "US", "AZ")
     assert not _counted("Maryvale", "US", "AZ") and not _counted("Marne La Vallée", "FR")
     assert _counted("Torcy", "FR") and _counted("Cergy", "FR")
+    # A first-level region that is one city (data/city_regions.tsv): Bangkok's districts,
+    # Brasília's administrative regions, Saint Petersburg's towns are the city's.
+    for part, cc in (("Sai Mai", "TH"), ("Ceilândia", "BR"), ("Kolpino", "RU"), ("Jinshan", "CN")):
+        assert not _counted(part, cc), part
+    assert _counted("Bangkok", "TH") and _counted("Brasília", "BR")
 
 
 def test_population_corrections_apply() -> None:

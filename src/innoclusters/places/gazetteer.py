@@ -58,6 +58,7 @@ __all__ = [
     "admin2_codes",
     "admin3_codes",
     "cache_dir",
+    "city_regions",
     "english_form",
     "extent_km",
     "feature_codes",
@@ -334,6 +335,17 @@ def population_corrections() -> dict[int, tuple[int, int]]:
     figure it corrects, so a fix upstream supersedes it.
     """
     return {int(r[0]): (int(r[2]), int(r[3])) for r in _data_rows("population_corrections.tsv")}
+
+
+def city_regions() -> dict[tuple[str, str], int]:
+    """First-level regions that are one city: ``(country, admin1) -> the city's geonameid``.
+
+    From ``data/city_regions.tsv``, each row with its reason: GeoNames' figure for the city is
+    the whole region's (Bangkok, Brasília's Federal District, Saint Petersburg, Kyiv, Havana,
+    Shanghai, Beijing), so every other place of the region is part of it, however far from the
+    city's point.
+    """
+    return {(r[0], r[1]): int(r[2]) for r in _data_rows("city_regions.tsv")}
 
 
 def admin1_names() -> dict[tuple[str, str], str]:

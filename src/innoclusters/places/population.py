@@ -29,6 +29,7 @@ from innoclusters.places.gazetteer import (
     SEAT_FEATURES,
     admin2_codes,
     admin3_codes,
+    city_regions,
     extent_km,
     feature_codes,
     other_municipality,
@@ -125,6 +126,9 @@ def counted_places() -> np.ndarray:
     - a place of a country of :data:`RECENT_PARTS_COUNTRIES` of
       :data:`RECENT_MIN_POPULATION` or more without a feature code (newer than GeoNames'
       dump) inside the disc of a larger place of its region (Etobicoke in Toronto);
+    - a place of a first-level region that is one city
+      (:func:`~innoclusters.places.gazetteer.city_regions`: Bangkok, Brasília's Federal
+      District, Saint Petersburg, Kyiv, Havana, Shanghai, Beijing), other than the city;
     - a place without a population.
     """
     gaz = places()
@@ -148,6 +152,7 @@ def counted_places() -> np.ndarray:
     counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
     keep[_municipal_parts(gaz, keep)] = False
     keep[_recent_parts(gaz, keep)] = False
+    keep[_region_city_parts(gaz, keep)] = False
     if not counts.sum():
         return np.flatnonzero(keep)
     a = rows[np.repeat(big, counts)]
@@ -207,6 +212,19 @@ def _municipal_parts(gaz: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
     pop = gaz["population"].to_numpy()
     part &= pop[row] < pop[largest]
     return row[part]
+
+
+def _region_city_parts(gaz: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
+    """Rows of ``keep`` in a first-level region that is one city, other than the city itself
+    (:func:`~innoclusters.places.gazetteer.city_regions`: Sai Mai and Lat Krabang are
+    Bangkok's, Ceilândia and Taguatinga Brasília's, Kolpino Saint Petersburg's)."""
+    regions = city_regions()
+    key = pd.Series(
+        list(zip(gaz["country"], gaz["admin1"].fillna(""), strict=True)), index=gaz.index
+    )
+    city = key.map(regions).to_numpy(dtype=np.float64)
+    gid = gaz["geonameid"].to_numpy(dtype=np.float64)
+    return np.flatnonzero(keep & ~np.isnan(city) & (gid != city))
 
 
 def _recent_parts(gaz: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
