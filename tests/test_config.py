@@ -65,7 +65,7 @@ def test_memory_limit_from_toml_and_validated(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_text('memory_limit = "8GB"\n', encoding="utf-8")
     assert load_settings(path).memory_limit == "8GB"
-    assert Settings().memory_limit == "2GB"
+    assert Settings().memory_limit == "4GB"
     assert Settings(memory_limit="").memory_limit == ""
     with pytest.raises(SettingsError) as info:
         Settings(memory_limit="lots", top=0)

@@ -16,7 +16,13 @@ import pytest
 
 from innoclusters._io import SCRATCH_PREFIX, scratch_folder
 from innoclusters.config import Settings
-from innoclusters.pipeline import input_names, run
+from innoclusters.pipeline import (
+    LOCATION_BYTES,
+    PROCESS_BYTES,
+    duckdb_memory_limit,
+    input_names,
+    run,
+)
 from innoclusters.publish import write_outputs
 from innoclusters.publish.tables import clusters_csv_text
 from innoclusters.result import CLUSTER_COLUMNS
@@ -145,6 +151,23 @@ def test_memory_limit_does_not_change_the_result(write_world: Writer) -> None:
     pd.testing.assert_frame_equal(free.locations, capped.locations)
     pd.testing.assert_frame_equal(free.extras["profiles"], capped.extras["profiles"])
     assert capped.manifest["settings"]["memory_limit"] == "100MB"
+    # Below what the clustering needs, DuckDB keeps the whole limit (128 MiB at most).
+    assert capped.manifest["resources"]["duckdb_memory_limit"] == {
+        "records": "95MiB",
+        "clusters": "95MiB",
+    }
+
+
+def test_duckdb_gets_the_memory_limit_minus_what_python_needs() -> None:
+    gib = 2**30
+    assert duckdb_memory_limit("8GB") == f"{(8 * 10**9 - PROCESS_BYTES) >> 20}MiB"
+    n = 7_000_000
+    share = 8 * 10**9 - PROCESS_BYTES - LOCATION_BYTES * n
+    assert duckdb_memory_limit("8gb", locations=n) == f"{share >> 20}MiB"
+    assert duckdb_memory_limit("4 GiB", locations=10**9) == "1024MiB"  # a quarter at least
+    assert duckdb_memory_limit("64MiB") == "64MiB"
+    assert duckdb_memory_limit(f"{4 * gib}B") == f"{(4 * gib - PROCESS_BYTES) >> 20}MiB"
+    assert duckdb_memory_limit("") == ""
 
 
 def test_input_names_carry_no_folder_of_the_machine() -> None:

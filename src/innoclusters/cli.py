@@ -233,8 +233,8 @@ def run(
     memory_limit: Annotated[
         str | None,
         typer.Option(
-            help="Memory the DuckDB engine may use, e.g. '4GB'; beyond it, it spills to a "
-            "temporary folder (results do not change)."
+            help="Memory the whole run may use, e.g. '8GB' (default 4GB); DuckDB spills to a "
+            "temporary folder beyond its share of it (results do not change)."
         ),
     ] = None,
     engine: Annotated[

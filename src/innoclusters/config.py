@@ -45,9 +45,11 @@ DEFAULT_MIN_SHARE: Mapping[str, float] = MappingProxyType(
     {"patents": 0.0012, "publications": 0.0005, "vc": 0.003}
 )
 
-#: DuckDB's memory limit unless set: its own default (80 % of the machine's memory) leaves
-#: nothing for the clustering's arrays, which live outside DuckDB.
-DEFAULT_MEMORY_LIMIT = "2GB"
+#: The run's memory limit unless set (DuckDB gets it minus what the clustering needs:
+#: :func:`innoclusters.pipeline.duckdb_memory_limit`); a world-scale run (about 45 M
+#: address rows) then stays under 4 GiB. DuckDB's own default, 80 % of the machine's
+#: memory, would leave nothing for the clustering's arrays, which live outside DuckDB.
+DEFAULT_MEMORY_LIMIT = "4GB"
 
 #: Rank uncertainty replicates per source (data, method, both) when neither the settings
 #: nor the command line say: rank uncertainty is on by default (docs/uncertainty.md).
@@ -186,11 +188,14 @@ class Settings:
         ``[sources.vc] format = "table"`` with ``columns = {doc_id = "Deal ID"}`` (see
         ``docs/sources.md``); metrics not named are detected from their files.
     memory_limit
-        Memory the DuckDB engine may use, e.g. ``"4GB"``; beyond it DuckDB spills to a
-        temporary folder. Default ``"2GB"``: with the clustering's own arrays a world-scale
-        run (about 45 M address rows) then stays under 4 GiB; raise it on a large machine
-        for a faster records stage. Empty: DuckDB's own default (80 % of the machine's
-        memory). Results do not depend on it.
+        Memory the whole run may use, e.g. ``"8GB"``: DuckDB gets it minus what the
+        clustering's frames and arrays need (a reserve of 1.25 GiB, and 320 bytes per
+        location once the locations are known; see
+        :func:`innoclusters.pipeline.duckdb_memory_limit`) and spills beyond its share to a
+        temporary folder. Default ``"4GB"``: a world-scale run (about 45 M address rows)
+        stays under it; raise it on a large machine for a faster records stage. Empty:
+        DuckDB's own default (80 % of the machine's memory) and no limit on the rest.
+        Results do not depend on it.
     engine
         Where the records, locations and profile pre-aggregation run: ``"duckdb"`` (embedded,
         one machine) or ``"spark"`` (Apache Spark through PySpark, on any master; see

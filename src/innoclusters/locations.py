@@ -257,4 +257,5 @@ def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> 
         LEFT JOIN city_d AS t USING (metric, li, lo)
         ORDER BY b.metric, b.li, b.lo"""
     ).to_arrow_table()
-    return table.to_pandas()[list(LOCATION_COLUMNS)]
+    # Each Arrow column is freed once converted: the table is not held twice.
+    return table.to_pandas(self_destruct=True, split_blocks=True)[list(LOCATION_COLUMNS)]

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import os
 import platform
+import re
 import resource
 import time
 import warnings
@@ -60,10 +61,14 @@ from innoclusters.uncertainty import estimate as estimate_uncertainty
 from innoclusters.uncertainty import report_columns
 
 __all__ = [
+    "LOCATION_BYTES",
+    "PROCESS_BYTES",
     "VERSIONED_PACKAGES",
     "add_uncertainty",
     "cluster_locations",
+    "duckdb_memory_limit",
     "input_names",
+    "memory_bytes",
     "rerun_with_uncertainty",
     "run",
 ]
@@ -89,6 +94,81 @@ VERSIONED_PACKAGES: tuple[str, ...] = (
     "jinja2",
     "plotly",
 )
+
+
+#: What the process holds beside DuckDB's buffer pool throughout a run, in bytes: the
+#: imported libraries, the gazetteer, the locations table fetched from DuckDB, and what
+#: DuckDB allocates outside its pool (measured: 330 MiB after the imports; the process
+#: peaked 0.8 GiB above DuckDB's limit in the records and locations stages at scales 1 and
+#: 3.5). See :func:`duckdb_memory_limit`.
+PROCESS_BYTES = 5 << 28  # 1.25 GiB
+
+#: What clustering, profiles and publishing hold per location, in bytes, on top of
+#: :data:`PROCESS_BYTES`: the locations frame and its clustered copy, the kernel's arrays,
+#: the footprints' inputs (measured: ``cluster_locations`` and ``merge_links`` on the 7.16 M
+#: locations of scale 3.5 raise the process by 1.9 GiB, 280 bytes a location).
+LOCATION_BYTES = 320
+
+# DuckDB's size units: KB, MB... are powers of 1000, KiB, MiB... powers of 1024.
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
+
+
+def memory_bytes(size: str) -> int:
+    """Bytes of a size as DuckDB reads it: ``"8GB"`` is 8e9, ``"512 MiB"`` 512 * 2**20.
+
+    Raises
+    ------
+    SettingsError
+        When ``size`` is not a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
+    """
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", size, flags=re.IGNORECASE)
+    if found is None or found.group(2).upper() not in _UNITS:
+        raise SettingsError(f"setting 'memory_limit' must be a size such as \"4GB\", got {size!r}")
+    return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
+
+
+def duckdb_memory_limit(memory_limit: str, *, locations: int = 0) -> str:
+    """DuckDB's share of the run's ``memory_limit``: the limit minus what Python needs.
+
+    ``memory_limit`` is a limit for the whole run's process, but DuckDB caps only its own
+    buffer pool; the clustering's frames and arrays come on top. So DuckDB gets the limit
+    minus :data:`PROCESS_BYTES` while the records are read and the locations built, and
+    minus :data:`LOCATION_BYTES` per location as well from the clustering stage on (the
+    pipeline lowers DuckDB's limit once the locations table is known; DuckDB then writes
+    what it holds beyond it to its database file or spill folder). DuckDB never gets less
+    than a quarter of the limit (nor less than 128 MiB, unless the limit is lower): a limit
+    below what the clustering needs slows the run down rather than failing it, and the
+    process may then exceed it. Empty: DuckDB's own default (80 % of the machine's memory)
+    and no limit on the rest.
+
+    Parameters
+    ----------
+    memory_limit
+        The run's memory limit (``Settings.memory_limit``), e.g. ``"8GB"``.
+    locations
+        Rows of the locations table, once known.
+
+    Returns
+    -------
+    str
+        A size for DuckDB's ``memory_limit`` (in MiB), or ``""`` when ``memory_limit`` is.
+
+    Examples
+    --------
+    >>> duckdb_memory_limit("8GB")
+    '6349MiB'
+    >>> duckdb_memory_limit("8GB", locations=7_160_393)
+    '4164MiB'
+    >>> duckdb_memory_limit("")
+    ''
+    """
+    if not memory_limit:
+        return ""
+    total = memory_bytes(memory_limit)
+    share = total - PROCESS_BYTES - LOCATION_BYTES * locations
+    share = max(share, total // 4, min(total, 128 << 20))
+    return f"{share >> 20}MiB"
 
 
 class _Stages:
@@ -153,7 +233,8 @@ def _connection(workers: int, memory_limit: str = "") -> Any:
 
     The records of a world-scale run (tens of millions of rows) would take gigabytes in
     process memory; in a database file DuckDB keeps them compressed and pages them in and
-    out of its buffer pool, whose size ``memory_limit`` caps (DuckDB's default when empty).
+    out of its buffer pool, whose size ``memory_limit`` caps (DuckDB's default when empty;
+    the pipeline passes :func:`duckdb_memory_limit`).
     Large sorts and aggregates spill to the same temporary folder. ``workers`` threads if
     > 0. The folder is removed at exit, or by the next run if this one is killed
     (:func:`~innoclusters._io.scratch_folder`).
@@ -341,7 +422,9 @@ def run(
     spark = None
     measured = settings.engine == "duckdb"  # the DuckDB engine reports its progress
     with stages.stage("records", "Reading and validating records", measured=measured) as shown:
-        connection = _connection(settings.workers, settings.memory_limit)
+        # DuckDB's share of the run's memory_limit, per stage (recorded in the manifest).
+        duckdb_limits = {"records": duckdb_memory_limit(settings.memory_limit)}
+        connection = _connection(settings.workers, duckdb_limits["records"])
         if settings.engine == "spark":
             spark = SparkRecords.read(sources, settings, connection=connection)
             records = spark.records
@@ -380,6 +463,11 @@ def run(
         )(rounding=settings.rounding, windows=windows)
     for metric, years in coverage.items():
         counts[metric] = {**counts[metric], **years}
+    if settings.memory_limit:
+        # From here on the locations' frames share the run's memory_limit with DuckDB.
+        limit = duckdb_memory_limit(settings.memory_limit, locations=len(locations))
+        records.connection.execute(f"SET memory_limit = '{limit}'")
+        duckdb_limits["clusters"] = limit
     totals = {m: float(counts[m]["weight_in_window"]) for m in metrics}
     cluster_label = "Clustering and ranking"
     if not kernel_compiled():
@@ -424,7 +512,11 @@ def run(
         timings=stages.timings,
         synthetic=synthetic,
     )
-    manifest["resources"] = {"cpu_s": stages.cpu, "peak_rss_mib": stages.peak_rss_mib}
+    manifest["resources"] = {
+        "cpu_s": stages.cpu,
+        "peak_rss_mib": stages.peak_rss_mib,
+        "duckdb_memory_limit": duckdb_limits,
+    }
     manifest["warnings"] = partial
     manifest["population"] = {
         "source": Path(population).name if population is not None else "gazetteer",
