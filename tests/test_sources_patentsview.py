@@ -272,3 +272,11 @@ def test_the_one_pass_path_gives_what_the_row_path_gives(
         (16, "patent_id not in g_patent"),
         (17, "patent_id not in g_patent; missing doc_id; missing year"),
     ]
+
+
+def test_planning_only_unzips_nothing(tmp_path: Path) -> None:
+    """An engine that reads the upstream files itself (Spark) has them found, not unzipped."""
+    (planned,) = prepare(SourceSpec("patentsview", (GRANTED,)), tmp_path, plan_only=True)
+    assert list(tmp_path.iterdir()) == [] and planned.feeds == ()
+    assert sorted(planned.files) == sorted(GRANTED.glob("*.zip"))
+    assert planned.path == GRANTED / "g_inventor_disambiguated.tsv.zip"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from innoclusters.records import read_records
-from innoclusters.sources import SourceSpec
+from innoclusters.sources import SourceSpec, prepare
 
 DATA = Path(__file__).parent / "data" / "sources" / "regpat"
 
@@ -43,3 +44,22 @@ def test_priority_year_is_an_option() -> None:
     spec = SourceSpec("regpat", (DATA,), {"year": "priority"})
     frame = read_records({"patents": [spec]}).frame()
     assert sorted(set(frame["year"])) == [2017, 2018]
+
+
+def test_zipped_tables_are_planned_from_their_header_alone(tmp_path: Path) -> None:
+    """Planning only (the Spark engine) reads the inventor table's header, unzips nothing."""
+    folder = tmp_path / "regpat"
+    folder.mkdir()
+    for path in DATA.iterdir():
+        with zipfile.ZipFile(folder / f"{path.name}.zip", "w") as archive:
+            archive.write(path, path.name)
+    work = tmp_path / "work"
+    work.mkdir()
+    (planned,) = prepare(SourceSpec("regpat", (folder,)), work, plan_only=True)
+    assert planned.path == folder / "202401_PCT_Inv_reg.txt.zip"
+    assert [p.name for p in work.iterdir()] == ["0_202401_PCT_Inv_reg.txt"]  # its head
+    assert (
+        read_records({"patents": [folder]})
+        .frame()
+        .equals(read_records({"patents": [DATA]}).frame())
+    )

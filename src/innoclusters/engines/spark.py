@@ -245,7 +245,7 @@ def _adapter_inputs(spec: SourceSpec, metric: str, start: int, workdir: Path) ->
     if spec.adapter not in SPARK_ADAPTERS:
         raise _only_tables(spec.adapter, ", ".join(map(str, spec.paths)))
     out: list[_Input] = []
-    for prepared in sources_pkg.prepare(spec, workdir):
+    for prepared in sources_pkg.prepare(spec, workdir, plan_only=True):
         path = prepared.path
         out.append(
             _Input(
@@ -270,7 +270,7 @@ def _inputs(
 
     Sources named or detected as an upstream layout are planned by their adapter
     (:func:`innoclusters.sources.prepare`, which checks its settings and finds its files;
-    zipped tables are unzipped into ``workdir``).
+    it only plans: the engine unzips each zipped table once, when it reads it).
     """
     unknown = [m for m in sources if m not in METRICS]
     if unknown:

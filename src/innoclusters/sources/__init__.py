@@ -17,13 +17,14 @@ Choose an adapter with ``--patents patentsview:DIR`` or ``[sources.patents] form
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.sources import crunchbase, openalex, patentsview, rasenfosse, regpat, table
-from innoclusters.sources.base import Detection, Prepared, SourceSpec
+from innoclusters.sources.base import Detection, Prepared, SourceSpec, planning_only
 
 __all__ = [
     "ADAPTERS",
@@ -92,8 +93,13 @@ def closest_adapter(header: Sequence[str]) -> tuple[str, list[str]]:
     return best[0], [c for c in best[1].COLUMNS if c not in have]
 
 
-def prepare(spec: SourceSpec, workdir: Path) -> list[Prepared]:
+def prepare(spec: SourceSpec, workdir: Path, *, plan_only: bool = False) -> list[Prepared]:
     """Plan the reading of one source with its adapter.
+
+    With ``plan_only``, nothing is unzipped into ``workdir``
+    (:func:`~innoclusters.sources.base.planning_only`): the settings are checked and the
+    files found, for an engine that reads the upstream files itself (``Prepared.files``)
+    and runs none of the planned SQL.
 
     Raises
     ------
@@ -110,4 +116,5 @@ def prepare(spec: SourceSpec, workdir: Path) -> list[Prepared]:
     for p in spec.paths:
         if not p.exists():
             raise InputError(f"{p}: no such file or folder; check the path")
-    return list(module.prepare(list(spec.paths), spec.options, workdir))
+    with planning_only() if plan_only else contextlib.nullcontext():
+        return list(module.prepare(list(spec.paths), spec.options, workdir))

@@ -42,6 +42,7 @@ __all__ = [
     "find_suffixed",
     "find_table",
     "header_of",
+    "planning_only",
     "readable",
     "readable_all",
     "sql_file",
@@ -57,6 +58,10 @@ __all__ = [
 _UNZIP_REPORT: contextvars.ContextVar[Callable[[Path, int, int], None] | None] = (
     contextvars.ContextVar("unzip_report", default=None)
 )
+
+
+#: Set while an adapter only plans (:func:`planning_only`): zips are not unzipped.
+_PLANNING: contextvars.ContextVar[bool] = contextvars.ContextVar("planning", default=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,14 +284,33 @@ def _copy_out(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path, dst
                 report(path, done, total)
 
 
+@contextlib.contextmanager
+def planning_only() -> Iterator[None]:
+    """Within the block, adapters only plan: :func:`readable` and :func:`streamed` give a
+    zip's own path (nothing is unzipped, no pipe is made), for an engine that reads the
+    upstream files itself (``Prepared.files``) and runs none of the planned SQL."""
+    token = _PLANNING.set(True)
+    try:
+        yield
+    finally:
+        _PLANNING.reset(token)
+
+
 def readable(path: Path, workdir: Path) -> Path:
     """A path DuckDB can read: a ``.zip`` has its one data member copied out to ``workdir``.
 
     DuckDB reads ``.gz`` itself; for a ``.zip`` (the way PatentsView and others publish
     their tables) the member is streamed out with :mod:`zipfile` once, in blocks, to a
     temporary file that lives as long as the run's reading, so it can be scanned several
-    times at full speed.
+    times at full speed. While :func:`planning_only`, the zip's own path.
     """
+    if _PLANNING.get():
+        return path
+    return _unzipped(path, workdir)
+
+
+def _unzipped(path: Path, workdir: Path) -> Path:
+    """:func:`readable`, whether or not planning only."""
     if not path.name.lower().endswith(".zip"):
         return path
     try:
@@ -323,9 +347,9 @@ def streamed(path: Path, workdir: Path) -> tuple[Path, tuple[Path, Path] | None]
     then overlaps parsing, and the inflated file is never written to disk. Returns the path
     to read and the feed (the pipe and the zip), or ``path`` itself and ``None`` for other
     files. Where named pipes do not exist (Windows, some file systems), the member is copied
-    out instead.
+    out instead. While :func:`planning_only`, ``path`` itself and ``None``.
     """
-    if not path.name.lower().endswith(".zip"):
+    if not path.name.lower().endswith(".zip") or _PLANNING.get():
         return path, None
     if not hasattr(os, "mkfifo"):
         return readable(path, workdir), None
@@ -402,12 +426,12 @@ def header_of(path: Path, workdir: Path) -> list[str]:
         if name.endswith(".parquet"):
             rel = con.sql(f"SELECT * FROM read_parquet({sql_file(path)}) LIMIT 0")
         elif name.endswith((".jsonl", ".ndjson", ".json")) or _looks_like_json_lines(path):
-            src = readable(path, workdir)
+            src = _unzipped(path, workdir)
             rel = con.sql(
                 f"SELECT * FROM read_json({sql_file(src)}, format='auto', sample_size=100) LIMIT 0"
             )
         else:
-            src = readable(path, workdir)
+            src = _head(path, workdir) if path.name.lower().endswith(".zip") else path
             rel = con.sql(
                 f"SELECT * FROM read_csv({sql_file(src)}, all_varchar=true, header=true, "
                 "sample_size=100) LIMIT 0"
@@ -418,6 +442,25 @@ def header_of(path: Path, workdir: Path) -> list[str]:
         raise InputError(f"{path}: cannot read its header ({first})") from None
     finally:
         con.close()
+
+
+def _head(path: Path, workdir: Path) -> Path:
+    """The first whole lines (up to 1 MiB) of a zip's data member, in a file of ``workdir``:
+    enough to read a header without unzipping the whole table."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _data_member(archive, path)
+            with archive.open(member) as src:
+                block = src.read(1 << 20)
+    except (zipfile.BadZipFile, zlib.error) as exc:
+        raise _bad_zip(path, exc) from None
+    if len(block) == 1 << 20 and b"\n" in block:
+        block = block[: block.rindex(b"\n") + 1]
+
+    def write(target: Path) -> None:
+        target.write_bytes(block)
+
+    return _new_name(workdir, member.filename, write)
 
 
 def _looks_like_json_lines(path: Path) -> bool:
