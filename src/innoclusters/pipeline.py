@@ -53,7 +53,7 @@ from innoclusters.engines.spark import SparkRecords
 from innoclusters.errors import InputError, PartialWindowWarning, SettingsError
 from innoclusters.locations import build_locations, edition_windows, years_present
 from innoclusters.places import add_intensity, area_population, economy_names
-from innoclusters.profiles import cluster_profiles, prepare_profiles
+from innoclusters.profiles import cluster_profiles
 from innoclusters.ranking import rank_clusters
 from innoclusters.records import ProgressCallback, RecordSet, read_records
 from innoclusters.result import RunResult
@@ -472,15 +472,15 @@ def run(
     cluster_label = "Clustering and ranking"
     if not kernel_compiled():
         cluster_label += " (compiling the clustering kernel, first run only: about 30 s)"
-    # The profiles' pre-aggregation does not depend on the clusters: DuckDB runs it on its
-    # own cursor while clustering (much of it single-threaded Python) runs here.
+    # The Spark engine's profile pre-aggregation does not depend on the clusters: it runs
+    # while clustering runs here. The DuckDB engine's profiles read the records in the
+    # clusters' cells once the clusters are known (a third of the work of pre-aggregating
+    # every location, which competed with clustering for the cores).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        prepared = pool.submit(
-            spark.prepare_profiles
+        prepared = (
+            pool.submit(spark.prepare_profiles, rounding=settings.rounding, windows=windows)
             if spark
-            else functools.partial(prepare_profiles, records.connection.cursor()),
-            rounding=settings.rounding,
-            windows=windows,
+            else None
         )
         with stages.stage("clusters", cluster_label):
             located, clusters, densities = cluster_locations(
@@ -489,14 +489,15 @@ def run(
             links = merge_links(located, eps_km=settings.eps_km)
         del locations
         with stages.stage("profiles", "Profiling clusters"):
-            prepared.result()
+            if prepared is not None:
+                prepared.result()
             profiles = cluster_profiles(
                 records,
                 located,
                 rounding=settings.rounding,
                 windows=windows,
                 cluster_order=clusters["cluster_id"],
-                prepared=True,
+                prepared=spark is not None,
             )
     names = _record_file_names(records)
     rejects = records.rejects()

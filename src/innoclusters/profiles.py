@@ -70,8 +70,11 @@ def prepare_profiles(
 
     Leaves the tables ``_prof_org`` and ``_prof_field`` (``metric, li, lo, value, w``, the
     exact summed weight of the window's records per rounded location and value, ``NULL``
-    value for records without one) in the connection. This does not depend on the
-    clusters, so the pipeline runs it on its own cursor while clustering runs.
+    value for records without one) in the connection, for
+    :func:`cluster_profiles` with ``prepared=True``. The Spark engine leaves the same tables
+    (computed on Spark); on the DuckDB engine :func:`cluster_profiles` reads the records
+    straight, which costs a third of this pre-aggregation over every location and value
+    (it sums only the records in the clusters' cells, per cluster).
 
     Parameters
     ----------
@@ -130,8 +133,9 @@ def cluster_profiles(
     top
         Named values kept per cluster, metric and kind.
     prepared
-        Whether :func:`prepare_profiles` already ran on the connection with the same
-        ``rounding`` and ``windows`` (it runs here otherwise).
+        Read the pre-aggregates ``_prof_org`` and ``_prof_field`` that
+        :func:`prepare_profiles` (or the Spark engine) left in the connection with the same
+        ``rounding`` and ``windows``, instead of the ``records`` table. Same result.
 
     Returns
     -------
@@ -142,38 +146,57 @@ def cluster_profiles(
         with no value in any record of the window has no rows.
     """
     con = records.connection
-    if not prepared:
-        prepare_profiles(con, rounding=rounding, windows=windows)
     inside = located["cluster_id"].notna().to_numpy()
     lat = located["lat"].to_numpy(dtype=float)[inside]
     lon = located["lon"].to_numpy(dtype=float)[inside]
-    # The locations' rounded coordinates back to their grid cells (-180 is the cell of 180).
+    codes, ids = pd.factorize(located["cluster_id"].to_numpy()[inside])
+    # The locations' rounded coordinates back to their grid cells (-180 is the cell of 180),
+    # each with its cluster as a small integer (the cluster ids join back at the end).
     areas = pd.DataFrame(
         {
             "metric": located["metric"].to_numpy()[inside],
             "li": np.rint(lat / rounding).astype(np.int64),
             "lo": np.rint(lon / rounding).astype(np.int64),
-            "cluster_id": located["cluster_id"].to_numpy()[inside],
+            "c": codes.astype(np.int64),
         }
     )
+    names = pd.DataFrame({"c": np.arange(len(ids), dtype=np.int64), "cluster_id": ids})
+    win = pd.DataFrame(
+        [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
+    )
+    li = grid_index_sql("r.lat", rounding=rounding)
+    lo = grid_index_sql("r.lon", rounding=rounding, longitude=True)
     con.register("_prof_areas", areas)
+    con.register("_prof_names", names)
+    con.register("_prof_win", win)
     try:
         frames = []
         for kind in KINDS:
+            # Exact weight per cluster, metric and value (DECIMAL sums, so the grouping does
+            # not change them): from the pre-aggregates per grid cell when prepared (the
+            # Spark engine's), else straight from the records in the clusters' cells.
+            source = (
+                f"""SELECT a.c, p.metric, p.value, sum(p.w) AS w FROM _prof_{kind} AS p
+                JOIN _prof_areas AS a ON p.metric = a.metric AND p.li = a.li AND p.lo = a.lo
+                GROUP BY ALL"""
+                if prepared
+                else f"""SELECT a.c, r.metric, r.{kind} AS value,
+                  sum(CAST(r.weight AS DECIMAL(38, 18))) AS w
+                FROM records AS r JOIN _prof_win AS w ON r.metric = w.metric
+                JOIN _prof_areas AS a ON r.metric = a.metric AND {li} = a.li AND {lo} = a.lo
+                WHERE r.year BETWEEN w.first AND w.last
+                GROUP BY ALL"""
+            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _prof_g AS {source}")
             frames.append(
                 con.execute(
-                    f"""WITH p AS (
-                      SELECT a.cluster_id, p.metric, p.value, p.w FROM _prof_{kind} AS p
-                      JOIN _prof_areas AS a
-                        ON p.metric = a.metric AND p.li = a.li AND p.lo = a.lo),
-                    has AS (
-                      SELECT metric FROM p GROUP BY metric HAVING count(value) > 0),
-                    t AS (
-                      SELECT cluster_id, metric, sum(w) AS total FROM p
-                      WHERE metric IN (SELECT metric FROM has) GROUP BY ALL),
+                    f"""WITH has AS (
+                      SELECT metric FROM _prof_g GROUP BY metric HAVING count(value) > 0),
                     g AS (
-                      SELECT cluster_id, metric, value, sum(w) AS w FROM p
-                      WHERE metric IN (SELECT metric FROM has) GROUP BY ALL),
+                      SELECT n.cluster_id, g.metric, g.value, g.w FROM _prof_g AS g
+                      JOIN _prof_names AS n USING (c)
+                      WHERE g.metric IN (SELECT metric FROM has)),
+                    t AS (SELECT cluster_id, metric, sum(w) AS total FROM g GROUP BY ALL),
                     ranked AS (
                       SELECT *, row_number() OVER (
                         PARTITION BY cluster_id, metric, value IS NULL
@@ -190,13 +213,15 @@ def cluster_profiles(
                     [top, top],
                 ).df()
             )
+        con.execute("DROP TABLE IF EXISTS _prof_g")
         for kind in KINDS:
             con.execute(f"DROP TABLE IF EXISTS _prof_{kind}")
     finally:
-        con.unregister("_prof_areas")
+        for name in ("_prof_areas", "_prof_names", "_prof_win"):
+            con.unregister(name)
     table = pd.concat(frames, ignore_index=True)
     if cluster_order is None:
-        order = {c: i for i, c in enumerate(sorted(areas["cluster_id"].unique()))}
+        order = {c: i for i, c in enumerate(sorted(ids))}
     else:
         order = {c: i for i, c in enumerate(cluster_order)}
     metric_order = {m: i for i, m in enumerate(METRICS)}
