@@ -189,25 +189,30 @@ def gazetteer_names(
     c_rows = np.unique(cand["row"].to_numpy())
     c_tree = cKDTree(unit_vectors(g_lat[c_rows], g_lon[c_rows]))
     k = min(NEAREST_PLACES, len(c_rows))
-    dist, idx = c_tree.query(u_xyz, k=k)
-    u_loc = np.repeat(np.arange(len(u_xyz)), k)
-    o_row = c_rows[idx.reshape(len(u_xyz), k).ravel()]
-    ok = np.isin(
-        u_codes[u_loc].astype(np.int64) * n_rows + o_row,
-        cand["c"].to_numpy(dtype=np.int64) * n_rows + cand["row"].to_numpy(dtype=np.int64),
+    # One row per point, one column per near place (queries in parallel: same answers).
+    dist, idx = c_tree.query(u_xyz, k=k, workers=-1)
+    o_row = c_rows[idx.reshape(len(u_xyz), k)]
+    # Only the places of the point's own cluster count (``cand``'s keys are sorted).
+    cand_key = np.sort(
+        cand["c"].to_numpy(dtype=np.int64) * n_rows + cand["row"].to_numpy(dtype=np.int64)
     )
-    u_loc, o_row = u_loc[ok], o_row[ok]
-    o_km = np.maximum(dist.reshape(len(u_xyz), k).ravel()[ok] * EARTH_RADIUS_KM, 1.0)
+    key = u_codes.astype(np.int64)[:, None] * n_rows + o_row
+    at = np.minimum(np.searchsorted(cand_key, key), len(cand_key) - 1)
+    ok = cand_key[at] == key
+    o_km = np.maximum(dist.reshape(len(u_xyz), k) * EARTH_RADIUS_KM, 1.0)
     pull = g_pop[o_row] ** ATTRIBUTION_POWER / o_km**2
     if has_cc:
-        other = point_key["cc"].to_numpy(dtype=object)[first][u_loc] != g_country[o_row]
+        other = point_key["cc"].to_numpy(dtype=object)[first][:, None] != g_country[o_row]
     else:
-        other = np.zeros(len(u_loc), dtype=bool)
-    order = np.lexsort((o_row, -pull, other, u_loc))
-    u_loc, o_row = u_loc[order], o_row[order]
-    best = np.r_[True, u_loc[1:] != u_loc[:-1]] if len(u_loc) else np.zeros(0, dtype=bool)
-    owner_u = np.full(len(u_xyz), -1, dtype=np.int64)
-    owner_u[u_loc[best]] = o_row[best]
+        other = np.zeros(o_row.shape, dtype=bool)
+    # Each point's place: a place of its own country first, then the largest pull, then
+    # the lowest row (a missing pull counts as the smallest).
+    rank = np.where(ok, other.astype(np.int8), np.int8(2))
+    pick = ok & (rank == rank.min(axis=1, keepdims=True))
+    pull = np.where(pick, np.where(np.isnan(pull), -np.inf, pull), -np.inf)
+    pick &= pull == pull.max(axis=1, keepdims=True)
+    best = np.where(pick, o_row, np.iinfo(np.int64).max).min(axis=1)
+    owner_u = np.where(pick.any(axis=1), best, -1).astype(np.int64)
     # A location with none of its cluster's places among its nearest goes to the largest.
     largest = cand.sort_values(["c", "pop", "row"], ascending=[True, False, True]).drop_duplicates(
         "c"
