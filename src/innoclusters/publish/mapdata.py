@@ -125,8 +125,10 @@ def cluster_places(
     ids = clusters["cluster_id"].astype(str).to_numpy()
     needed = {"lat", "lon", "cluster_id"}
     if locations is not None and needed <= set(locations.columns) and len(pairs):
-        inside = locations[locations["cluster_id"].notna()]
-        amount_col = "activity" if "activity" in inside.columns else "weight"
+        amount_col = "activity" if "activity" in locations.columns else "weight"
+        # Only the columns read here are copied.
+        inside = locations[["lat", "lon", "cluster_id", amount_col]]
+        inside = inside[locations["cluster_id"].notna().to_numpy()]
         amount = pd.to_numeric(inside[amount_col], errors="coerce").fillna(0.0).to_numpy()
         loc_cluster = pd.Index(ids).get_indexer(pd.Index(inside["cluster_id"].astype(str)))
         # The locations of each cluster, in their order, without a scan per cluster.
@@ -248,7 +250,10 @@ def name_keys(rows: np.ndarray) -> pd.DataFrame:
         (``munchen`` for Munich); sorted by row, kind and key.
     """
     index = name_index()
-    at = np.flatnonzero(np.isin(index.rows, np.asarray(rows, dtype=np.int64)))
+    wanted = np.zeros(int(index.rows.max(initial=-1)) + 1, dtype=bool)
+    rows = np.asarray(rows, dtype=np.int64)
+    wanted[rows[(rows >= 0) & (rows < len(wanted))]] = True
+    at = np.flatnonzero(wanted[index.rows])
     slot = np.searchsorted(index.starts, at, side="right") - 1
     frame = pd.DataFrame(
         {

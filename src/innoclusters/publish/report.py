@@ -158,9 +158,9 @@ def noise_cells(
     needed = {"lat", "lon", "weight"}
     if locations is None or not needed <= set(locations.columns):
         return pd.DataFrame(columns=["lat", "lon", "weight", "locations"]), None, 0
-    noise = locations
+    noise = locations[["lat", "lon", "weight"]]  # only these columns are copied
     if "cluster_id" in locations.columns:
-        noise = locations[locations["cluster_id"].isna()]
+        noise = noise[locations["cluster_id"].isna().to_numpy()]
     frame = pd.DataFrame(
         {
             "lat": pd.to_numeric(noise["lat"], errors="coerce").to_numpy(dtype=float),
