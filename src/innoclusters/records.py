@@ -798,13 +798,13 @@ class _Plan:
     #: The adapter's query for tables whose keys repeat (:attr:`Prepared.fallback`).
     fallback: str = ""
     #: The one-pass path (:attr:`Prepared.documents`, :func:`_read_keyed`): the documents
-    #: query and its grouped variant, the rows' query, and ``source`` and ``fallback``
-    #: reading only the rows listed in ``_bad_rows`` (to word their reject reasons).
+    #: query and its grouped variant, the rows' query, and the adapter's query reading only
+    #: the rows listed in ``_bad_rows`` and their documents from ``_keyed_docs`` (to word
+    #: their reject reasons).
     documents: str = ""
     documents_grouped: str = ""
     keyed: str = ""
-    bad_source: str = ""
-    bad_fallback: str = ""
+    worded: str = ""
 
     @property
     def types(self) -> dict[str, str]:
@@ -1238,8 +1238,9 @@ def _materialise(
         documents=prepared.documents if prepared.keyed else "",
         documents_grouped=prepared.documents_grouped if prepared.keyed else "",
         keyed=placed(prepared.keyed, places=valid) if prepared.keyed else "",
-        bad_source=placed(prepared.sql, bad) if prepared.keyed else "",
-        bad_fallback=placed(prepared.fallback, bad) if prepared.keyed else "",
+        worded=placed(prepared.worded, bad).replace("@DOCUMENTS", "_keyed_docs")
+        if prepared.keyed
+        else "",
     )
 
 
@@ -1314,12 +1315,13 @@ def _documents_sql(documents: str, types: Mapping[str, str]) -> str:
     year, year_missing, _raw = _year(types)
     lo, hi = YEAR_RANGE
     whole = f"_y BETWEEN {lo} AND {hi} AND _y = floor(_y)"
-    return f"""SELECT _key, _doc AS doc_id, _filter,
+    return f"""SELECT _key, _doc AS doc_id, _filter, _year, _listed,
       CAST(CASE WHEN {whole} THEN CAST(_y AS INTEGER) END AS SMALLINT) AS year,
       coalesce(_ok AND _doc IS NOT NULL AND NOT _ym AND isfinite(_y) AND {whole}, false)
         AS _valid
     FROM (SELECT _key, nullif(trim({_text("doc_id", types)}), '') AS _doc, {year} AS _y,
-        {year_missing} AS _ym, _filter, coalesce(_ok, false) AS _ok FROM ({documents}) AS _s)"""
+        {year_missing} AS _ym, _filter, coalesce(_ok, false) AS _ok, "year" AS _year,
+        _ok AS _listed FROM ({documents}) AS _s)"""
 
 
 #: A row of an adapter's one-pass query (:attr:`Prepared.keyed`) whose own checks and
@@ -1337,8 +1339,9 @@ def _read_keyed(
     Each document is validated once, together with the count of its rows that pass their
     own and their place's checks (``_keyed_docs``); the records are then written straight
     from the rows, weighted by that count, without storing the validated rows first.
-    Rows that fail are read once more, alone, through the adapter's full query and
-    :func:`validation_sql`, for their exact reasons.
+    Rows that fail are read once more, alone, through the adapter's query (its documents
+    as read already, :attr:`Prepared.worded`) and :func:`validation_sql`, for their exact
+    reasons.
     """
     read = f"reading {plan.path.name} ({_size_mb(plan.files or (plan.path,)):,.0f} MB)"
     with tracker.step(share, read):
@@ -1352,7 +1355,7 @@ def _read_keyed(
                 con.execute(
                     f"""CREATE OR REPLACE TEMP TABLE _keyed_docs AS
                     SELECT n._key, n._rows, n._n, d.doc_id, d.year, d._filter,
-                      coalesce(d._valid, false) AS _valid
+                      coalesce(d._valid, false) AS _valid, d._year, d._listed
                     FROM (SELECT v._key, count(*) AS _rows,
                         count(*) FILTER (WHERE {_KEYED_OK}) AS _n
                       FROM ({plan.keyed}) AS v GROUP BY ALL) AS n
@@ -1392,8 +1395,7 @@ def _read_keyed(
                     FROM ({plan.keyed}) AS v LEFT JOIN _keyed_docs AS d ON d._key = v._key
                     WHERE d._filter IS NULL AND NOT (coalesce(d._valid, false) AND {_KEYED_OK})"""
                 )
-                bad = plan.bad_fallback if grouped else plan.bad_source
-                wording = dataclasses.replace(plan, source=bad)
+                wording = dataclasses.replace(plan, source=plan.worded)
                 con.execute(
                     "CREATE OR REPLACE TEMP TABLE _rows_bad AS "
                     f"SELECT * FROM ({wording.sql(numbered=True)})"

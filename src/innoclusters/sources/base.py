@@ -132,6 +132,11 @@ class Prepared:
     documents: str = ""
     documents_grouped: str = ""
     keyed: str = ""
+    #: ``sql`` with its documents read from ``@DOCUMENTS`` (one row per key: ``_key``,
+    #: ``_year`` and ``_listed``, the ``year`` and ``_ok`` of ``documents`` as they are,
+    #: ``_filter``): records words the reasons of the rows that fail with it, without
+    #: reading the document tables again.
+    worded: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -243,6 +243,11 @@ def _prepare_one(
             "@DOCS", _documents(grant, files, wanted, grouped=True)
         ),
         keyed=keyed,
+        worded=sql.replace(
+            "@DOCS",
+            "doc AS (SELECT _key AS k, _year AS filing_date, _year AS patent_date, "
+            "_year AS published_date, _filter, _listed AS listed FROM @DOCUMENTS)",
+        ),
         filters={
             "withdrawn": "withdrawn grants",
             "patent type": f"patent types other than {wanted}",
