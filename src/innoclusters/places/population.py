@@ -219,12 +219,15 @@ def _region_city_parts(gaz: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
     (:func:`~innoclusters.places.gazetteer.city_regions`: Sai Mai and Lat Krabang are
     Bangkok's, Ceilândia and Taguatinga Brasília's, Kolpino Saint Petersburg's)."""
     regions = city_regions()
-    key = pd.Series(
-        list(zip(gaz["country"], gaz["admin1"].fillna(""), strict=True)), index=gaz.index
+    country = gaz["country"].to_numpy(dtype=object)
+    rows = np.flatnonzero(keep & np.isin(country, [cc for cc, _ in regions]))
+    admin1 = gaz["admin1"].fillna("").to_numpy(dtype=object)[rows]
+    city = np.array(
+        [regions.get((cc, a1), -1) for cc, a1 in zip(country[rows], admin1, strict=True)],
+        dtype=np.int64,
     )
-    city = key.map(regions).to_numpy(dtype=np.float64)
-    gid = gaz["geonameid"].to_numpy(dtype=np.float64)
-    return np.flatnonzero(keep & ~np.isnan(city) & (gid != city))
+    gid = gaz["geonameid"].to_numpy()[rows]
+    return rows[(city >= 0) & (gid != city)]
 
 
 def _recent_parts(gaz: pd.DataFrame, keep: np.ndarray) -> np.ndarray:
