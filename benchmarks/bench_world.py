@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.compare_outputs import compare
-from innoclusters.pipeline import memory_bytes
+from innoclusters.config import memory_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -32,6 +32,7 @@ __all__ = [
     "Settings",
     "default_uncertainty",
     "load_settings",
+    "memory_bytes",
     "parse_method",
 ]
 
@@ -70,8 +71,11 @@ ENGINES: tuple[str, ...] = ("duckdb", "spark")
 # or a Spark Connect sc:// address.
 _SPARK_MASTER = re.compile(r"^(local(\[(\d+|\*)(,\s*\d+)?\])?|yarn|(spark|k8s|mesos|sc)://\S+)$")
 
-# A size as DuckDB's memory_limit accepts it: a number and a unit.
-_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+# A size as DuckDB's memory_limit accepts it: a number and a unit. DuckDB's KB, MB... are
+# powers of 1000, its KiB, MiB... powers of 1024.
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", re.IGNORECASE)
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
 
 #: The GII's year window of edition ``Y`` per metric, as offsets ``(first, last)`` from ``Y``:
 #: patents ``Y-5..Y-1``, publications ``Y-6..Y-2``, venture-capital deals ``Y-5..Y-1``
@@ -419,11 +423,11 @@ def _problems(s: Settings) -> list[str]:
             f"setting 'encoding' must be a text encoding such as utf-8, latin-1 or cp1252, "
             f"got {s.encoding!r}"
         )
-    if not isinstance(s.memory_limit, str) or (s.memory_limit and not _SIZE.match(s.memory_limit)):
-        problems.append(
-            f'setting \'memory_limit\' must be a size such as "4GB" or "512MB" (empty for '
-            f"DuckDB's default), got {s.memory_limit!r}"
-        )
+    if not isinstance(s.memory_limit, str) or s.memory_limit:
+        try:
+            memory_bytes(s.memory_limit)
+        except SettingsError as exc:
+            problems.append(str(exc))
     if s.engine not in ENGINES:
         problems.append(f"setting 'engine' must be one of {', '.join(ENGINES)}, got {s.engine!r}")
     if not isinstance(s.spark_master, str) or (
@@ -438,6 +442,23 @@ def _problems(s: Settings) -> list[str]:
             f"setting 'name_max_km' must be a number in (0, 500] km, got {s.name_max_km!r}"
         )
     return problems
+
+
+def memory_bytes(size: str) -> int:
+    """Bytes of a size as DuckDB reads it: ``"8GB"`` is 8e9, ``"512 MiB"`` 512 * 2**20.
+
+    Raises
+    ------
+    SettingsError
+        When ``size`` is not a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
+    """
+    found = _SIZE.fullmatch(size) if isinstance(size, str) else None
+    if found is None or found.group(2).upper() not in _UNITS:
+        raise SettingsError(
+            f'setting \'memory_limit\' must be a size such as "4GB" or "512MB" (empty for '
+            f"DuckDB's default), got {size!r}"
+        )
+    return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
 
 
 def default_uncertainty(fallback: int = DEFAULT_UNCERTAINTY) -> int:

@@ -11,7 +11,6 @@ import functools
 import hashlib
 import os
 import platform
-import re
 import resource
 import time
 import warnings
@@ -46,7 +45,7 @@ from innoclusters.areas import (
     merge_links,
 )
 from innoclusters.compare import RunView, add_comparisons, read_run
-from innoclusters.config import METRICS, Settings, load_settings
+from innoclusters.config import METRICS, Settings, load_settings, memory_bytes
 from innoclusters.density import kernel_compiled
 from innoclusters.editions import partial_window_warnings, window_coverage
 from innoclusters.engines.spark import SparkRecords
@@ -68,7 +67,6 @@ __all__ = [
     "cluster_locations",
     "duckdb_memory_limit",
     "input_names",
-    "memory_bytes",
     "rerun_with_uncertainty",
     "run",
 ]
@@ -108,24 +106,6 @@ PROCESS_BYTES = 5 << 28  # 1.25 GiB
 #: the footprints' inputs (measured: ``cluster_locations`` and ``merge_links`` on the 7.16 M
 #: locations of scale 3.5 raise the process by 1.9 GiB, 280 bytes a location).
 LOCATION_BYTES = 320
-
-# DuckDB's size units: KB, MB... are powers of 1000, KiB, MiB... powers of 1024.
-_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-_UNITS.update({"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40})
-
-
-def memory_bytes(size: str) -> int:
-    """Bytes of a size as DuckDB reads it: ``"8GB"`` is 8e9, ``"512 MiB"`` 512 * 2**20.
-
-    Raises
-    ------
-    SettingsError
-        When ``size`` is not a number and a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB).
-    """
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", size, flags=re.IGNORECASE)
-    if found is None or found.group(2).upper() not in _UNITS:
-        raise SettingsError(f"setting 'memory_limit' must be a size such as \"4GB\", got {size!r}")
-    return int(float(found.group(1)) * _UNITS[found.group(2).upper()])
 
 
 def duckdb_memory_limit(memory_limit: str, *, locations: int = 0) -> str:
