@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 from innoclusters.errors import InputError
 from innoclusters.geo import EARTH_RADIUS_KM, chord, coordinate_label, haversine_km, unit_vectors
 from innoclusters.places.economies import shares_by
-from innoclusters.places.gazetteer import places, root_places
+from innoclusters.places.gazetteer import extent_km, places, root_places
 
 __all__ = [
     "city_names",
@@ -91,8 +91,8 @@ def _suburbs(
         g_lon[pairs["row_big"].to_numpy()],
     )
     pop_big = pairs["pop_big"].to_numpy()
-    near_km = np.sqrt(pop_big / (np.pi * NEAR_DENSITY_PER_KM2))
-    wide_km = np.sqrt(pop_big / (np.pi * SUBURB_DENSITY_PER_KM2))
+    near_km = extent_km(pop_big, NEAR_DENSITY_PER_KM2)
+    wide_km = extent_km(pop_big, SUBURB_DENSITY_PER_KM2)
     small_enough = pairs["pop"].to_numpy() < JOIN_POPULATION_RATIO * pop_big
     pairs = pairs[(km <= near_km) | ((km <= wide_km) & small_enough)]
     return pairs.sort_values(["c", "row", "pop_big"], ascending=[True, True, False])
