@@ -208,11 +208,15 @@ def read_records(sources, *, connection, **kwargs):
     def interrupt():
         while not done.wait(0.1):
             connection.interrupt()
-    threading.Thread(target=interrupt, daemon=True).start()
+    # Joined before the command goes on: a daemon thread still inside DuckDB when the
+    # interpreter exits is unwound by force, and the process aborts ("exception not rethrown").
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
     try:
         connection.execute("SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3")
     finally:
         done.set()
+        thread.join()
     return real(sources, connection=connection, **kwargs)
 pipeline.read_records = read_records
 """
