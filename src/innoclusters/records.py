@@ -1866,6 +1866,9 @@ def geocode_todo(todo: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
 
 def _assign_countries(con: duckdb.DuckDBPyConnection) -> int:
     """Give a country to records that have coordinates but none; return how many places."""
+    # Most inputs have a country on every row: then pandas need not even be imported.
+    if not con.execute("SELECT 1 FROM records WHERE country IS NULL LIMIT 1").fetchall():
+        return 0
     no_country = con.execute("SELECT DISTINCT lat, lon FROM records WHERE country IS NULL").df()
     if not len(no_country):
         return 0
