@@ -21,17 +21,23 @@ import contextvars
 import dataclasses
 import difflib
 import os
+import queue
 import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import duckdb
 
 from innoclusters._io import sql_path
 from innoclusters.errors import InputError, SettingsError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no named pipes either (streamed copies a member out)
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "Detection",
@@ -277,13 +283,15 @@ def _new_name(workdir: Path, name: str, make: Callable[[Path], None]) -> Path:
     return target
 
 
-def _copy_out(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path, dst: BinaryIO) -> None:
-    """Copy a zip member to ``dst`` in blocks, reporting each (:func:`unzip_progress`)."""
+def _copy_out(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path, write: Callable[[bytes], object]
+) -> None:
+    """Pass a zip member to ``write`` in blocks, reporting each (:func:`unzip_progress`)."""
     report = _UNZIP_REPORT.get()
     total, done = member.file_size, 0
     with archive.open(member) as src:
         for block in iter(lambda: src.read(1 << 22), b""):
-            dst.write(block)
+            write(block)
             done += len(block)
             if report is not None:
                 report(path, done, total)
@@ -323,7 +331,7 @@ def _unzipped(path: Path, workdir: Path) -> Path:
             member = _data_member(archive, path)
             target = _new_name(workdir, member.filename, lambda t: t.touch(exist_ok=False))
             with target.open("wb") as dst:
-                _copy_out(archive, member, path, dst)
+                _copy_out(archive, member, path, dst.write)
     except zipfile.BadZipFile as exc:
         raise _bad_zip(path, exc) from None
     return target
@@ -370,11 +378,51 @@ def streamed(path: Path, workdir: Path) -> tuple[Path, tuple[Path, Path] | None]
     return pipe, (pipe, path)
 
 
+#: Inflated blocks (of :func:`_copy_out`'s size, 4 MiB) a feeder keeps ahead of its reader.
+_AHEAD_BLOCKS = 16
+
+#: Bytes a named pipe holds (Linux's default is 64 KiB; 1 MiB is its usual ceiling for users).
+_PIPE_BYTES = 1 << 20
+
+
+class _Stopped(Exception):
+    """The reader of a pipe went away: its feeder stops inflating."""
+
+
+def _inflate_into(
+    path: Path, blocks: queue.Queue[bytes | None], stop: threading.Event
+) -> BaseException | None:
+    """Put the blocks of a zip's data member into ``blocks``, then ``None``, unless ``stop``
+    is set (the reader went away); return the zip's error, if any."""
+
+    def put(block: bytes | None) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                blocks.put(block, timeout=0.1)
+                return
+        raise _Stopped
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _copy_out(archive, _data_member(archive, path), path, put)
+        return None
+    except (zipfile.BadZipFile, zlib.error, InputError, EOFError) as exc:
+        return exc
+    except _Stopped:
+        return None
+    finally:
+        with contextlib.suppress(_Stopped):
+            put(None)
+
+
 @contextlib.contextmanager
 def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
     """Within the block, stream each zip's data member into its named pipe (:func:`streamed`).
 
-    One thread per pipe writes the member once (reporting to :func:`unzip_progress`); the
+    Per pipe, one thread inflates the member (reporting to :func:`unzip_progress`) up to
+    :data:`_AHEAD_BLOCKS` blocks ahead of another that writes them into the pipe: DuckDB
+    reads a pipe on one thread and parses what it read before it reads more, so inflating
+    goes on while it parses (written straight into the pipe, the two took turns). The
     block runs the one statement that reads the pipes, each once, as DuckDB reads
     ``/dev/stdin`` (``connection.execute``; a relation that binds and runs apart would
     open a pipe twice). A reader that stops early (a query that fails) ends its feeder;
@@ -386,19 +434,30 @@ def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
         When a zip cannot be inflated (the query then saw a shortened file).
     """
     failed: list[tuple[Path, BaseException]] = []
+    stop = threading.Event()
 
     def feed(pipe: Path, path: Path) -> None:
+        blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD_BLOCKS)
+        inflating = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         try:
             # The pipe is opened first (this waits for the reader), so that the reader gets
             # to the end of it even when the zip cannot be read.
             with pipe.open("wb") as dst:
-                try:
-                    with zipfile.ZipFile(path) as archive:
-                        _copy_out(archive, _data_member(archive, path), path, dst)
-                except (zipfile.BadZipFile, zlib.error, InputError, EOFError) as exc:
+                if fcntl is not None and hasattr(fcntl, "F_SETPIPE_SZ"):
+                    with contextlib.suppress(OSError):
+                        fcntl.fcntl(dst.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+                error = inflating.submit(
+                    contextvars.copy_context().run, _inflate_into, path, blocks, stop
+                )
+                while (block := blocks.get()) is not None:
+                    dst.write(block)
+                if (exc := error.result()) is not None:
                     failed.append((path, exc))
         except BrokenPipeError:
             pass  # the query stopped reading; it reports its own error
+        finally:
+            stop.set()
+            inflating.shutdown(wait=True)
 
     threads = [
         threading.Thread(target=contextvars.copy_context().run, args=(feed, *f), daemon=True)
