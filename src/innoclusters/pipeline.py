@@ -379,13 +379,17 @@ def cluster_locations(
     if on_areas is not None:
         on_areas(located)
     centres = area_centres(located)
-    table = rank_clusters(
-        located, totals=totals, metrics=metrics, settings=settings, centres=centres
-    )
     # The footprints read only these columns of the member locations.
     in_area = (located["metric_cluster"] >= 0) & located["cluster_id"].notna()
     members = located.loc[in_area, ["cluster_id", "lat", "lon"]].join(centres, on="cluster_id")
-    shapes = footprints(members, eps_km=settings.eps_km)
+    # The footprints are drawn (by GEOS, which releases the GIL, on every core) while the
+    # clusters are named and ranked here: neither needs the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        drawing = pool.submit(footprints, members, eps_km=settings.eps_km)
+        table = rank_clusters(
+            located, totals=totals, metrics=metrics, settings=settings, centres=centres
+        )
+        shapes = drawing.result()
     table = _add_places(table, shapes, settings=settings, metrics=metrics, raster=raster)
     clusters = geopandas.GeoDataFrame(
         table, geometry=[shapes[c] for c in table["cluster_id"]], crs="EPSG:4326"
