@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from innoclusters import records as records_module
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.records import inspect_records, read_records
 
@@ -410,3 +411,50 @@ def test_out_of_memory_names_the_memory_limit_not_the_file(tmp_path: Path) -> No
     con = duckdb.connect(config=config)
     with pytest.raises(SettingsError, match=r"ran out of memory .*raise the memory_limit"):
         read_records({"patents": [path]}, connection=con)
+
+
+def test_records_tables_read_in_two_scans_give_what_the_row_path_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = "doc_id,year,lat,lon,country,weight,city,org\n"
+    a = write(
+        tmp_path,
+        "a.csv",
+        head + "A,2020,1,1,FR,0.5,,x\nA,2020,1,2,FR,,,y\n"  # A spans a.csv and b.jsonl
+        "B,2020,99,2,FR,,,\nB,2021,3,3,Narnia,,,\n"  # every row of B rejected
+        "\n"  # a blank line
+        'C,2019,4,4,fr,,"Le\nMans",z\n'  # a quoted line break
+        "D,2020,1\n"  # malformed
+        "E,2020,,,FR,,Lyon,\n",  # a place, not geocoded
+    )
+    b = write(tmp_path, "b.jsonl", '{"doc_id": "A", "year": 2020, "lat": 5, "lon": 5}\n')
+    p = write(tmp_path, "p.csv", "doc_id,year,lat,lon,weight\nA,2020,1,1,\nA,2020,2,2,0.25\n")
+    sources = {"patents": [a, b], "publications": [p]}
+
+    def read() -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, object]]]:
+        rs = read_records(sources, geocode=False)
+        frame = rs.frame()
+        frame = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+        return frame, rs.rejects(), [f.to_dict() for f in rs.files]
+
+    ran: list[bool] = []
+    two_scans = records_module._read_tables
+    monkeypatch.setattr(
+        records_module, "_read_tables", lambda *a, **k: ran.append(two_scans(*a, **k)) or ran[-1]
+    )
+    frame, rejects, files = read()
+    assert ran == [True]
+    monkeypatch.setattr(records_module, "_read_tables", lambda *a, **k: False)
+    want_frame, want_rejects, want_files = read()
+    pd.testing.assert_frame_equal(frame, want_frame, check_exact=True)
+    pd.testing.assert_frame_equal(rejects, want_rejects, check_exact=True)
+    assert files == want_files
+    assert rejects["line"].tolist() == [4, 5, 9]
+    assert rejects["doc_id"].tolist()[:2] == ["B", "B"]
+    weights = frame.groupby(["metric", "doc_id"])["weight"].sum().to_dict()
+    assert weights == {
+        ("patents", "A"): 1.0,
+        ("patents", "C"): 1.0,
+        ("patents", "E"): 1.0,
+        ("publications", "A"): 1.0,
+    }

@@ -1251,7 +1251,8 @@ def _read_plans(
 
     Files of adapters with a one-pass path (:attr:`Prepared.documents`) that are the only
     file of their metric and have no place to geocode are read by :func:`_read_keyed`;
-    the others by :func:`_read_rows`.
+    records tables by :func:`_read_tables` unless a row is to be geocoded; the others by
+    :func:`_read_rows`.
     """
     if not plans:
         return {}
@@ -1259,7 +1260,10 @@ def _read_plans(
     rest = [p for p in plans if p.index not in {k.index for k in keyed}]
     for plan in keyed:
         _read_keyed(con, plan, tracker, (1.0 - tracker.done) / len(plans))
-    geocoding = _read_rows(con, rest, geocode=geocode, tracker=tracker) if rest else {}
+    geocoding: dict[str, Any] = {}
+    tables = bool(rest) and not any(p.source for p in rest)
+    if rest and not (tables and _read_tables(con, rest, geocode=geocode, tracker=tracker)):
+        geocoding = _read_rows(con, rest, geocode=geocode, tracker=tracker)
     con.execute("DELETE FROM _places")
     if geocode:
         assigned = _assign_countries(con)
@@ -1470,6 +1474,88 @@ def _read_rows(
     return geocoding
 
 
+def _read_tables(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, geocode: bool, tracker: _Progress
+) -> bool:
+    """Fill ``records`` and ``rejects`` from records tables (no adapter) in two scans;
+    ``False``, with nothing written, when a row is to be geocoded (:func:`_read_rows`
+    then reads them).
+
+    Scan 1 validates every row and keeps counts only, in one query (GROUPING SETS): rows
+    per file, filter and validity (the accounting, ``_counts``), and per document the
+    sums of its accepted rows (:func:`_document_sums`, across the files of its metric).
+    Scan 2 validates again and writes the accepted rows straight into ``records``, each
+    joined to its document's sums: the same rows and weights as :func:`_read_rows` gives,
+    without storing every validated row and reading it back. Files with rows that failed
+    are read once more, numbered, for the rejects' lines (:func:`_collect_rejects`).
+    """
+    columns = _stored(plans)
+    weight, share, org, field = _given_columns(columns)
+    code = _metric_code_sql(plans, "v.file_id")
+    by_metric = len({p.metric for p in plans}) > 1
+    key = "_metric, " if by_metric else ""
+    sums, given = _document_sums(columns)
+    # A document's sums are those of its accepted rows: the others are grouped apart
+    # (``_doc`` NULL; an accepted row always has a doc_id).
+    first = [c for c in ("doc_id", "lat", "lon", "city", "weight", "share") if c in columns]
+    extra = "".join(f", v.{c}" for c in ("weight", "share") if c in columns)
+    counted = f"""SELECT {code} AS _metric, v.file_id, v._filter, v.reason = '' AS ok,
+        v.reason = '' AND v._filter IS NULL AND v.lat IS NULL AND v.lon IS NULL
+          AND v.city IS NOT NULL AS _geo,
+        CASE WHEN v.reason = '' AND v._filter IS NULL THEN v.doc_id END AS _doc{extra}
+      FROM ({_rows_sql(plans, [*first, "file_id", "reason", "_filter"])}) AS v"""
+    # The steps of _read_rows, in the same words; the write (scan 2) is most of the work.
+    shares = 1.0 - tracker.done - _SHARES["geocode"] - _SHARES["rejects"]
+    size = _size_mb([p.path for p in plans])
+    try:
+        with tracker.step(0.4 * shares, f"validating {len(plans)} file(s) ({size:,.0f} MB)"):
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _docs AS
+                SELECT {key}_doc, file_id, _filter, ok, _geo, count(*) AS n, {sums},
+                  grouping(file_id) AS _by_doc
+                FROM ({counted}) AS v
+                GROUP BY GROUPING SETS ((file_id, _filter, ok, _geo), ({key}_doc))"""
+            )
+        total = con.execute("SELECT sum(n) FROM _docs WHERE _by_doc = 0").fetchone()
+        read = f"{int(total[0]) if total and total[0] else 0:,} rows read"
+        with tracker.step(_SHARES["geocode"], f"{read}; geocoding places without coordinates"):
+            todo = con.execute("SELECT count(*) FROM _docs WHERE _by_doc = 0 AND _geo").fetchone()
+        if geocode and todo and todo[0]:
+            con.execute("DROP TABLE _docs")
+            return False
+        con.execute(
+            """INSERT INTO _counts SELECT file_id, _filter, ok, sum(n) FROM _docs
+            WHERE _by_doc = 0 GROUP BY ALL"""
+        )
+        same = f"d._metric = {code} AND " if by_metric else ""
+        # When every row was accepted, the write needs the rows' values, not their reasons
+        # (which DuckDB then does not compute).
+        left = con.execute(
+            "SELECT count(*) FROM _docs WHERE _by_doc = 0 AND NOT (ok AND _filter IS NULL)"
+        ).fetchone()
+        failed = bool(left and left[0])
+        accepted = "WHERE v.reason = '' AND v._filter IS NULL" if failed else ""
+        with (
+            tracker.step(0.6 * shares, f"{read}; fractional weights"),
+            _insertion_order(con, False),
+        ):
+            con.execute(
+                f"""INSERT INTO records SELECT {_metric_sql(plans, "v.file_id")}, v.doc_id,
+                  v.year, v.lat, v.lon, v.country, {_weight_sql(weight, share, given, "d.shares")},
+                  v.city, v.region, {org}, {field}
+                FROM ({_rows_sql(plans, columns)}) AS v
+                  JOIN (SELECT * FROM _docs WHERE _by_doc = 1 AND _doc IS NOT NULL) AS d
+                  ON {same}v.doc_id = d._doc
+                {accepted}"""
+            )
+    except duckdb.Error as exc:
+        _read_failed(exc, [p.path for p in plans], _READ_HINT[plans[0].fmt])
+    con.execute("DROP TABLE _docs")
+    with tracker.step(_SHARES["rejects"], f"{read}; rejects"):
+        _collect_rejects(con, plans, table="", placed=False)
+    return True
+
+
 def _keys_repeat(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> bool:
     """Whether an adapter's query gave more rows than its row-defining file has.
 
@@ -1502,31 +1588,14 @@ def _insert_records(
     field is NULL, a missing share is 1. The per-document sums are taken from ``table``
     itself (narrow); the place columns are joined in only for the insert.
     """
-    weight, share, org, field = (
-        f"v.{c}" if c in columns else default
-        for c, default in (
-            ("weight", "CAST(NULL AS DOUBLE)"),
-            ("share", "1.0"),
-            ("org", "CAST(NULL AS VARCHAR)"),
-            ("field", "CAST(NULL AS VARCHAR)"),
-        )
-    )
+    weight, share, org, field = _given_columns(columns)
     # Documents are keyed by metric and doc_id; one metric needs no key of its own, and
-    # several are told apart by a one-byte code. The join's build side (one row per
-    # document, millions at world scale) is kept small: without weights or shares in any
-    # file, a document's sum is its row count (an integer) and nothing is given.
+    # several are told apart by a one-byte code.
     metric = _metric_sql(plans, "v.file_id")
     by_metric = len({p.metric for p in plans}) > 1
     code = _metric_code_sql(plans, "v.file_id")
     key = f"{code} AS _metric, " if by_metric else ""
-    weighted = "weight" in columns or "share" in columns
-    sums = (
-        f"""sum({share}) FILTER (WHERE {weight} IS NULL) AS shares,
-        coalesce(sum({weight}), 0) AS given"""
-        if weighted
-        else "count(*) AS shares"
-    )
-    given = "d.given" if weighted else "CAST(0 AS DOUBLE)"
+    sums, given = _document_sums(columns)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT {key}v.doc_id, {sums}
         FROM {table} AS v WHERE v.reason = '' AND v._filter IS NULL GROUP BY ALL"""
@@ -1540,6 +1609,39 @@ def _insert_records(
         WHERE v.reason = '' AND v._filter IS NULL"""
     )
     con.execute("DROP TABLE _docn")
+
+
+def _given_columns(columns: Sequence[str]) -> tuple[str, str, str, str]:
+    """SQL of a validated row's ``weight``, ``share``, ``org`` and ``field`` (row ``v``):
+    the column where ``columns`` has it, else NULL (a share of 1)."""
+    weight, share, org, field = (
+        f"v.{c}" if c in columns else default
+        for c, default in (
+            ("weight", "CAST(NULL AS DOUBLE)"),
+            ("share", "1.0"),
+            ("org", "CAST(NULL AS VARCHAR)"),
+            ("field", "CAST(NULL AS VARCHAR)"),
+        )
+    )
+    return weight, share, org, field
+
+
+def _document_sums(columns: Sequence[str]) -> tuple[str, str]:
+    """SQL of a document's sums over its accepted rows ``v``, and of what its explicit
+    weights give (``d.given``), for :func:`_weight_sql` over ``d.shares``.
+
+    The join's build side (one row per document, millions at world scale) is kept small:
+    without weights or shares in any file (``columns``), a document's sum is its row count
+    (an integer) and nothing is given.
+    """
+    weight, share, _org, _field = _given_columns(columns)
+    if "weight" in columns or "share" in columns:
+        return (
+            f"""sum({share}) FILTER (WHERE {weight} IS NULL) AS shares,
+        coalesce(sum({weight}), 0) AS given""",
+            "d.given",
+        )
+    return "count(*) AS shares", "CAST(0 AS DOUBLE)"
 
 
 def _weight_sql(weight: str, share: str, given: str, shares: str) -> str:
