@@ -16,6 +16,7 @@ from innoclusters.areas import (
     area_peaks,
     assign_areas,
     cluster_metrics,
+    discs,
     merge_links,
     nearest_members,
 )
@@ -148,6 +149,23 @@ def test_footprint_covers_members_and_crosses_the_antimeridian_unwrapped() -> No
     for lon in (179.97, -179.97):
         unwrapped = lon if abs(lon - centre_lon) < 180 else lon - math.copysign(360, lon)
         assert shape.contains(shapely.Point(unwrapped, 10.0))
+
+
+def test_discs_are_geos_point_buffers_bit_for_bit() -> None:
+    # Grid cells around a centre as the footprints draw them: zeros of both signs, large
+    # and small offsets, the radius of the default eps (6.5 km) and an odd one.
+    rng = np.random.default_rng(3)
+    cells = np.vstack(
+        [
+            [[0.0, 0.0], [-0.0, -0.0], [0.0, -0.0], [-1.625, 0.0], [3.25, -0.0]],
+            np.round(rng.normal(0.0, 40.0, size=(300, 2))) * 1.625,
+            rng.uniform(-1e3, 1e3, size=(50, 2)),
+        ]
+    )
+    for radius in (6.5, 0.37):
+        expected = shapely.buffer(shapely.points(cells), radius, quad_segs=4)
+        got = discs(cells, radius)
+        assert list(shapely.to_wkb(got)) == list(shapely.to_wkb(expected))
 
 
 @pytest.mark.parametrize("axis", ["lon", "lat"])

@@ -9,7 +9,7 @@ import pytest
 
 from innoclusters.config import Settings
 from innoclusters.pipeline import run
-from innoclusters.profiles import NOT_GIVEN, OTHER, PROFILE_COLUMNS
+from innoclusters.profiles import NOT_GIVEN, OTHER, PROFILE_COLUMNS, order_profiles
 
 ALPHA = (10.0, 10.0)
 BRAVO = (10.0, 20.0)
@@ -134,3 +134,19 @@ def test_values_below_the_top_are_gathered(tmp_path: Path) -> None:
     ]
     shares = frame.groupby(["cluster_id", "metric", "kind"])["share"].sum()
     assert shares.to_numpy() == pytest.approx(1.0, abs=1e-12)
+    # On a cursor of the connection (as the pipeline runs it, on a thread), rows shuffled
+    # and ordered again: the same frame.
+    cursor = records.connection.cursor()
+    again = cluster_profiles(
+        records,
+        result.locations,
+        rounding=0.01,
+        windows={"patents": (2019, 2023)},
+        top=2,
+        connection=cursor,
+    )
+    cursor.close()
+    shuffled = again.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        order_profiles(shuffled, sorted(set(frame["cluster_id"]))), frame, check_exact=True
+    )

@@ -14,8 +14,8 @@ import platform
 import resource
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ from innoclusters.engines.spark import SparkRecords
 from innoclusters.errors import InputError, PartialWindowWarning, SettingsError
 from innoclusters.locations import build_locations, edition_windows, years_present
 from innoclusters.places import add_intensity, area_population, economy_names
-from innoclusters.profiles import cluster_profiles
+from innoclusters.profiles import cluster_profiles, order_profiles
 from innoclusters.ranking import rank_clusters
 from innoclusters.records import ProgressCallback, RecordSet, read_records
 from innoclusters.result import RunResult
@@ -234,6 +234,64 @@ def _connection(workers: int, memory_limit: str = "") -> Any:
     return duckdb.connect(os.path.join(spill, "run.duckdb"), config=config)
 
 
+class _Beside:
+    """A DuckDB job started on ``pool`` beside the main thread's work, on its own cursor.
+
+    :meth:`start` runs ``job(located, connection=cursor)`` on the pool (a cursor of
+    ``connection``: a DuckDB connection is not safe across threads); :meth:`result` waits
+    for it and closes the cursor; :meth:`cancel` interrupts it (the main thread failed).
+    """
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        job: Callable[..., pd.DataFrame],
+        connection: duckdb.DuckDBPyConnection,
+    ) -> None:
+        self._pool = pool
+        self._job = job
+        self._connection = connection
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+        self._future: Future[pd.DataFrame] | None = None
+
+    def start(self, located: pd.DataFrame) -> None:
+        self._cursor = self._connection.cursor()
+        self._future = self._pool.submit(self._job, located, connection=self._cursor)
+
+    def result(self) -> pd.DataFrame:
+        if self._future is None:  # never started: nothing was clustered
+            raise RuntimeError("the profiles were never started")
+        try:
+            return self._future.result()
+        finally:
+            self._close()
+
+    def cancel(self) -> None:
+        if self._future is not None and self._cursor is not None:
+            # Interrupt until the job ends (between two queries an interrupt is lost).
+            while not self._future.done():
+                self._cursor.interrupt()
+                with contextlib.suppress(Exception):
+                    self._future.exception(timeout=0.05)
+        self._close()
+
+    def _close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+
+
+@contextlib.contextmanager
+def _cancelled_on_error(beside: _Beside | None) -> Iterator[None]:
+    """Cancel ``beside``'s job when the block raises (Ctrl-C included), then re-raise."""
+    try:
+        yield
+    except BaseException:
+        if beside is not None:
+            beside.cancel()
+        raise
+
+
 def _versions() -> dict[str, str]:
     versions = {"innoclusters": __version__, "python": platform.python_version()}
     for name in VERSIONED_PACKAGES:
@@ -281,6 +339,7 @@ def cluster_locations(
     totals: Mapping[str, float],
     metrics: Sequence[str],
     raster: str | Path | None = None,
+    on_areas: Callable[[pd.DataFrame], object] | None = None,
 ) -> tuple[pd.DataFrame, Any, dict[str, float]]:
     """Cluster, merge and rank prepared locations (the stages after :func:`build_locations`).
 
@@ -296,6 +355,11 @@ def cluster_locations(
         The ranking metrics.
     raster
         Optional population raster (GeoTIFF) for the clusters' population.
+    on_areas
+        Called with the located table as soon as every location's area is known, before
+        the naming, footprints and population: work that needs only the areas (the
+        pipeline's profiles) can start there, on another thread, and overlap them. It must
+        not modify the table.
 
     Returns
     -------
@@ -312,14 +376,20 @@ def cluster_locations(
         locations, settings=settings, totals=totals, metrics=metrics
     )
     located = assign_areas(clustered, settings=settings, totals=totals)
+    if on_areas is not None:
+        on_areas(located)
     centres = area_centres(located)
-    table = rank_clusters(
-        located, totals=totals, metrics=metrics, settings=settings, centres=centres
-    )
     # The footprints read only these columns of the member locations.
     in_area = (located["metric_cluster"] >= 0) & located["cluster_id"].notna()
     members = located.loc[in_area, ["cluster_id", "lat", "lon"]].join(centres, on="cluster_id")
-    shapes = footprints(members, eps_km=settings.eps_km)
+    # The footprints are drawn (by GEOS, which releases the GIL, on every core) while the
+    # clusters are named and ranked here: neither needs the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        drawing = pool.submit(footprints, members, eps_km=settings.eps_km)
+        table = rank_clusters(
+            located, totals=totals, metrics=metrics, settings=settings, centres=centres
+        )
+        shapes = drawing.result()
     table = _add_places(table, shapes, settings=settings, metrics=metrics, raster=raster)
     clusters = geopandas.GeoDataFrame(
         table, geometry=[shapes[c] for c in table["cluster_id"]], crs="EPSG:4326"
@@ -454,31 +524,50 @@ def run(
         cluster_label += " (compiling the clustering kernel, first run only: about 30 s)"
     # The Spark engine's profile pre-aggregation does not depend on the clusters: it runs
     # while clustering runs here. The DuckDB engine's profiles read the records in the
-    # clusters' cells once the clusters are known (a third of the work of pre-aggregating
-    # every location, which competed with clustering for the cores).
+    # clusters' cells once every location's area is known, on a cursor of their own, while
+    # the clusters are named, drawn and peopled here (work that leaves a core idle).
     with ThreadPoolExecutor(max_workers=1) as pool:
         prepared = (
             pool.submit(spark.prepare_profiles, rounding=settings.rounding, windows=windows)
             if spark
             else None
         )
-        with stages.stage("clusters", cluster_label):
+        beside = (
+            None
+            if spark
+            else _Beside(
+                pool,
+                functools.partial(
+                    cluster_profiles, records, rounding=settings.rounding, windows=windows
+                ),
+                records.connection,
+            )
+        )
+        with stages.stage("clusters", cluster_label), _cancelled_on_error(beside):
             located, clusters, densities = cluster_locations(
-                locations, settings=settings, totals=totals, metrics=metrics, raster=population
+                locations,
+                settings=settings,
+                totals=totals,
+                metrics=metrics,
+                raster=population,
+                on_areas=beside.start if beside else None,
             )
             links = merge_links(located, eps_km=settings.eps_km)
         del locations
         with stages.stage("profiles", "Profiling clusters"):
-            if prepared is not None:
-                prepared.result()
-            profiles = cluster_profiles(
-                records,
-                located,
-                rounding=settings.rounding,
-                windows=windows,
-                cluster_order=clusters["cluster_id"],
-                prepared=spark is not None,
-            )
+            if beside is not None:
+                profiles = order_profiles(beside.result(), clusters["cluster_id"])
+            else:
+                if prepared is not None:
+                    prepared.result()
+                profiles = cluster_profiles(
+                    records,
+                    located,
+                    rounding=settings.rounding,
+                    windows=windows,
+                    cluster_order=clusters["cluster_id"],
+                    prepared=spark is not None,
+                )
     names = _record_file_names(records)
     rejects = records.rejects()
     rejects["file"] = rejects["file"].map(lambda f: names.get(f, Path(f).name))

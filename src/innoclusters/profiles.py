@@ -16,7 +16,7 @@ order of the input rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import duckdb
 import numpy as np
@@ -33,6 +33,7 @@ __all__ = [
     "PROFILE_COLUMNS",
     "PROFILE_TOP",
     "cluster_profiles",
+    "order_profiles",
     "prepare_profiles",
 ]
 
@@ -115,6 +116,7 @@ def cluster_profiles(
     cluster_order: pd.Series | None = None,
     top: int = PROFILE_TOP,
     prepared: bool = False,
+    connection: duckdb.DuckDBPyConnection | None = None,
 ) -> pd.DataFrame:
     """Top organisations and fields of every cluster and metric, with their shares.
 
@@ -136,6 +138,11 @@ def cluster_profiles(
         Read the pre-aggregates ``_prof_org`` and ``_prof_field`` that
         :func:`prepare_profiles` (or the Spark engine) left in the connection with the same
         ``rounding`` and ``windows``, instead of the ``records`` table. Same result.
+    connection
+        Where to run the queries: the records' connection (default) or a cursor of it
+        (``records.connection.cursor()``), so that the profiles can run on a thread of their
+        own beside other work (a DuckDB connection is not safe across threads; its cursors
+        are, one per thread).
 
     Returns
     -------
@@ -145,7 +152,7 @@ def cluster_profiles(
         and ``share`` its fraction of the cluster's count of the metric. A metric and kind
         with no value in any record of the window has no rows.
     """
-    con = records.connection
+    con = records.connection if connection is None else connection
     inside = located["cluster_id"].notna().to_numpy()
     lat = located["lat"].to_numpy(dtype=float)[inside]
     lon = located["lon"].to_numpy(dtype=float)[inside]
@@ -220,10 +227,31 @@ def cluster_profiles(
         for name in ("_prof_areas", "_prof_names", "_prof_win"):
             con.unregister(name)
     table = pd.concat(frames, ignore_index=True)
-    if cluster_order is None:
-        order = {c: i for i, c in enumerate(sorted(ids))}
-    else:
-        order = {c: i for i, c in enumerate(cluster_order)}
+    return order_profiles(table, sorted(ids) if cluster_order is None else cluster_order)
+
+
+def order_profiles(table: pd.DataFrame, cluster_order: Iterable[object]) -> pd.DataFrame:
+    """The profiles' rows in their published order, whatever their order in ``table``.
+
+    Clusters in ``cluster_order`` (rank order; any other cluster after them, by id), then
+    metric (:data:`~innoclusters.config.METRICS`), kind (:data:`KINDS`), rank, and the
+    :data:`OTHER` then :data:`NOT_GIVEN` rows. These keys are unique in a profiles table, so
+    the order is total: a table ordered once (by id, say) and ordered again by rank gives
+    the same frame as one ordered by rank straight away.
+
+    Parameters
+    ----------
+    table
+        Rows of :func:`cluster_profiles` (:data:`PROFILE_COLUMNS`), in any order.
+    cluster_order
+        Cluster ids in the order wanted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PROFILE_COLUMNS` with ``rank`` as nullable integers and a fresh index.
+    """
+    order = {c: i for i, c in enumerate(cluster_order)}
     metric_order = {m: i for i, m in enumerate(METRICS)}
     kind_order = {k: i for i, k in enumerate(KINDS)}
     tail = (

@@ -9,7 +9,7 @@ docs/places.md for the method and its biases.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -289,8 +289,8 @@ def _gazetteer_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     a footprint holds the points inside it. A point inside several footprints counts once,
     for the footprint whose centre is nearest, so overlapping footprints never count the
     same people twice. Only the places whose disc's bounding box meets a footprint's
-    bounding box are sampled (one STRtree query), so the work follows the footprints, not
-    the box around all of them.
+    bounding box are sampled, and each footprint tests only the points inside its bounding
+    box, so the work follows the footprints, not the box around all of them.
     """
     gaz = places()
     nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
@@ -304,18 +304,20 @@ def _gazetteer_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     radius_km = extent_km(pop, DISC_DENSITY_PER_KM2)
     radius_km[pop < SPREAD_MIN_POPULATION] = 0.0
     areas_pos = np.flatnonzero(valid)
-    tree = shapely.STRtree(geoms[valid])
-    minx, _, maxx, _ = shapely.total_bounds(geoms[valid])
+    envelopes = shapely.bounds(geoms[valid])
+    minx, miny = envelopes[:, 0].min(), envelopes[:, 1].min()
+    maxx, maxy = envelopes[:, 2].max(), envelopes[:, 3].max()
     shifts = [0.0] + ([360.0] if maxx > 180 else []) + ([-360.0] if minx < -180 else [])
-    # Places whose disc can reach a footprint: their discs' bounding boxes against the tree.
+    # Places whose disc can reach a footprint: their discs' bounding boxes that meet a
+    # footprint's (the boxes an STRtree query would return, found without a polygon each).
     dlat = radius_km / 111.32 + 1e-9
     dlon = radius_km / (111.32 * np.maximum(np.cos(np.radians(lat)), 0.01)) + 1e-9
-    _, miny, _, maxy = shapely.total_bounds(geoms[valid])
     band = np.flatnonzero((lat + dlat >= miny) & (lat - dlat <= maxy))
     near = np.zeros(len(pop), dtype=bool)
     for shift in shifts:
         x, y, w, h = lon[band] + shift, lat[band], dlon[band], dlat[band]
-        near[band[tree.query(shapely.box(x - w, y - h, x + w, y + h))[0]]] = True
+        for _, boxes in _meeting(x - w, y - h, x + w, y + h, envelopes):
+            near[band[boxes]] = True
     idx = np.flatnonzero(near)
     k = np.where(
         radius_km[idx] > 0,
@@ -328,9 +330,16 @@ def _gazetteer_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     p_lat, p_lon, owner = _disc_points(lat[idx], lon[idx], radius_km[idx], k)
     p_pop = pop[idx][owner] / k[owner]
     hits: list[np.ndarray] = []
+    shapes = geoms[valid]
     for shift in shifts:
-        hit = tree.query(shapely.points(p_lon + shift, p_lat), predicate="intersects")
-        hits.append(np.vstack([hit[0], areas_pos[hit[1]], np.full(hit.shape[1], shift)]))
+        # Each footprint tests the points inside its bounding box (the pairs an STRtree
+        # query with the points and "intersects" gives, without a geometry per point).
+        x = p_lon + shift
+        for j, inside in _meeting(x, p_lat, x, p_lat, envelopes):
+            hit = inside[shapely.intersects_xy(shapes[j], x[inside], p_lat[inside])]
+            hits.append(np.vstack([hit, np.full(len(hit), areas_pos[j]), np.full(len(hit), shift)]))
+    if not hits:
+        return nothing
     both = np.hstack(hits)
     point, area = both[0].astype(np.int64), both[1].astype(np.int64)
     # A point in several footprints goes to the one whose centre is nearest.
@@ -343,6 +352,32 @@ def _gazetteer_points(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     point, area = point[order], area[order]
     first = np.r_[True, point[1:] != point[:-1]] if len(point) else np.zeros(0, dtype=bool)
     return area[first], keep[idx][owner[point[first]]], p_pop[point[first]]
+
+
+def _meeting(
+    xmin: np.ndarray, ymin: np.ndarray, xmax: np.ndarray, ymax: np.ndarray, envelopes: np.ndarray
+) -> Iterator[tuple[int, np.ndarray]]:
+    """For each of ``envelopes`` that some box meets: its position and those boxes' positions.
+
+    A box meets an envelope when they share a point, edges included (GEOS's envelope test,
+    as an STRtree query makes it). ``envelopes`` is ``(k, 4)``: minx, miny, maxx, maxy. The
+    boxes are sorted by ``ymin`` once; each envelope then tests only the boxes whose
+    ``ymin`` can reach it. Positions come in increasing order.
+    """
+    if not len(xmin):
+        return
+    order = np.argsort(ymin, kind="stable")
+    low = ymin[order]
+    # A box that meets an envelope starts at most its height below it (with a margin for
+    # rounding: the candidates are a superset, tested exactly below).
+    reach = float(np.max(ymax - ymin)) * (1 + 1e-9) + 1e-9
+    for j, (ex0, ey0, ex1, ey1) in enumerate(envelopes):
+        cand = order[
+            np.searchsorted(low, ey0 - reach, side="left") : np.searchsorted(low, ey1, side="right")
+        ]
+        cand = np.sort(cand[(xmin[cand] <= ex1) & (xmax[cand] >= ex0) & (ymax[cand] >= ey0)])
+        if len(cand):
+            yield j, cand
 
 
 def _gazetteer_sums(geoms: np.ndarray) -> np.ndarray:
