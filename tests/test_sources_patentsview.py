@@ -14,7 +14,7 @@ from innoclusters import records
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.records import inspect_records, read_records
 from innoclusters.sources import SourceSpec, prepare
-from innoclusters.sources.base import feeding, streamed, unzip_progress
+from innoclusters.sources.base import deferred, feeding, streamed, unzip_progress
 
 DATA = Path(__file__).parent / "data" / "sources" / "patentsview"
 GRANTED = DATA / "granted"
@@ -161,11 +161,21 @@ def test_unzipping_reports_its_progress(tmp_path: Path) -> None:
     calls: list[tuple[str, int, int]] = []
     with unzip_progress(lambda path, done, total: calls.append((path.name, done, total))):
         (prepared,) = prepare(SourceSpec("patentsview", (GRANTED,)), tmp_path)
-        # The inventor table is unzipped while it is staged, through a named pipe.
-        assert [z.name for _pipe, z in prepared.feeds] == ["g_inventor_disambiguated.tsv.zip"]
+        # The inventor table is unzipped while it is staged, through a named pipe; the
+        # patent tables are copied out meanwhile, the place table before.
+        assert [z.name for _target, z in prepared.feeds] == [
+            "g_inventor_disambiguated.tsv.zip",
+            "g_application.tsv.zip",
+            "g_patent.tsv.zip",
+        ]
+        pipe, *later = (target for target, _zip in prepared.feeds)
+        assert pipe.is_fifo() and all(t.stat().st_size == 0 for t in later)
         with feeding(prepared.feeds):
             # One statement reads the pipe once (as DuckDB reads /dev/stdin).
             staged = duckdb.connect().execute(prepared.staged).fetchall()
+        for target, zipped in prepared.feeds[1:]:
+            with zipfile.ZipFile(zipped) as archive:
+                assert target.read_bytes() == archive.read(archive.namelist()[0])
     finals = {name: (done, total) for name, done, total in calls}
     assert sorted(finals) == sorted(p.name for p in GRANTED.glob("*.zip"))
     assert all(done == total > 0 for done, total in finals.values())
@@ -192,6 +202,11 @@ def test_a_streamed_zip_never_hangs_and_a_damaged_one_is_named(tmp_path: Path) -
     assert feed is not None
     with pytest.raises(InputError, match="not a readable zip file"), feeding([feed]):
         duckdb.connect().execute(f"SELECT count(*) FROM read_text('{pipe}')").fetchall()
+    # Copied out to a file while another query runs: the same error, when the block ends.
+    target, feed = deferred(damaged, tmp_path)
+    assert feed == (target, damaged) and not target.is_fifo()
+    with pytest.raises(InputError, match="not a readable zip file"), feeding([feed]):
+        pass
 
 
 def test_without_named_pipes_the_zip_is_copied_out(

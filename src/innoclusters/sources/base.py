@@ -44,13 +44,13 @@ __all__ = [
     "Prepared",
     "SourceSpec",
     "check_options",
+    "deferred",
     "feeding",
     "find_suffixed",
     "find_table",
     "header_of",
     "planning_only",
     "readable",
-    "readable_all",
     "sql_file",
     "sql_text",
     "streamed",
@@ -120,9 +120,11 @@ class Prepared:
     #: upstream keys to be unique, as upstream documents them; records checks that it
     #: gave one row per row of the row-defining file and otherwise runs this instead.
     fallback: str = ""
-    #: Named pipes that ``staged`` reads, each with the zip whose data member is streamed
-    #: into it while ``staged`` runs (:func:`streamed`, :func:`feeding`): the row-defining
-    #: file is read once, so it is unzipped as it is read instead of copied out first.
+    #: Files written while ``staged`` runs (:func:`feeding`), each with the zip whose data
+    #: member goes into it: named pipes that ``staged`` reads (:func:`streamed`: the
+    #: row-defining file is read once, so it is unzipped as it is read instead of copied out
+    #: first) and files that the queries after it read (:func:`deferred`). Only ``places``
+    #: runs before ``staged``: it must not read a file of ``feeds``.
     feeds: tuple[tuple[Path, Path], ...] = ()
     #: Optional, for adapters whose rows take every checked column either from a document
     #: (one per key of the document tables) or from a place of ``places``: records then
@@ -337,19 +339,24 @@ def _unzipped(path: Path, workdir: Path) -> Path:
     return target
 
 
-def readable_all(paths: Sequence[Path], workdir: Path) -> list[Path]:
-    """:func:`readable` of each of ``paths``, the zips copied out side by side in threads.
+def deferred(path: Path, workdir: Path) -> tuple[Path, tuple[Path, Path] | None]:
+    """A path for queries that run after an adapter's ``staged`` (:attr:`Prepared.staged`).
 
-    Inflating and writing release the GIL, so two zips take about the time of the larger.
+    A ``.zip``'s data member is copied out (as :func:`readable` does) while ``staged`` runs
+    (:func:`feeding`, :attr:`Prepared.feeds`), not before: the row-defining file is read
+    through a pipe on one thread, so the machine has room for it then. Returns the path to
+    read and the feed (that file, not yet written, and the zip), or ``path`` itself and
+    ``None`` for other files and while :func:`planning_only`.
     """
-    zips = sum(p.name.lower().endswith(".zip") for p in paths)
-    if zips < 2:
-        return [readable(p, workdir) for p in paths]
-    workers = max(1, min(zips, os.cpu_count() or 1))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        # Each task runs in a copy of this context, so it reports to unzip_progress too.
-        jobs = [pool.submit(contextvars.copy_context().run, readable, p, workdir) for p in paths]
-        return [job.result() for job in jobs]
+    if not path.name.lower().endswith(".zip") or _PLANNING.get():
+        return path, None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _data_member(archive, path)
+    except zipfile.BadZipFile as exc:
+        raise _bad_zip(path, exc) from None
+    target = _new_name(workdir, member.filename, lambda t: t.touch(exist_ok=False))
+    return target, (target, path)
 
 
 def streamed(path: Path, workdir: Path) -> tuple[Path, tuple[Path, Path] | None]:
@@ -417,7 +424,8 @@ def _inflate_into(
 
 @contextlib.contextmanager
 def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
-    """Within the block, stream each zip's data member into its named pipe (:func:`streamed`).
+    """Within the block, write each zip's data member into its named pipe (:func:`streamed`)
+    or its file (:func:`deferred`), all at once; at its end, wait for the files.
 
     Per pipe, one thread inflates the member (reporting to :func:`unzip_progress`) up to
     :data:`_AHEAD_BLOCKS` blocks ahead of another that writes them into the pipe: DuckDB
@@ -431,13 +439,23 @@ def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
     Raises
     ------
     InputError
-        When a zip cannot be inflated (the query then saw a shortened file).
+        When a zip cannot be inflated (a query then saw a shortened file).
     """
     failed: list[tuple[Path, BaseException]] = []
-    stop = threading.Event()
+
+    def copy(target: Path, path: Path) -> None:
+        try:
+            with target.open("wb") as dst, zipfile.ZipFile(path) as archive:
+                _copy_out(archive, _data_member(archive, path), path, dst.write)
+        except (zipfile.BadZipFile, zlib.error, InputError, EOFError) as exc:
+            failed.append((path, exc))
 
     def feed(pipe: Path, path: Path) -> None:
+        if not pipe.is_fifo():
+            copy(pipe, path)
+            return
         blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD_BLOCKS)
+        stop = threading.Event()
         inflating = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         try:
             # The pipe is opened first (this waits for the reader), so that the reader gets
@@ -469,7 +487,7 @@ def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
         yield
     finally:
         for (pipe, _path), thread in zip(feeds, threads, strict=True):
-            thread.join(0.05)
+            thread.join(0.05 if pipe.is_fifo() else None)
             while thread.is_alive():
                 # The reader is gone or never came: open and close the reading end, so the
                 # feeder's open returns and its next write fails with a broken pipe.

@@ -47,8 +47,9 @@ from innoclusters.sources.base import (
     Detection,
     Prepared,
     check_options,
+    deferred,
     find_table,
-    readable_all,
+    readable,
     sql_file,
     streamed,
     text_list,
@@ -108,12 +109,16 @@ def prepare(paths: Sequence[Path], options: Mapping[str, Any], workdir: Path) ->
                 "(.tsv, .tsv.zip or .tsv.gz) beside it; download them from patentsview.org"
             )
         # The inventor table is read once (staged), so it is unzipped as it is read; the
-        # others are copied out side by side.
+        # place table is read before (records checks each place first), and the patent
+        # tables after: they are copied out while the inventor table is staged.
+        have = {t: p for t, p in found.items() if p is not None}
         inventor, feed = streamed(first, workdir)
-        rest = {t: p for t, p in found.items() if p is not None and t != tables[0]}
-        files = dict(zip(rest, readable_all(list(rest.values()), workdir), strict=True))
-        files[tables[0]] = inventor
-        out.append(_prepare_one(grant, found, files, options, wanted, (feed,) if feed else ()))
+        files = {tables[0]: inventor, tables[1]: readable(have[tables[1]], workdir)}
+        feeds = [feed]
+        for table in tables[2:]:
+            files[table], feed = deferred(have[table], workdir)
+            feeds.append(feed)
+        out.append(_prepare_one(grant, found, files, options, wanted, tuple(f for f in feeds if f)))
     if not out:
         raise InputError(
             f"{', '.join(map(str, paths))}: no g_inventor_disambiguated or "
