@@ -52,6 +52,8 @@ from innoclusters.engines.spark import SparkRecords
 from innoclusters.errors import InputError, PartialWindowWarning, SettingsError
 from innoclusters.locations import build_locations, edition_windows, years_present
 from innoclusters.places import add_intensity, area_population, economy_names
+from innoclusters.places.gazetteer import root_places
+from innoclusters.places.population import counted_places
 from innoclusters.profiles import cluster_profiles, order_profiles
 from innoclusters.ranking import rank_clusters
 from innoclusters.records import ProgressCallback, RecordSet, read_records
@@ -372,20 +374,24 @@ def cluster_locations(
     """
     import geopandas
 
-    clustered, densities = cluster_metrics(
-        locations, settings=settings, totals=totals, metrics=metrics
-    )
-    located = assign_areas(clustered, settings=settings, totals=totals)
-    if on_areas is not None:
-        on_areas(located)
-    centres = area_centres(located)
-    # The footprints read only these columns of the member locations.
-    in_area = (located["metric_cluster"] >= 0) & located["cluster_id"].notna()
-    members = located.loc[in_area, ["cluster_id", "lat", "lon"]].join(centres, on="cluster_id")
-    # The footprints are drawn (by GEOS, which releases the GIL, on every core) while the
-    # clusters are named and ranked here: neither needs the other.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # The gazetteer's places and the indexes that naming and population read are loaded
+        # (once a process) while the kernel, which leaves part of a core idle, runs here.
+        gazetteer = pool.submit(_load_places)
+        clustered, densities = cluster_metrics(
+            locations, settings=settings, totals=totals, metrics=metrics
+        )
+        located = assign_areas(clustered, settings=settings, totals=totals)
+        if on_areas is not None:
+            on_areas(located)
+        centres = area_centres(located)
+        # The footprints read only these columns of the member locations.
+        in_area = (located["metric_cluster"] >= 0) & located["cluster_id"].notna()
+        members = located.loc[in_area, ["cluster_id", "lat", "lon"]].join(centres, on="cluster_id")
+        # The footprints are drawn (by GEOS, which releases the GIL, on every core) while
+        # the clusters are named and ranked here: neither needs the other.
         drawing = pool.submit(footprints, members, eps_km=settings.eps_km)
+        gazetteer.result()
         table = rank_clusters(
             located, totals=totals, metrics=metrics, settings=settings, centres=centres
         )
@@ -395,6 +401,12 @@ def cluster_locations(
         table, geometry=[shapes[c] for c in table["cluster_id"]], crs="EPSG:4326"
     )
     return located, clusters, densities
+
+
+def _load_places() -> None:
+    """Load what naming and population read from the gazetteer (cached for the process)."""
+    root_places()
+    counted_places()
 
 
 def _add_places(
