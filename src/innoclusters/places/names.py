@@ -98,6 +98,61 @@ def _suburbs(
     return pairs.sort_values(["c", "row", "pop_big"], ascending=[True, True, False])
 
 
+#: Relative width of the band around the naming radius where a place's nearest location is
+#: too close to call from the k-d tree's nearest distance: there the pairs are tested as
+#: :meth:`scipy.spatial.cKDTree.sparse_distance_matrix` tests them.
+_EDGE = 1e-9
+
+
+def _near_pairs(
+    xyz: np.ndarray,
+    codes: np.ndarray,
+    tree: cKDTree,
+    radius: float,
+    rows: np.ndarray,
+    n_rows: np.int64,
+) -> np.ndarray:
+    """Sorted keys ``code * n_rows + rows[j]`` of every cluster and tree point within ``radius``.
+
+    The pairs ``cKDTree(xyz).sparse_distance_matrix(tree, radius)`` finds, reduced to one
+    per cluster and tree point, without listing every location near every place (millions
+    of pairs at world scale, on one core): per cluster, the tree points within ``radius``
+    of the sphere around its locations are candidates, and a candidate is near when its
+    nearest location of the cluster is (k-d tree queries on all cores). Nearest distances
+    within :data:`_EDGE` of ``radius`` are decided by ``sparse_distance_matrix`` itself.
+    """
+    keys: list[np.ndarray] = []
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(int(codes.max()) + 2 if len(codes) else 0))
+    for c in range(len(bounds) - 1):
+        own = xyz[order[bounds[c] : bounds[c + 1]]]
+        if not len(own):
+            continue
+        centre = own.mean(axis=0)
+        spread = float(np.sqrt(((own - centre) ** 2).sum(axis=1)).max())
+        cand = np.asarray(
+            tree.query_ball_point(centre, (spread + radius) * (1 + _EDGE) + _EDGE),
+            dtype=np.int64,
+        )
+        if not len(cand):
+            continue
+        local = cKDTree(own)
+        dist, _ = local.query(
+            tree.data[cand], k=1, distance_upper_bound=radius * (1 + 2 * _EDGE), workers=-1
+        )
+        near = cand[dist < radius * (1 - _EDGE)]
+        edge = cand[(dist >= radius * (1 - _EDGE)) & np.isfinite(dist)]
+        if len(edge):
+            hits = local.sparse_distance_matrix(
+                cKDTree(tree.data[edge]), radius, output_type="ndarray"
+            )
+            near = np.concatenate([near, edge[np.unique(hits["j"])]])
+        keys.append(np.int64(c) * n_rows + rows[near])
+    if not keys:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate(keys))
+
+
 def gazetteer_names(
     located: pd.DataFrame,
     *,
@@ -174,12 +229,10 @@ def gazetteer_names(
     u_xyz = unit_vectors(lat[first], lon[first])
     n_rows = np.int64(len(gaz))
 
-    # 1. Places of each cluster: every (cluster, place) pair within max_km of a location
-    # (one sparse distance matrix between the points and the places, in C).
-    close = cKDTree(u_xyz).sparse_distance_matrix(tree, float(chord(max_km)), output_type="ndarray")
-    if not len(close):
+    # 1. Places of each cluster: every (cluster, place) pair within max_km of a location.
+    pair_key = _near_pairs(u_xyz, u_codes, tree, float(chord(max_km)), roots, n_rows)
+    if not len(pair_key):
         return empty
-    pair_key = np.unique(u_codes[close["i"]].astype(np.int64) * n_rows + roots[close["j"]])
     pairs = pd.DataFrame({"c": pair_key // n_rows, "row": pair_key % n_rows})
     pairs["pop"] = g_pop[pairs["row"].to_numpy()]
     top_pop = pairs.groupby("c")["pop"].transform("max")
