@@ -13,7 +13,7 @@ import pytest
 from innoclusters import records
 from innoclusters.errors import InputError, SettingsError
 from innoclusters.records import inspect_records, read_records
-from innoclusters.sources import SourceSpec, prepare
+from innoclusters.sources import SourceSpec, base, prepare
 from innoclusters.sources.base import deferred, feeding, streamed, unzip_progress
 
 DATA = Path(__file__).parent / "data" / "sources" / "patentsview"
@@ -207,6 +207,24 @@ def test_a_streamed_zip_never_hangs_and_a_damaged_one_is_named(tmp_path: Path) -
     assert feed == (target, damaged) and not target.is_fifo()
     with pytest.raises(InputError, match="not a readable zip file"), feeding([feed]):
         pass
+
+
+def test_a_feeder_that_fails_otherwise_raises_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while a member is copied out (or inflated into a pipe) is not lost in its
+    thread, leaving a shortened file read as if whole: it is raised when the block ends."""
+
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(base, "_copy_out", full)
+    zipped = GRANTED / "g_application.tsv.zip"
+    _target, later = deferred(zipped, tmp_path)
+    pipe, streaming = streamed(zipped, tmp_path)
+    assert later is not None and streaming is not None
+    with pytest.raises(OSError, match="No space left"), feeding([streaming, later]):
+        duckdb.connect().execute(f"SELECT count(*) FROM read_text('{pipe}')").fetchall()
 
 
 def test_without_named_pipes_the_zip_is_copied_out(

@@ -442,6 +442,8 @@ def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
         When a zip cannot be inflated (a query then saw a shortened file).
     """
     failed: list[tuple[Path, BaseException]] = []
+    # Any other error of a feeder (a full disk, a zip that cannot be opened), raised as it is.
+    others: list[BaseException] = []
 
     def copy(target: Path, path: Path) -> None:
         try:
@@ -449,6 +451,8 @@ def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
                 _copy_out(archive, _data_member(archive, path), path, dst.write)
         except (zipfile.BadZipFile, zlib.error, InputError, EOFError) as exc:
             failed.append((path, exc))
+        except Exception as exc:  # raised when the block ends
+            others.append(exc)
 
     def feed(pipe: Path, path: Path) -> None:
         if not pipe.is_fifo():
@@ -473,6 +477,8 @@ def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
                     failed.append((path, exc))
         except BrokenPipeError:
             pass  # the query stopped reading; it reports its own error
+        except Exception as exc:  # raised when the block ends
+            others.append(exc)
         finally:
             stop.set()
             inflating.shutdown(wait=True)
@@ -498,6 +504,8 @@ def feeding(feeds: Sequence[tuple[Path, Path]]) -> Iterator[None]:
             # Before the query's own error, which a shortened file would cause.
             path, exc = failed[0]
             raise _bad_zip(path, exc)
+        if others:
+            raise others[0]
 
 
 def header_of(path: Path, workdir: Path) -> list[str]:
