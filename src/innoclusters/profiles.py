@@ -177,22 +177,34 @@ def cluster_profiles(
     con.register("_prof_names", names)
     con.register("_prof_win", win)
     try:
+        if not prepared:
+            # Straight from the records in the clusters' cells, every kind in one pass over
+            # the records (one grouping set per kind; _kind tells them apart).
+            sets = ", ".join(f"(a.c, r.metric, r.{kind})" for kind in KINDS)
+            values = ", ".join(f"r.{kind}" for kind in KINDS)
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _prof_gs AS
+                SELECT a.c, r.metric, {values}, GROUPING({values}) AS _kind,
+                  sum(CAST(r.weight AS DECIMAL(38, 18))) AS w
+                FROM records AS r JOIN _prof_win AS w ON r.metric = w.metric
+                JOIN _prof_areas AS a ON r.metric = a.metric AND {li} = a.li AND {lo} = a.lo
+                WHERE r.year BETWEEN w.first AND w.last
+                GROUP BY GROUPING SETS ({sets})"""
+            )
         frames = []
-        for kind in KINDS:
+        for i, kind in enumerate(KINDS):
             # Exact weight per cluster, metric and value (DECIMAL sums, so the grouping does
             # not change them): from the pre-aggregates per grid cell when prepared (the
-            # Spark engine's), else straight from the records in the clusters' cells.
+            # Spark engine's), else from the grouping set of the kind (GROUPING() has a bit
+            # set for every other kind: the kinds' columns that the set leaves out).
+            others = sum(1 << (len(KINDS) - 1 - j) for j in range(len(KINDS)) if j != i)
             source = (
                 f"""SELECT a.c, p.metric, p.value, sum(p.w) AS w FROM _prof_{kind} AS p
                 JOIN _prof_areas AS a ON p.metric = a.metric AND p.li = a.li AND p.lo = a.lo
                 GROUP BY ALL"""
                 if prepared
-                else f"""SELECT a.c, r.metric, r.{kind} AS value,
-                  sum(CAST(r.weight AS DECIMAL(38, 18))) AS w
-                FROM records AS r JOIN _prof_win AS w ON r.metric = w.metric
-                JOIN _prof_areas AS a ON r.metric = a.metric AND {li} = a.li AND {lo} = a.lo
-                WHERE r.year BETWEEN w.first AND w.last
-                GROUP BY ALL"""
+                else f"""SELECT c, metric, {kind} AS value, w FROM _prof_gs
+                WHERE _kind = {others}"""
             )
             con.execute(f"CREATE OR REPLACE TEMP TABLE _prof_g AS {source}")
             frames.append(
@@ -221,6 +233,7 @@ def cluster_profiles(
                 ).df()
             )
         con.execute("DROP TABLE IF EXISTS _prof_g")
+        con.execute("DROP TABLE IF EXISTS _prof_gs")
         for kind in KINDS:
             con.execute(f"DROP TABLE IF EXISTS _prof_{kind}")
     finally:
