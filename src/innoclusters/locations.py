@@ -174,23 +174,28 @@ def build_locations(
         GROUP BY ALL"""
     )
     locations = locations_from_parts(con, rounding=rounding)
-    # Records and weight in the window from the parts (exact sums of the same values); only
-    # the count of all records reads the records again.
+    # Records and weight in the window from the parts (exact sums of the same values); the
+    # records of each metric are the rows its files gave (read_records counted them), so
+    # the records are not read again.
     counts_rows = con.execute(
-        """WITH p AS (
-             SELECT metric, CAST(sum(n) AS BIGINT) AS in_window,
-               CAST(sum(w) AS DOUBLE) AS weight_in_window
-             FROM _parts GROUP BY metric),
-           r AS (
-             SELECT r.metric, count(*) AS rows
-             FROM records AS r JOIN _win AS w ON r.metric = w.metric GROUP BY r.metric)
-        SELECT r.metric, r.rows, coalesce(p.in_window, 0), p.weight_in_window
-        FROM r LEFT JOIN p USING (metric)"""
+        """SELECT metric, CAST(sum(n) AS BIGINT), CAST(sum(w) AS DOUBLE)
+        FROM _parts GROUP BY metric"""
     ).fetchall()
+    sums = {str(m): (int(n), w) for m, n, w in counts_rows}
+    if records.files:
+        accepted: dict[str, int] = {}
+        for f in records.files:
+            accepted[f.metric] = accepted.get(f.metric, 0) + f.rows_accepted
+    else:
+        accepted = dict(
+            con.execute("SELECT metric, count(*) FROM records GROUP BY metric").fetchall()
+        )
     con.execute("DROP TABLE _parts")
     con.unregister("_win")
     counts: dict[str, Any] = {}
-    for metric, rows, in_window, weight in counts_rows:
+    for metric in (m for m in windows if accepted.get(m)):
+        rows = accepted[metric]
+        in_window, weight = sums.get(metric, (0, None))
         counts[str(metric)] = {
             "window": list(windows[metric]),
             "records": int(rows),
