@@ -157,11 +157,14 @@ def cluster_profiles(
     lat = located["lat"].to_numpy(dtype=float)[inside]
     lon = located["lon"].to_numpy(dtype=float)[inside]
     codes, ids = pd.factorize(located["cluster_id"].to_numpy()[inside])
+    metric_codes, metrics = pd.factorize(located["metric"])
     # The locations' rounded coordinates back to their grid cells (-180 is the cell of 180),
-    # each with its cluster as a small integer (the cluster ids join back at the end).
+    # each with its metric and cluster as small integers (the metric joins through the
+    # windows, the cluster ids join back at the end): numbers only, which DuckDB scans
+    # without Python's GIL while other threads work.
     areas = pd.DataFrame(
         {
-            "metric": located["metric"].to_numpy()[inside],
+            "m": metric_codes.astype(np.int64)[inside],
             "li": np.rint(lat / rounding).astype(np.int64),
             "lo": np.rint(lon / rounding).astype(np.int64),
             "c": codes.astype(np.int64),
@@ -171,6 +174,7 @@ def cluster_profiles(
     win = pd.DataFrame(
         [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
     )
+    win["m"] = pd.Index(metrics).get_indexer(win["metric"]).astype(np.int64)
     li = grid_index_sql("r.lat", rounding=rounding)
     lo = grid_index_sql("r.lon", rounding=rounding, longitude=True)
     con.register("_prof_areas", areas)
@@ -187,7 +191,7 @@ def cluster_profiles(
                 SELECT a.c, r.metric, {values}, GROUPING({values}) AS _kind,
                   sum(CAST(r.weight AS DECIMAL(38, 18))) AS w
                 FROM records AS r JOIN _prof_win AS w ON r.metric = w.metric
-                JOIN _prof_areas AS a ON r.metric = a.metric AND {li} = a.li AND {lo} = a.lo
+                JOIN _prof_areas AS a ON w.m = a.m AND {li} = a.li AND {lo} = a.lo
                 WHERE r.year BETWEEN w.first AND w.last
                 GROUP BY GROUPING SETS ({sets})"""
             )
@@ -200,7 +204,8 @@ def cluster_profiles(
             others = sum(1 << (len(KINDS) - 1 - j) for j in range(len(KINDS)) if j != i)
             source = (
                 f"""SELECT a.c, p.metric, p.value, sum(p.w) AS w FROM _prof_{kind} AS p
-                JOIN _prof_areas AS a ON p.metric = a.metric AND p.li = a.li AND p.lo = a.lo
+                JOIN _prof_win AS w ON p.metric = w.metric
+                JOIN _prof_areas AS a ON w.m = a.m AND p.li = a.li AND p.lo = a.lo
                 GROUP BY ALL"""
                 if prepared
                 else f"""SELECT c, metric, {kind} AS value, w FROM _prof_gs
