@@ -374,7 +374,7 @@ def cluster_locations(
     """
     import geopandas
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool:
         # The gazetteer's places and the indexes that naming and population read are loaded
         # (once a process) while the kernel, which leaves part of a core idle, runs here.
         gazetteer = pool.submit(_load_places)
@@ -384,18 +384,16 @@ def cluster_locations(
         located = assign_areas(clustered, settings=settings, totals=totals)
         if on_areas is not None:
             on_areas(located)
-        centres = area_centres(located)
-        # The footprints read only these columns of the member locations.
-        in_area = (located["metric_cluster"] >= 0) & located["cluster_id"].notna()
-        members = located.loc[in_area, ["cluster_id", "lat", "lon"]].join(centres, on="cluster_id")
-        # The footprints are drawn (by GEOS, which releases the GIL, on every core) while
-        # the clusters are named and ranked here: neither needs the other.
-        drawing = pool.submit(footprints, members, eps_km=settings.eps_km)
         gazetteer.result()
-        table = rank_clusters(
-            located, totals=totals, metrics=metrics, settings=settings, centres=centres
-        )
-        shapes = drawing.result()
+    centres = area_centres(located)
+    table = rank_clusters(
+        located, totals=totals, metrics=metrics, settings=settings, centres=centres
+    )
+    # The footprints read only these columns of the member locations. They are drawn after
+    # the naming, not beside it: GEOS's threads would wait for Python's GIL behind it.
+    in_area = (located["metric_cluster"] >= 0) & located["cluster_id"].notna()
+    members = located.loc[in_area, ["cluster_id", "lat", "lon"]].join(centres, on="cluster_id")
+    shapes = footprints(members, eps_km=settings.eps_km)
     table = _add_places(table, shapes, settings=settings, metrics=metrics, raster=raster)
     clusters = geopandas.GeoDataFrame(
         table, geometry=[shapes[c] for c in table["cluster_id"]], crs="EPSG:4326"
