@@ -696,6 +696,30 @@ def test_gazetteer_cache_is_reused_and_survives_an_unwritable_folder(tmp_path: P
     assert "cannot cache the gazetteer index" in third.stderr
 
 
+def test_cached_array_is_built_once_and_again_when_its_code_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INNOCLUSTERS_CACHE_DIR", str(tmp_path / "cache"))
+    rule = tmp_path / "rule.py"
+    rule.write_text("LIMIT = 1\n", encoding="utf-8")
+    calls: list[int] = []
+
+    def build() -> np.ndarray:
+        calls.append(1)
+        return np.arange(5, dtype=np.int64) * len(calls)
+
+    first = gazetteer.cached_array("test_rows", build, sources=[rule])
+    again = gazetteer.cached_array("test_rows", build, sources=[rule])
+    assert len(calls) == 1 and np.array_equal(again, first) and again.dtype == np.int64
+    rule.write_text("LIMIT = 2\n", encoding="utf-8")  # the rule changed: built again
+    assert np.array_equal(gazetteer.cached_array("test_rows", build, sources=[rule]), first * 2)
+    # A folder that cannot be made: computed each time, no error.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("INNOCLUSTERS_CACHE_DIR", str(blocker / "sub"))
+    assert np.array_equal(gazetteer.cached_array("test_rows", build, sources=[rule]), first * 3)
+
+
 def test_manifest_style_stats_are_json_ready(places_csv: Path, tmp_path: Path) -> None:
     stats = places.geocode_file(places_csv, tmp_path / "o.parquet")
     json.dumps(stats)

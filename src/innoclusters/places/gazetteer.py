@@ -23,7 +23,7 @@ import os
 import tempfile
 import unicodedata
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -58,6 +58,7 @@ __all__ = [
     "admin2_codes",
     "admin3_codes",
     "cache_dir",
+    "cached_array",
     "city_regions",
     "english_form",
     "extent_km",
@@ -727,6 +728,55 @@ def _write_cache(folder: Path, tables: dict[str, pa.Table]) -> None:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+
+def cached_array(
+    name: str, build: Callable[[], np.ndarray], *, sources: Iterable[str | Path] = ()
+) -> np.ndarray:
+    """``build()``, computed once and cached beside the index (an ``.npy`` file).
+
+    For arrays derived from the index by a rule that costs more to compute than to read
+    (:func:`~innoclusters.places.population.counted_places`: about a second). The file is
+    keyed by the index's own cache key and by the content of ``sources`` (the modules whose
+    code computes the array), so a new index, package version or rule computes it again.
+    When the cache folder cannot be read or written, the array is computed each time.
+
+    Parameters
+    ----------
+    name
+        Name of the array (a file name part).
+    build
+        Computes the array (no object dtype).
+    sources
+        Files whose content the array depends on besides the index.
+
+    Returns
+    -------
+    numpy.ndarray
+        The array (read back from the cache, or as built).
+    """
+    digest = hashlib.sha256()
+    try:
+        for path in sources:
+            digest.update(Path(path).read_bytes())
+    except OSError:  # the code is not in files (a frozen application): no cache
+        return build()
+    folder = cache_dir() / _tag()
+    target = folder / f"{name}-{digest.hexdigest()[:12]}.npy"
+    with contextlib.suppress(OSError, ValueError):
+        return np.asarray(np.load(target, allow_pickle=False))
+    value = build()
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, value, allow_pickle=False)
+            os.replace(tmp, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return value
 
 
 @functools.lru_cache(maxsize=1)
