@@ -22,6 +22,7 @@ GeoPandas through GDAL's TopoJSON driver::
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -37,7 +38,9 @@ SIMPLIFY_DEG = 0.02
 #: Natural Earth features without an ISO 3166-1 numeric code in world-atlas, by name.
 _BY_NAME = {"Kosovo": ("XK", "XKX")}
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "innoclusters" / "data" / "countries_50m.topojson"
+OUT = (
+    Path(__file__).resolve().parents[1] / "src" / "innoclusters" / "data" / "countries_50m.topojson"
+)
 
 
 def _absolute_arcs(topology: dict) -> list[list[tuple[float, float]]]:
@@ -58,14 +61,16 @@ def _requantize(points: list[tuple[float, float]]) -> list[list[int]]:
     if len(points) > 2:
         # Douglas-Peucker on the arc alone keeps its ends, so shared borders stay shared.
         points = list(shapely.simplify(shapely.LineString(points), SIMPLIFY_DEG).coords)
-    grid = [(round((lon + 180.0) / STEP_DEG), round((lat + 90.0) / STEP_DEG)) for lon, lat in points]
+    grid = [
+        (round((lon + 180.0) / STEP_DEG), round((lat + 90.0) / STEP_DEG)) for lon, lat in points
+    ]
     kept = [grid[0]]
     for p in grid[1:-1]:
         if p != kept[-1]:
             kept.append(p)
     kept.append(grid[-1])  # arc ends are shared with other arcs: always kept
     out = [list(kept[0])]
-    for (x0, y0), (x1, y1) in zip(kept, kept[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(kept):
         out.append([x1 - x0, y1 - y0])
     return out
 
@@ -100,7 +105,9 @@ def build(source: Path, out: Path = OUT) -> None:
         "objects": {"countries": {"type": "GeometryCollection", "geometries": geometries}},
         "arcs": arcs,
     }
-    out.write_text(json.dumps(result, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
+    out.write_text(
+        json.dumps(result, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":
