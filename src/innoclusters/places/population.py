@@ -102,11 +102,13 @@ RECENT_PARTS_COUNTRIES = ("AE", "CA", "FI", "IT", "JO", "QA", "TH", "UA", "US", 
 RECENT_MIN_POPULATION = 20_000
 
 
-#: The code behind :func:`counted_places`: its cached copy is keyed by their content.
+#: The code and the data table outside the index's cache key (gazetteer.INDEX_TABLES) behind
+#: :func:`counted_places`: its cached copy is keyed by their content.
 _COUNTED_SOURCES = (
     Path(__file__),
     Path(__file__).with_name("gazetteer.py"),
     Path(__file__).parent.parent / "geo.py",
+    Path(__file__).parent.parent / "data" / "city_regions.tsv",
 )
 
 
