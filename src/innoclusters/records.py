@@ -1490,11 +1490,9 @@ def _read_tables(
     are read once more, numbered, for the rejects' lines (:func:`_collect_rejects`).
     """
     columns = _stored(plans)
-    weight, share, org, field = _given_columns(columns)
     code = _metric_code_sql(plans, "v.file_id")
-    by_metric = len({p.metric for p in plans}) > 1
-    key = "_metric, " if by_metric else ""
-    sums, given = _document_sums(columns)
+    key = "_metric, " if len({p.metric for p in plans}) > 1 else ""
+    sums, _given = _document_sums(columns)
     # A document's sums are those of its accepted rows: the others are grouped apart
     # (``_doc`` NULL; an accepted row always has a doc_id).
     first = [c for c in ("doc_id", "lat", "lon", "city", "weight", "share") if c in columns]
@@ -1527,7 +1525,6 @@ def _read_tables(
             """INSERT INTO _counts SELECT file_id, _filter, ok, sum(n) FROM _docs
             WHERE _by_doc = 0 GROUP BY ALL"""
         )
-        same = f"d._metric = {code} AND " if by_metric else ""
         # When every row was accepted, the write needs the rows' values, not their reasons
         # (which DuckDB then does not compute).
         left = con.execute(
@@ -1540,13 +1537,14 @@ def _read_tables(
             _insertion_order(con, False),
         ):
             con.execute(
-                f"""INSERT INTO records SELECT {_metric_sql(plans, "v.file_id")}, v.doc_id,
-                  v.year, v.lat, v.lon, v.country, {_weight_sql(weight, share, given, "d.shares")},
-                  v.city, v.region, {org}, {field}
-                FROM ({_rows_sql(plans, columns)}) AS v
-                  JOIN (SELECT * FROM _docs WHERE _by_doc = 1 AND _doc IS NOT NULL) AS d
-                  ON {same}v.doc_id = d._doc
-                {accepted}"""
+                _insert_sql(
+                    plans,
+                    columns,
+                    rows=_rows_sql(plans, columns),
+                    documents="(SELECT * FROM _docs WHERE _by_doc = 1 AND _doc IS NOT NULL)",
+                    doc_id="_doc",
+                    where=accepted,
+                )
             )
     except duckdb.Error as exc:
         _read_failed(exc, [p.path for p in plans], _READ_HINT[plans[0].fmt])
@@ -1588,27 +1586,50 @@ def _insert_records(
     field is NULL, a missing share is 1. The per-document sums are taken from ``table``
     itself (narrow); the place columns are joined in only for the insert.
     """
-    weight, share, org, field = _given_columns(columns)
     # Documents are keyed by metric and doc_id; one metric needs no key of its own, and
     # several are told apart by a one-byte code.
-    metric = _metric_sql(plans, "v.file_id")
     by_metric = len({p.metric for p in plans}) > 1
-    code = _metric_code_sql(plans, "v.file_id")
-    key = f"{code} AS _metric, " if by_metric else ""
-    sums, given = _document_sums(columns)
+    key = f"{_metric_code_sql(plans, 'v.file_id')} AS _metric, " if by_metric else ""
+    sums, _given = _document_sums(columns)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _docn AS SELECT {key}v.doc_id, {sums}
         FROM {table} AS v WHERE v.reason = '' AND v._filter IS NULL GROUP BY ALL"""
     )
-    same = f"d._metric = {code} AND " if by_metric else ""
     con.execute(
-        f"""INSERT INTO records SELECT {metric}, v.doc_id, v.year, v.lat, v.lon, v.country,
-        {_weight_sql(weight, share, given, "d.shares")}, v.city, v.region, {org}, {field}
-        FROM ({_located_sql(table, columns)}) AS v JOIN _docn AS d
-          ON {same}v.doc_id = d.doc_id
-        WHERE v.reason = '' AND v._filter IS NULL"""
+        _insert_sql(
+            plans,
+            columns,
+            rows=_located_sql(table, columns),
+            documents="_docn",
+            doc_id="doc_id",
+            where="WHERE v.reason = '' AND v._filter IS NULL",
+        )
     )
     con.execute("DROP TABLE _docn")
+
+
+def _insert_sql(
+    plans: Sequence[_Plan],
+    columns: Sequence[str],
+    *,
+    rows: str,
+    documents: str,
+    doc_id: str,
+    where: str,
+) -> str:
+    """SQL inserting validated ``rows`` (storing ``columns``) into ``records``, each joined
+    to its document's sums (:func:`_document_sums`) in ``documents`` (a table or a
+    parenthesised query) by metric code (when ``plans`` hold several metrics) and
+    ``doc_id``, and weighted by :func:`_weight_sql`; ``where`` keeps the rows to insert."""
+    weight, share, org, field = _given_columns(columns)
+    _sums, given = _document_sums(columns)
+    code = _metric_code_sql(plans, "v.file_id")
+    same = f"d._metric = {code} AND " if len({p.metric for p in plans}) > 1 else ""
+    return f"""INSERT INTO records SELECT {_metric_sql(plans, "v.file_id")}, v.doc_id, v.year,
+      v.lat, v.lon, v.country, {_weight_sql(weight, share, given, "d.shares")}, v.city,
+      v.region, {org}, {field}
+    FROM ({rows}) AS v JOIN {documents} AS d ON {same}v.doc_id = d.{doc_id}
+    {where}"""
 
 
 def _given_columns(columns: Sequence[str]) -> tuple[str, str, str, str]:
@@ -1972,8 +1993,6 @@ def _assign_countries(con: duckdb.DuckDBPyConnection) -> int:
     if not con.execute("SELECT 1 FROM records WHERE country IS NULL LIMIT 1").fetchall():
         return 0
     no_country = con.execute("SELECT DISTINCT lat, lon FROM records WHERE country IS NULL").df()
-    if not len(no_country):
-        return 0
     codes = places.country_at(
         no_country["lat"].to_numpy(dtype=float), no_country["lon"].to_numpy(dtype=float)
     )
