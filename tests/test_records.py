@@ -11,7 +11,8 @@ import pytest
 
 from innoclusters import records as records_module
 from innoclusters.errors import InputError, SettingsError
-from innoclusters.records import inspect_records, read_records
+from innoclusters.locations import years_present
+from innoclusters.records import RecordSet, inspect_records, read_records
 
 HEADER = "doc_id,year,lat,lon,country,weight\n"
 
@@ -433,6 +434,11 @@ def test_records_tables_read_in_two_scans_give_what_the_row_path_gives(
 
     def read() -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, object]]]:
         rs = read_records(sources, geocode=False)
+        # The years and metrics counted while reading are those a scan of the records gives.
+        scanned = RecordSet(connection=rs.connection, files=rs.files)
+        want = {"patents": [2019, 2020], "publications": [2020]}
+        assert years_present(rs) == years_present(scanned) == want
+        assert rs.metrics() == scanned.metrics() == ("patents", "publications")
         frame = rs.frame()
         frame = frame.sort_values(list(frame.columns)).reset_index(drop=True)
         return frame, rs.rejects(), [f.to_dict() for f in rs.files]
@@ -458,3 +464,25 @@ def test_records_tables_read_in_two_scans_give_what_the_row_path_gives(
         ("patents", "E"): 1.0,
         ("publications", "A"): 1.0,
     }
+
+
+def test_doc_ids_and_regions_are_stored_only_when_kept(tmp_path: Path) -> None:
+    text = "doc_id,year,lat,lon,country,city,region\na,2020,1,2,FR,Paris,IDF\nb,2021,x,2,FR,,\n"
+    path = write(tmp_path, "p.csv", text)
+    full = read_records({"patents": [path]})
+    lean = read_records({"patents": [path]}, keep=())
+    assert full.columns == records_module.RECORD_COLUMNS
+    spare = ("doc_id", "region")
+    assert lean.columns == tuple(c for c in records_module.RECORD_COLUMNS if c not in spare)
+    assert list(lean.frame().columns) == list(lean.columns)
+    pd.testing.assert_frame_equal(lean.frame(), full.frame()[list(lean.columns)])
+    pd.testing.assert_frame_equal(lean.rejects(), full.rejects())
+    assert lean.rejects()["doc_id"].tolist() == ["b"]
+    # Asking for what was not kept fails loudly, never with NULLs.
+    with pytest.raises(SettingsError, match=r"uncertainty reads the records' doc_id, which"):
+        lean.require("doc_id", purpose="rank uncertainty")
+    with pytest.raises(duckdb.BinderException):
+        lean.connection.execute("SELECT doc_id FROM records")
+    full.require("doc_id", "region", purpose="rank uncertainty")
+    with pytest.raises(SettingsError, match="keep names 'org'"):
+        read_records({"patents": [path]}, keep=("org",))

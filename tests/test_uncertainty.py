@@ -13,10 +13,12 @@ import pytest
 
 from innoclusters.config import DEFAULT_UNCERTAINTY, UNCERTAINTY_ENV, Settings, load_settings
 from innoclusters.errors import SettingsError
+from innoclusters.locations import edition_windows
 from innoclusters.pipeline import rerun_with_uncertainty, run
 from innoclusters.publish import write_outputs
+from innoclusters.records import read_records
 from innoclusters.result import CLUSTER_COLUMNS
-from innoclusters.uncertainty import SOURCES, Uncertainty, uncertainty
+from innoclusters.uncertainty import SOURCES, Uncertainty, estimate, uncertainty
 from tests.test_cli import cli
 
 KM_PER_DEG = 6371.0088 * math.pi / 180.0
@@ -258,6 +260,11 @@ def test_toml_and_library(tmp_path: Path) -> None:
     assert len(found.clusters) == len(result.clusters)
     assert found.sensitivity.empty and found.whatif.empty
     assert len(found.replicates) == 2 * len(SOURCES) * len(result.clusters)
+    # Records read without their doc ids (as a run without uncertainty reads them) cannot
+    # be resampled: a clear error, not NULL documents.
+    lean = read_records(sources, keep=())
+    with pytest.raises(SettingsError, match=r"rank uncertainty .* doc_id, which were not kept"):
+        estimate(lean, result, windows=edition_windows(lean, result.settings), replicates=2)
 
 
 def test_default_is_on_and_zero_turns_it_off(

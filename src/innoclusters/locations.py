@@ -59,7 +59,7 @@ def edition_windows(
     settings
         Supplies ``years``, ``edition``, ``edition_offsets`` and ``window_years``.
     present
-        :func:`years_present` of the records, when already known (saves reading them).
+        :func:`years_present` of the records, when already known.
 
     Returns
     -------
@@ -67,19 +67,20 @@ def edition_windows(
         ``metric -> (first, last)`` inclusive.
     """
     if present is None:
-        spans = {
-            str(m): (int(lo), int(hi))
-            for m, lo, hi in records.connection.execute(
-                "SELECT metric, min(year), max(year) FROM records GROUP BY metric"
-            ).fetchall()
-        }
-    else:
-        spans = {m: (int(min(ys)), int(max(ys))) for m, ys in present.items() if len(ys)}
+        present = years_present(records)
+    spans = {m: (int(min(ys)), int(max(ys))) for m, ys in present.items() if len(ys)}
     return resolve_windows(spans, settings, metrics=records.metrics())
 
 
 def years_present(records: RecordSet) -> dict[str, list[int]]:
-    """The years that hold at least one accepted record, per metric (sorted)."""
+    """The years that hold at least one accepted record, per metric (sorted).
+
+    As :func:`~innoclusters.records.read_records` counted them (:attr:`RecordSet.years`),
+    without reading the records again; read from the ``records`` table when not counted.
+    """
+    if records.years is not None:
+        years = records.years
+        return {str(m): sorted(int(y) for y in years[m]) for m in sorted(years) if len(years[m])}
     present: dict[str, list[int]] = {}
     for metric, year in records.connection.execute(
         "SELECT DISTINCT metric, year FROM records ORDER BY metric, year"

@@ -495,6 +495,8 @@ def run(
                 encoding=settings.encoding,
                 options=settings.sources,
                 progress=shown,
+                # Only rank uncertainty reads the records' doc_id after this stage.
+                keep=("doc_id",) if settings.uncertainty > 0 else (),
             )
     present = spark.metrics() if spark else records.metrics()
     metrics = settings.metrics or present

@@ -47,7 +47,7 @@ import hashlib
 import re
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -70,6 +70,8 @@ if TYPE_CHECKING:
 __all__ = [
     "COLUMN_ALIASES",
     "OPTIONAL_COLUMNS",
+    "RECORD_COLUMNS",
+    "SPARE_COLUMNS",
     "WEIGHT_MAX",
     "YEAR_RANGE",
     "FileStats",
@@ -102,6 +104,31 @@ COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {
     "org": ("org", "organisation", "organization"),
     "field": ("field",),
 }
+
+#: Columns of the ``records`` table, in order, and their types.
+_RECORDS_TYPES: Mapping[str, str] = {
+    "metric": "VARCHAR",
+    "doc_id": "VARCHAR",
+    "year": "SMALLINT",
+    "lat": "DOUBLE",
+    "lon": "DOUBLE",
+    "country": "VARCHAR",
+    "weight": "DOUBLE",
+    "city": "VARCHAR",
+    "region": "VARCHAR",
+    "org": "VARCHAR",
+    "field": "VARCHAR",
+}
+
+#: Columns of the ``records`` table, in order (:func:`read_records` may leave out the
+#: :data:`SPARE_COLUMNS`).
+RECORD_COLUMNS: tuple[str, ...] = tuple(_RECORDS_TYPES)
+
+#: Columns of ``records`` that :func:`read_records` stores only when asked (its ``keep``):
+#: after the records stage only rank uncertainty reads ``doc_id`` (it resamples documents),
+#: and no stage reads ``region`` (it serves geocoding, done before the records are
+#: written). Each is a string per row to write; a run leaves out what it will not read.
+SPARE_COLUMNS: tuple[str, ...] = ("doc_id", "region")
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
@@ -146,19 +173,45 @@ class FileStats:
 class RecordSet:
     """Accepted records and rejects of one run, held in a DuckDB connection.
 
-    The ``records`` table has columns ``metric, doc_id, year, lat, lon, country, weight, city,
-    region, org, field``; the ``rejects`` table ``file, line, metric, doc_id, reason``.
+    The ``records`` table has the columns ``columns`` (of :data:`RECORD_COLUMNS`: ``metric,
+    doc_id, year, lat, lon, country, weight, city, region, org, field``, less the
+    :data:`SPARE_COLUMNS` :func:`read_records` was not asked to keep); the ``rejects`` table
+    ``file, line, metric, doc_id, reason``.
     """
 
     connection: duckdb.DuckDBPyConnection
     files: list[FileStats]
     geocoding: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The columns of the ``records`` table.
+    columns: tuple[str, ...] = RECORD_COLUMNS
+    #: The years that hold at least one accepted record, per metric (sorted), when the
+    #: reader counted them (``None``: read from the ``records`` table when asked).
+    years: Mapping[str, Sequence[int]] | None = None
+
+    def require(self, *columns: str, purpose: str) -> None:
+        """Check the ``records`` table has ``columns``, which ``purpose`` reads.
+
+        Raises
+        ------
+        SettingsError
+            When :func:`read_records` was not asked to keep one of them (its ``keep``).
+        """
+        missing = [c for c in columns if c not in self.columns]
+        if missing:
+            names = ", ".join(missing)
+            raise SettingsError(
+                f"{purpose} reads the records' {names}, which were not kept; read the "
+                f"records with read_records(..., keep={tuple(missing)!r}) (the pipeline keeps "
+                "doc_id when the setting 'uncertainty' is above 0)"
+            )
 
     def frame(self) -> pd.DataFrame:
-        """The accepted records as a pandas frame (in a canonical order)."""
-        return self.connection.execute(
-            "SELECT * FROM records ORDER BY metric, doc_id, lat, lon, weight"
-        ).df()
+        """The accepted records as a pandas frame (in a canonical order), with the columns
+        the ``records`` table has (:attr:`columns`)."""
+        order = self.columns
+        if "doc_id" in self.columns:
+            order = ("metric", "doc_id", "lat", "lon", "weight")
+        return self.connection.execute(f"SELECT * FROM records ORDER BY {', '.join(order)}").df()
 
     def rejects(self) -> pd.DataFrame:
         """The rejected rows, by file and line."""
@@ -166,9 +219,13 @@ class RecordSet:
 
     def metrics(self) -> tuple[str, ...]:
         """Metrics with at least one accepted record, in output order."""
-        present = {
-            r[0] for r in self.connection.execute("SELECT DISTINCT metric FROM records").fetchall()
-        }
+        if self.years is not None:
+            present = {m for m, years in self.years.items() if len(years)}
+        else:
+            present = {
+                r[0]
+                for r in self.connection.execute("SELECT DISTINCT metric FROM records").fetchall()
+            }
         return tuple(m for m in METRICS if m in present)
 
 
@@ -361,11 +418,6 @@ _READ_HINT = {
     "jsonl": "check it has one JSON object per line",
     "source": "check they are the files as downloaded",
 }
-
-#: Columns of ``records``: only what later stages read (a row's file and its empty reason
-#: are not stored; the counts per file come from ``_counts``, :func:`_read_plans`).
-_RECORDS_SCHEMA = """metric VARCHAR, doc_id VARCHAR, year SMALLINT, lat DOUBLE, lon DOUBLE,
-    country VARCHAR, weight DOUBLE, city VARCHAR, region VARCHAR, org VARCHAR, field VARCHAR"""
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> Any:
@@ -844,6 +896,7 @@ def read_records(
     encoding: str = "utf-8",
     options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: ProgressCallback | None = None,
+    keep: Collection[str] = SPARE_COLUMNS,
 ) -> RecordSet:
     """Read, validate and fractionally count the records of every metric.
 
@@ -878,11 +931,16 @@ def read_records(
         Called as ``progress(fraction, step)`` while reading: the share of the work done
         (never decreasing, 1 at the end; within a long query, DuckDB's own measure of the
         input scanned) and what is being done (:data:`ProgressCallback`).
+    keep
+        Which of the :data:`SPARE_COLUMNS` (``doc_id``, ``region``) to store in ``records``
+        (all by default). A run leaves out what no later stage reads: writing a string per
+        row is most of the records stage's cost. The rejects always have their ``doc_id``.
 
     Returns
     -------
     RecordSet
-        With tables ``records`` and ``rejects`` and per-file statistics.
+        With tables ``records`` and ``rejects``, per-file statistics and the years present
+        per metric.
 
     Raises
     ------
@@ -897,8 +955,15 @@ def read_records(
         raise InputError(f"unknown metric(s) {', '.join(unknown)}; use {', '.join(METRICS)}")
     if not any(sources.values()):
         raise InputError("no input files; pass at least one of --patents, --publications, --vc")
+    spare = [c for c in keep if c not in SPARE_COLUMNS]
+    if spare:
+        raise SettingsError(
+            f"keep names {', '.join(map(repr, spare))}; it chooses among "
+            f"{', '.join(SPARE_COLUMNS)} (the other columns are always stored)"
+        )
+    stored = tuple(c for c in RECORD_COLUMNS if c not in SPARE_COLUMNS or c in keep)
     con = connection if connection is not None else duckdb.connect()
-    _prepare_connection(con)
+    _prepare_connection(con, stored)
     # The files' SHA-256 (for the manifest; seconds on gigabytes) is taken in a thread while
     # DuckDB reads them.
     hashing = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -907,7 +972,7 @@ def read_records(
             tracker = _Progress(con, progress)
             plans = _plan_all(con, sources, options or {}, encoding, Path(tmp), tracker)
             digests = {p.path: hashing.submit(_sha256, p.path) for p in plans}
-            geocoding = _read_plans(con, plans, geocode=geocode, tracker=tracker)
+            geocoding = _read_plans(con, plans, geocode=geocode, tracker=tracker, stored=stored)
             sha256 = {path: digest.result() for path, digest in digests.items()}
     except duckdb.OutOfMemoryException as exc:
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()
@@ -920,11 +985,18 @@ def read_records(
         hashing.shutdown(cancel_futures=True)
     stats = _file_stats(con, plans, sha256)
     tracker.finish(f"{sum(f.rows_read for f in stats):,} rows read")
-    return RecordSet(connection=con, files=stats, geocoding=geocoding)
+    return RecordSet(
+        connection=con,
+        files=stats,
+        geocoding=geocoding,
+        columns=stored,
+        years=_years(con, plans),
+    )
 
 
-def _prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the country lookup and the empty ``records`` and ``rejects`` tables.
+def _prepare_connection(con: duckdb.DuckDBPyConnection, stored: Sequence[str]) -> None:
+    """Create the country lookup and the empty ``records`` (columns ``stored``) and
+    ``rejects`` tables.
 
     DuckDB's own progress bar is never printed (it would go to stdout); progress goes to
     the ``progress`` callback of :func:`read_records`.
@@ -939,12 +1011,15 @@ def _prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
         SELECT unnest($keys) AS key, unnest($codes) AS alpha2""",
         {"keys": [k for k, _ in pairs], "codes": [c for _, c in pairs]},
     )
+    # Rows per file, filter and validity; ``year`` is that of accepted rows (NULL for the
+    # others), so the years present are known without reading the records (_years).
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _counts
-        (file_id INTEGER, _filter VARCHAR, ok BOOLEAN, n BIGINT)"""
+        (file_id INTEGER, _filter VARCHAR, ok BOOLEAN, year SMALLINT, n BIGINT)"""
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _places ({_PLACES_SCHEMA})")
-    con.execute(f"CREATE OR REPLACE TABLE records ({_RECORDS_SCHEMA})")
+    schema = ", ".join(f"{c} {_RECORDS_TYPES[c]}" for c in stored)
+    con.execute(f"CREATE OR REPLACE TABLE records ({schema})")
     con.execute(
         """CREATE OR REPLACE TABLE rejects (file VARCHAR, line BIGINT, metric VARCHAR,
         doc_id VARCHAR, reason VARCHAR)"""
@@ -1039,7 +1114,7 @@ def inspect_records(
         On unknown source settings.
     """
     con = duckdb.connect()
-    _prepare_connection(con)
+    _prepare_connection(con, RECORD_COLUMNS)
     out: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="innoclusters-") as tmp:
         for metric in METRICS:
@@ -1245,9 +1320,15 @@ def _materialise(
 
 
 def _read_plans(
-    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, geocode: bool, tracker: _Progress
+    con: duckdb.DuckDBPyConnection,
+    plans: Sequence[_Plan],
+    *,
+    geocode: bool,
+    tracker: _Progress,
+    stored: Sequence[str],
 ) -> dict[str, Any]:
-    """Fill ``records`` and ``rejects`` from the planned files; return the geocoding stats.
+    """Fill ``records`` (its columns ``stored``) and ``rejects`` from the planned files;
+    return the geocoding stats.
 
     Files of adapters with a one-pass path (:attr:`Prepared.documents`) that are the only
     file of their metric and have no place to geocode are read by :func:`_read_keyed`;
@@ -1259,11 +1340,12 @@ def _read_plans(
     keyed = [p for p in plans if _one_pass(con, p, plans)]
     rest = [p for p in plans if p.index not in {k.index for k in keyed}]
     for plan in keyed:
-        _read_keyed(con, plan, tracker, (1.0 - tracker.done) / len(plans))
+        _read_keyed(con, plan, tracker, (1.0 - tracker.done) / len(plans), stored)
     geocoding: dict[str, Any] = {}
     tables = bool(rest) and not any(p.source for p in rest)
-    if rest and not (tables and _read_tables(con, rest, geocode=geocode, tracker=tracker)):
-        geocoding = _read_rows(con, rest, geocode=geocode, tracker=tracker)
+    two_scans = tables and _read_tables(con, rest, geocode=geocode, tracker=tracker, stored=stored)
+    if rest and not two_scans:
+        geocoding = _read_rows(con, rest, geocode=geocode, tracker=tracker, stored=stored)
     con.execute("DELETE FROM _places")
     if geocode:
         assigned = _assign_countries(con)
@@ -1335,7 +1417,11 @@ _KEYED_OK = "coalesce(v._ok AND v._valid_place, false)"
 
 
 def _read_keyed(
-    con: duckdb.DuckDBPyConnection, plan: _Plan, tracker: _Progress, share: float
+    con: duckdb.DuckDBPyConnection,
+    plan: _Plan,
+    tracker: _Progress,
+    share: float,
+    stored: Sequence[str],
 ) -> None:
     """Read an adapter's file in one pass (:attr:`Prepared.documents`): records, counts
     and rejects as :func:`_read_rows` gives them.
@@ -1370,19 +1456,28 @@ def _read_keyed(
                 if (got[0] if got else 0) == (staged[0] if staged else 0):
                     break
             con.execute(
-                f"""INSERT INTO _counts SELECT {plan.index}, _filter, ok, sum(n) FROM (
-                  SELECT _filter, true AS ok, CASE WHEN _valid THEN _n ELSE 0 END AS n
+                f"""INSERT INTO _counts SELECT {plan.index}, _filter, ok, year, sum(n) FROM (
+                  SELECT _filter, true AS ok, CASE WHEN _filter IS NULL THEN year END AS year,
+                    CASE WHEN _valid THEN _n ELSE 0 END AS n
                   FROM _keyed_docs
-                  UNION ALL SELECT _filter, false AS ok,
+                  UNION ALL SELECT _filter, false AS ok, NULL AS year,
                     _rows - CASE WHEN _valid THEN _n ELSE 0 END AS n FROM _keyed_docs)
                 WHERE n > 0 GROUP BY ALL"""
             )
             m = plan.metric.replace("'", "''")
+            weight = _weight_sql("CAST(NULL AS DOUBLE)", "1.0", "CAST(0 AS DOUBLE)", "d._n")
+            values = {
+                "metric": f"'{m}'",
+                "doc_id": "d.doc_id",
+                "year": "d.year",
+                **{c: f"v.{c}" for c in ("lat", "lon", "country", "city", "region")},
+                "weight": weight,
+                "org": "CAST(NULL AS VARCHAR)",
+                "field": "CAST(NULL AS VARCHAR)",
+            }
             with _insertion_order(con, False):
                 con.execute(
-                    f"""INSERT INTO records SELECT '{m}', d.doc_id, d.year, v.lat, v.lon, v.country,
-                  {_weight_sql("CAST(NULL AS DOUBLE)", "1.0", "CAST(0 AS DOUBLE)", "d._n")},
-                  v.city, v.region, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
+                    f"""{_records_insert(values, stored)}
                 FROM ({plan.keyed}) AS v
                   JOIN (SELECT * FROM _keyed_docs WHERE _valid AND _filter IS NULL) AS d
                   ON d._key = v._key
@@ -1421,7 +1516,12 @@ def _read_keyed(
 
 
 def _read_rows(
-    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, geocode: bool, tracker: _Progress
+    con: duckdb.DuckDBPyConnection,
+    plans: Sequence[_Plan],
+    *,
+    geocode: bool,
+    tracker: _Progress,
+    stored: Sequence[str],
 ) -> dict[str, Any]:
     """Fill ``records`` and ``rejects`` from ``plans``; return the geocoding stats.
 
@@ -1463,11 +1563,12 @@ def _read_rows(
     # Rows per file, filter and validity, in one pass: the accounting of every file (rows
     # valid and kept by the filters are exactly the records inserted below).
     con.execute(
-        f"""INSERT INTO _counts SELECT file_id, _filter, reason = '' AS ok, count(*) AS n
+        f"""INSERT INTO _counts SELECT file_id, _filter, reason = '' AS ok,
+          CASE WHEN reason = '' AND _filter IS NULL THEN year END AS year, count(*) AS n
         FROM {table} GROUP BY ALL"""
     )
     with tracker.step(_SHARES["records"], f"{read}; fractional weights"):
-        _insert_records(con, plans, table, columns)
+        _insert_records(con, plans, table, columns, stored)
     with tracker.step(_SHARES["rejects"], f"{read}; rejects"):
         _collect_rejects(con, plans, table=table, placed=bool(geocoding))
     con.execute(f"DROP TABLE {table}")
@@ -1475,18 +1576,24 @@ def _read_rows(
 
 
 def _read_tables(
-    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], *, geocode: bool, tracker: _Progress
+    con: duckdb.DuckDBPyConnection,
+    plans: Sequence[_Plan],
+    *,
+    geocode: bool,
+    tracker: _Progress,
+    stored: Sequence[str],
 ) -> bool:
     """Fill ``records`` and ``rejects`` from records tables (no adapter) in two scans;
     ``False``, with nothing written, when a row is to be geocoded (:func:`_read_rows`
     then reads them).
 
     Scan 1 validates every row and keeps counts only, in one query (GROUPING SETS): rows
-    per file, filter and validity (the accounting, ``_counts``), and per document the
-    sums of its accepted rows (:func:`_document_sums`, across the files of its metric).
-    Scan 2 validates again and writes the accepted rows straight into ``records``, each
-    joined to its document's sums: the same rows and weights as :func:`_read_rows` gives,
-    without storing every validated row and reading it back. Files with rows that failed
+    per file, filter, validity and year of accepted rows (the accounting, ``_counts``,
+    which gives the years present too), and per document the sums of its accepted rows
+    (:func:`_document_sums`, across the files of its metric). Scan 2 validates again and
+    writes the accepted rows straight into ``records``, each joined to its document's
+    sums: the same rows and weights as :func:`_read_rows` gives, without storing every
+    validated row and reading it back. Files with rows that failed
     are read once more, numbered, for the rejects' lines (:func:`_collect_rejects`).
     """
     columns = _stored(plans)
@@ -1495,11 +1602,12 @@ def _read_tables(
     sums, _given = _document_sums(columns)
     # A document's sums are those of its accepted rows: the others are grouped apart
     # (``_doc`` NULL; an accepted row always has a doc_id).
-    first = [c for c in ("doc_id", "lat", "lon", "city", "weight", "share") if c in columns]
+    first = [c for c in ("doc_id", "year", "lat", "lon", "city", "weight", "share") if c in columns]
     extra = "".join(f", v.{c}" for c in ("weight", "share") if c in columns)
     counted = f"""SELECT {code} AS _metric, v.file_id, v._filter, v.reason = '' AS ok,
         v.reason = '' AND v._filter IS NULL AND v.lat IS NULL AND v.lon IS NULL
           AND v.city IS NOT NULL AS _geo,
+        CASE WHEN v.reason = '' AND v._filter IS NULL THEN v.year END AS _year,
         CASE WHEN v.reason = '' AND v._filter IS NULL THEN v.doc_id END AS _doc{extra}
       FROM ({_rows_sql(plans, [*first, "file_id", "reason", "_filter"])}) AS v"""
     # The steps of _read_rows, in the same words; the write (scan 2) is most of the work.
@@ -1509,10 +1617,10 @@ def _read_tables(
         with tracker.step(0.4 * shares, f"validating {len(plans)} file(s) ({size:,.0f} MB)"):
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _docs AS
-                SELECT {key}_doc, file_id, _filter, ok, _geo, count(*) AS n, {sums},
+                SELECT {key}_doc, file_id, _filter, ok, _geo, _year, count(*) AS n, {sums},
                   grouping(file_id) AS _by_doc
                 FROM ({counted}) AS v
-                GROUP BY GROUPING SETS ((file_id, _filter, ok, _geo), ({key}_doc))"""
+                GROUP BY GROUPING SETS ((file_id, _filter, ok, _geo, _year), ({key}_doc))"""
             )
         total = con.execute("SELECT sum(n) FROM _docs WHERE _by_doc = 0").fetchone()
         read = f"{int(total[0]) if total and total[0] else 0:,} rows read"
@@ -1522,7 +1630,7 @@ def _read_tables(
             con.execute("DROP TABLE _docs")
             return False
         con.execute(
-            """INSERT INTO _counts SELECT file_id, _filter, ok, sum(n) FROM _docs
+            """INSERT INTO _counts SELECT file_id, _filter, ok, _year, sum(n) FROM _docs
             WHERE _by_doc = 0 GROUP BY ALL"""
         )
         # When every row was accepted, the write needs the rows' values, not their reasons
@@ -1544,6 +1652,7 @@ def _read_tables(
                     documents="(SELECT * FROM _docs WHERE _by_doc = 1 AND _doc IS NOT NULL)",
                     doc_id="_doc",
                     where=accepted,
+                    stored=stored,
                 )
             )
     except duckdb.Error as exc:
@@ -1578,9 +1687,14 @@ def _keys_repeat(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> bool
 
 
 def _insert_records(
-    con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan], table: str, columns: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    plans: Sequence[_Plan],
+    table: str,
+    columns: Sequence[str],
+    stored: Sequence[str],
 ) -> None:
-    """Insert the valid rows of ``table`` into ``records`` with their fractional weights.
+    """Insert the valid rows of ``table`` into ``records`` (its columns ``stored``) with
+    their fractional weights.
 
     ``columns`` are the columns ``table`` stores (:func:`_stored`); a missing weight, org or
     field is NULL, a missing share is 1. The per-document sums are taken from ``table``
@@ -1603,6 +1717,7 @@ def _insert_records(
             documents="_docn",
             doc_id="doc_id",
             where="WHERE v.reason = '' AND v._filter IS NULL",
+            stored=stored,
         )
     )
     con.execute("DROP TABLE _docn")
@@ -1616,20 +1731,46 @@ def _insert_sql(
     documents: str,
     doc_id: str,
     where: str,
+    stored: Sequence[str],
 ) -> str:
-    """SQL inserting validated ``rows`` (storing ``columns``) into ``records``, each joined
-    to its document's sums (:func:`_document_sums`) in ``documents`` (a table or a
-    parenthesised query) by metric code (when ``plans`` hold several metrics) and
-    ``doc_id``, and weighted by :func:`_weight_sql`; ``where`` keeps the rows to insert."""
+    """SQL inserting validated ``rows`` (storing ``columns``) into ``records`` (its columns
+    ``stored``), each joined to its document's sums (:func:`_document_sums`) in
+    ``documents`` (a table or a parenthesised query) by metric code (when ``plans`` hold
+    several metrics) and ``doc_id``, and weighted by :func:`_weight_sql`; ``where`` keeps
+    the rows to insert."""
     weight, share, org, field = _given_columns(columns)
     _sums, given = _document_sums(columns)
     code = _metric_code_sql(plans, "v.file_id")
     same = f"d._metric = {code} AND " if len({p.metric for p in plans}) > 1 else ""
-    return f"""INSERT INTO records SELECT {_metric_sql(plans, "v.file_id")}, v.doc_id, v.year,
-      v.lat, v.lon, v.country, {_weight_sql(weight, share, given, "d.shares")}, v.city,
-      v.region, {org}, {field}
+    values = {
+        "metric": _metric_sql(plans, "v.file_id"),
+        **{c: f"v.{c}" for c in ("doc_id", "year", "lat", "lon", "country", "city", "region")},
+        "weight": _weight_sql(weight, share, given, "d.shares"),
+        "org": org,
+        "field": field,
+    }
+    return f"""{_records_insert(values, stored)}
     FROM ({rows}) AS v JOIN {documents} AS d ON {same}v.doc_id = d.{doc_id}
     {where}"""
+
+
+def _records_insert(values: Mapping[str, str], stored: Sequence[str]) -> str:
+    """``INSERT INTO records SELECT`` the SQL ``values`` of its columns ``stored``, in order
+    (the columns :func:`read_records` was not asked to keep are not written at all)."""
+    return f"INSERT INTO records SELECT {', '.join(values[c] for c in stored)}"
+
+
+def _years(con: duckdb.DuckDBPyConnection, plans: Sequence[_Plan]) -> dict[str, list[int]]:
+    """The years that hold at least one accepted record, per metric (sorted), from the
+    counts of every file (``_counts``): the records need not be read again."""
+    metric = {p.index: p.metric for p in plans}
+    years: dict[str, set[int]] = {}
+    for file_id, year in con.execute(
+        """SELECT DISTINCT file_id, year FROM _counts
+        WHERE ok AND _filter IS NULL AND year IS NOT NULL AND n > 0"""
+    ).fetchall():
+        years.setdefault(metric[int(file_id)], set()).add(int(year))
+    return {m: sorted(years[m]) for m in sorted(years)}
 
 
 def _given_columns(columns: Sequence[str]) -> tuple[str, str, str, str]:

@@ -293,6 +293,7 @@ def _prepare(
     prune_eps_km: float,
 ) -> _World:
     """Build the incidence of documents on locations and the nominal clusters' arrays."""
+    records.require("doc_id", purpose="rank uncertainty (it resamples documents)")
     settings = result.settings
     con = records.connection
     li, lo = _grid_sql(settings.rounding)
