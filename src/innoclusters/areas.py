@@ -32,11 +32,11 @@ Each metric is clustered on its own with :func:`innoclusters.density.weighted_db
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numba
 import numpy as np
@@ -122,12 +122,19 @@ def cluster_metrics(
 
 def _overlapping_pairs(
     keys: list[tuple[str, int]], groups: list[np.ndarray], xyz: np.ndarray, chord: float
-) -> list[tuple[int, int]]:
-    """Pairs of metric clusters of different metrics with members within ``chord``."""
+) -> tuple[list[tuple[int, int]], dict[int, cKDTree], dict[tuple[int, int], np.ndarray]]:
+    """Pairs of metric clusters of different metrics with members within ``chord``.
+
+    Also returns the k-d trees built on the way (group -> tree of its members' unit
+    vectors) and, per pair found, the distances that decided it: ``(a, b) -> distances``
+    from each member of group ``b`` to its nearest member of group ``a`` (the larger),
+    within ``chord * (1 + 1e-12)``, ``inf`` beyond.
+    """
     lo = np.array([xyz[g].min(axis=0) for g in groups]) - chord
     hi = np.array([xyz[g].max(axis=0) for g in groups]) + chord
     pairs: list[tuple[int, int]] = []
     trees: dict[int, cKDTree] = {}
+    nearest: dict[tuple[int, int], np.ndarray] = {}
     for i in range(len(groups)):
         # Bounding boxes (grown by the radius) must intersect for members to be near.
         near = np.flatnonzero(np.all((lo <= hi[i]) & (hi >= lo[i]), axis=1))
@@ -140,7 +147,8 @@ def _overlapping_pairs(
             dist, _ = trees[a].query(xyz[groups[b]], k=1, distance_upper_bound=chord * (1 + 1e-12))
             if np.isfinite(dist).any():
                 pairs.append((i, int(j)))
-    return pairs
+                nearest[(int(a), int(b))] = dist
+    return pairs, trees, nearest
 
 
 def _activity(
@@ -466,34 +474,54 @@ def merge_links(locations: pd.DataFrame, *, eps_km: float) -> pd.DataFrame:
     rows: list[tuple[object, ...]] = []
     if len(member):
         # Members only, as arrays (positions below are among the members, in row order).
-        metric = locations["metric"].take(member).to_numpy().astype(str)
+        codes, names = pd.factorize(locations["metric"].take(member), sort=True)
         lat = locations["lat"].to_numpy(dtype=float)[member]
         lon = locations["lon"].to_numpy(dtype=float)[member]
-        area = locations["cluster_id"].to_numpy()[member]
+        area = locations["cluster_id"].to_numpy()
         xyz = unit_vectors(lat, lon)
-        frame = pd.DataFrame({"m": metric, "c": labels[member], "i": np.arange(len(member))})
-        grouped = frame.groupby(["m", "c"], sort=True)["i"]
-        group_keys: list[Any] = list(grouped.groups)
-        keys = [(str(k[0]), int(k[1])) for k in group_keys]
-        groups = [np.sort(grouped.get_group(k).to_numpy()) for k in group_keys]
+        # Metric clusters in (metric, label) order, each its members' positions in order.
+        span = int(labels[member].max()) + 1
+        key = codes.astype(np.int64) * span + labels[member]
+        by_key = np.argsort(key, kind="stable")
+        heads = np.flatnonzero(np.diff(key[by_key], prepend=-1))
+        keys = [(str(names[k // span]), int(k % span)) for k in key[by_key[heads]].tolist()]
+        groups = np.split(by_key, heads[1:])
         radius = float(chord(eps_km))
-        for i, j in _overlapping_pairs(keys, groups, xyz, radius):
+        pairs, trees, nearest = _overlapping_pairs(keys, groups, xyz, radius)
+        for i, j in pairs:
             a, b = (i, j) if keys[i] <= keys[j] else (j, i)
             ga, gb = groups[a], groups[b]
-            tree = cKDTree(xyz[ga])
-            dist, _ = tree.query(xyz[gb], k=1, distance_upper_bound=radius * (1 + 1e-12))
+            # The tree and distances of the overlap test when they are these; else anew.
+            if a not in trees:
+                trees[a] = cKDTree(xyz[ga])
+            tree = trees[a]
+            dist = nearest.pop((a, b), None)
+            if dist is None:
+                dist, _ = tree.query(xyz[gb], k=1, distance_upper_bound=radius * (1 + 1e-12))
             best = float(np.min(dist))
             # Every pair at the smallest distance, then the first by coordinates.
             hits = np.flatnonzero(dist <= best)
             near = tree.query_ball_point(xyz[gb[hits]], best * (1 + 1e-12))
-            ca = ga[np.concatenate([np.asarray(x, dtype=np.int64) for x in near])]
-            cb = gb[np.repeat(hits, [len(x) for x in near])]
+            counts = np.fromiter(map(len, near), dtype=np.int64, count=len(near))
+            ca = ga[np.fromiter(itertools.chain.from_iterable(near), dtype=np.int64)]
+            cb = gb[np.repeat(hits, counts)]
             first = np.lexsort((cb, ca, lon[cb], lat[cb], lon[ca], lat[ca]))[0]
             ia, ib = int(ca[first]), int(cb[first])
             la, loa, lb, lob = lat[ia], lon[ia], lat[ib], lon[ib]
             km = float(haversine_km(la, loa, lb, lob))
             rows.append(
-                (area[ia], keys[a][0], keys[a][1], keys[b][0], keys[b][1], la, loa, lb, lob, km)
+                (
+                    area[member[ia]],
+                    keys[a][0],
+                    keys[a][1],
+                    keys[b][0],
+                    keys[b][1],
+                    la,
+                    loa,
+                    lb,
+                    lob,
+                    km,
+                )
             )
     links = pd.DataFrame(rows, columns=list(LINK_COLUMNS))
     links = links.sort_values(
