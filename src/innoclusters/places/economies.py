@@ -24,7 +24,10 @@ def shares_by(located: pd.DataFrame, column: str) -> pd.DataFrame:
     Returns ``cluster_id, <column>, activity, share`` sorted by cluster, then share
     (largest first), then value; rows whose value is null are left out.
     """
-    sub = located[located[column].notna()]
+    sub = located[["cluster_id", column, "activity"]]
+    known = sub[column].notna().to_numpy()
+    if not known.all():  # a copy only when some rows go
+        sub = sub[known]
     by = sub.groupby(["cluster_id", column], sort=True)["activity"].sum().reset_index()
     total = by.groupby("cluster_id")["activity"].transform("sum")
     by["share"] = np.where(total > 0, by["activity"] / total, 0.0)

@@ -218,7 +218,9 @@ def gazetteer_names(
     # Locations at one point of one cluster (one per metric) are placed once: ``point``.
     point_key = pd.DataFrame({"c": codes, "lat": lat, "lon": lon})
     if has_cc:
-        point_key["cc"] = located["country"].to_numpy(dtype=object)
+        # Countries as codes (-1: none), cheaper to group and compare than strings.
+        cc, cc_values = pd.factorize(located["country"])
+        point_key["cc"] = cc
     point = (
         point_key.groupby(list(point_key.columns), sort=False, dropna=False)
         .ngroup()
@@ -244,18 +246,22 @@ def gazetteer_names(
     k = min(NEAREST_PLACES, len(c_rows))
     # One row per point, one column per near place (queries in parallel: same answers).
     dist, idx = c_tree.query(u_xyz, k=k, workers=-1)
-    o_row = c_rows[idx.reshape(len(u_xyz), k)]
-    # Only the places of the point's own cluster count (``cand``'s keys are sorted).
-    cand_key = np.sort(
-        cand["c"].to_numpy(dtype=np.int64) * n_rows + cand["row"].to_numpy(dtype=np.int64)
+    idx = idx.reshape(len(u_xyz), k)
+    o_row = c_rows[idx]
+    # Only the places of the point's own cluster count: keys (cluster, position in c_rows).
+    n_near = np.int64(len(c_rows))
+    cand_key = cand["c"].to_numpy(dtype=np.int64) * n_near + np.searchsorted(
+        c_rows, cand["row"].to_numpy(dtype=np.int64)
     )
-    key = u_codes.astype(np.int64)[:, None] * n_rows + o_row
-    at = np.minimum(np.searchsorted(cand_key, key), len(cand_key) - 1)
-    ok = cand_key[at] == key
+    ok = np.isin(u_codes.astype(np.int64)[:, None] * n_near + idx, cand_key)
     o_km = np.maximum(dist.reshape(len(u_xyz), k) * EARTH_RADIUS_KM, 1.0)
     pull = g_pop[o_row] ** ATTRIBUTION_POWER / o_km**2
     if has_cc:
-        other = point_key["cc"].to_numpy(dtype=object)[first][:, None] != g_country[o_row]
+        # The near places' countries in the same codes (-2: a country no location has;
+        # every gazetteer place has one), so "another country" is a comparison of codes.
+        code_of = {v: i for i, v in enumerate(cc_values.tolist())}
+        c_cc = np.array([code_of.get(v, -2) for v in g_country[c_rows].tolist()], dtype=np.int64)
+        other = cc[first][:, None] != c_cc[idx]
     else:
         other = np.zeros(o_row.shape, dtype=bool)
     # Each point's place: a place of its own country first, then the largest pull, then
@@ -462,11 +468,15 @@ def name_clusters(
             f"{', '.join(sorted(need - set(located.columns)))}"
         )
     ids = centres.index
-    inside = located[located["cluster_id"].notna()]
+    # Copies only when rows go (rank_clusters passes the rows of the clusters only).
+    keep = located["cluster_id"].notna().to_numpy()
     if gazetteer:
-        inside = inside[
-            np.isfinite(inside["lat"].to_numpy(float)) & np.isfinite(inside["lon"].to_numpy(float))
-        ]
+        keep = (
+            keep
+            & np.isfinite(located["lat"].to_numpy(float))
+            & np.isfinite(located["lon"].to_numpy(float))
+        )
+    inside = located if keep.all() else located[keep]
     found = (
         gazetteer_names(
             inside,
