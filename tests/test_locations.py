@@ -5,11 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from innoclusters.locations import build_locations, grid_index_sql, rounded_sql
+from innoclusters.locations import (
+    build_locations,
+    grid_degrees_sql,
+    grid_index_sql,
+    locations_from_parts,
+    rounded_sql,
+)
 from innoclusters.profiles import cluster_profiles
 from innoclusters.records import read_records
 
@@ -139,3 +146,76 @@ def test_locations_and_profiles_share_the_rounding(tmp_path: Path) -> None:
     prof = cluster_profiles(records, located, rounding=0.05, windows={"patents": (1900, 2100)})
     orgs = prof[prof["kind"] == "org"]
     assert orgs.groupby("cluster_id")["weight"].sum().to_dict() == {"C1": 2.0, "C2": 1.0}
+
+
+def test_locations_from_parts_sums_exactly_and_picks_the_heaviest_value() -> None:
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE _parts (metric VARCHAR, li BIGINT, lo BIGINT, country VARCHAR,
+        city VARCHAR, w DECIMAL(38, 18), n BIGINT)"""
+    )
+    hand = [
+        # 0.1 + 0.1 + 0.1 is exactly 0.3: a tie, to the first in byte order ("Abc").
+        ("vc", 5, -7, "DE", "Zed", "0.1", 1),
+        ("vc", 5, -7, "DE", "Zed", "0.1", 1),
+        ("vc", 5, -7, None, "Zed", "0.1", 1),
+        ("vc", 5, -7, "FR", "Abc", "0.3", 2),
+        # Byte order: "Z" (0x5A) before "É" (0xC3); NULL never wins; all NULL gives NULL.
+        ("patents", -3, 4, None, "Évry", "2", 1),
+        ("patents", -3, 4, "FR", "Zwolle", "2", 1),
+        ("patents", 9, 9, None, None, "1", 1),
+    ]
+    rng = np.random.default_rng(7)
+    countries = [None, "DE", "FR", "ÉT"]
+    cities = [None, "Zürich", "Zwolle", "Évry", "Ångby", "a"]
+    wide = ["12345678901234567890.123456789012345678", "-9.999999999999999999", "0.5"]
+    random_rows = [
+        (
+            str(rng.choice(["patents", "publications", "vc"])),
+            int(rng.integers(-2, 3)),
+            int(rng.integers(-18000, -17997)),
+            countries[rng.integers(len(countries))],
+            cities[rng.integers(len(cities))],
+            wide[rng.integers(3)] if rng.random() < 0.2 else f"{rng.random():.18f}",
+            int(rng.integers(1, 5)),
+        )
+        for _ in range(300)
+    ]
+    # One location of 40 parts (found by sorting them, not by pairs).
+    many = [("vc", 0, 0, "DE", cities[i % 6], f"0.{i % 7}", 1) for i in range(40)]
+    con.executemany("INSERT INTO _parts VALUES (?, ?, ?, ?, ?, ?, ?)", hand + random_rows + many)
+    got = locations_from_parts(con, rounding=0.01)
+
+    hand_rows = got[got["metric"].isin(["vc", "patents"])].set_index(["metric", "lat", "lon"])
+    assert hand_rows.loc[("vc", 0.05, -0.07), ["country", "city"]].tolist() == ["FR", "Abc"]
+    assert hand_rows.loc[("vc", 0.05, -0.07), "records"] == 5
+    assert hand_rows.loc[("patents", -0.03, 0.04), ["country", "city"]].tolist() == [
+        "FR",
+        "Zwolle",
+    ]
+    assert hand_rows.loc[("patents", 0.09, 0.09), ["country", "city"]].isna().all()
+
+    # An independent statement of the rule: exact sums, heaviest non-null value, ties to
+    # the smallest; sorted by metric, lat, lon.
+    dominant = """(SELECT metric, li, lo, {col} FROM (
+        SELECT metric, li, lo, {col}, sum(w) AS s FROM _parts
+        WHERE {col} IS NOT NULL GROUP BY ALL)
+        QUALIFY row_number() OVER (PARTITION BY metric, li, lo ORDER BY s DESC, {col}) = 1)"""
+    expected = (
+        con.sql(
+            f"""SELECT t.metric, {grid_degrees_sql("t.li", rounding=0.01)} AS lat,
+              {grid_degrees_sql("t.lo", rounding=0.01)} AS lon, t.weight, t.records,
+              c.country, y.city
+            FROM (SELECT metric, li, lo, CAST(sum(w) AS DOUBLE) AS weight,
+                    CAST(sum(n) AS BIGINT) AS records FROM _parts GROUP BY ALL) AS t
+            LEFT JOIN {dominant.format(col="country")} AS c USING (metric, li, lo)
+            LEFT JOIN {dominant.format(col="city")} AS y USING (metric, li, lo)
+            ORDER BY t.metric, t.li, t.lo"""
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    con.execute("DELETE FROM _parts")
+    empty = locations_from_parts(con, rounding=0.01)
+    assert empty.empty and empty.dtypes.equals(got.dtypes)

@@ -12,7 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
 
 from innoclusters.config import Settings
 from innoclusters.editions import resolve_windows
@@ -214,7 +218,15 @@ def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> 
     :func:`grid_index_sql`, the ``DECIMAL(38, 18)`` sum of the weights and the number of
     records per cell, country and city, in the window) is made by :func:`build_locations`
     here or by the Spark engine (:mod:`innoclusters.engines.spark`); both engines turn it
-    into the table with this one query, so their locations are identical.
+    into the table with this one function, so their locations are identical.
+
+    Per location (metric and grid cell): ``weight`` is ``CAST(sum(w) AS DOUBLE)``, the
+    exact sum converted by DuckDB; ``records`` the sum of ``n``; ``country`` and ``city``
+    the non-null value holding the most weight (exact sums; ties go to the first value in
+    byte order, as DuckDB's ``min``; NULL when the location has none). The parts are
+    grouped by sorting them on integer codes, with 128-bit sums of the fixed-point
+    weights, in one pass (:func:`_group_parts`), instead of hash aggregates of strings
+    and a sort of the result.
 
     Parameters
     ----------
@@ -228,40 +240,227 @@ def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> 
     pandas.DataFrame
         :data:`LOCATION_COLUMNS`, sorted by metric, lat, lon.
     """
-    # The dominant value is the one holding most weight, ties to the alphabetically first.
-    # Where a location has one value (min = max, NULLs ignored as in the rule) that value
-    # is the answer; only the other locations (a border, several cities: a small part of
-    # them) need the weighted rule: the maximum weight per location, then the smallest
-    # value reaching it (hash aggregates only; ordered aggregates would sort every group).
-    dominant = """{col}_w AS (
-             SELECT p.metric, p.li, p.lo, p.{col}, sum(p.w) AS cw
-             FROM _parts AS p SEMI JOIN base AS b
-               ON p.metric = b.metric AND p.li = b.li AND p.lo = b.lo
-                 AND b.{col}_lo <> b.{col}_hi
-             WHERE p.{col} IS NOT NULL GROUP BY ALL),
-           {col}_m AS (SELECT metric, li, lo, max(cw) AS m FROM {col}_w GROUP BY ALL),
-           {col}_d AS (
-             SELECT metric, li, lo, min({col}) AS {col}
-             FROM {col}_w JOIN {col}_m USING (metric, li, lo) WHERE cw = m GROUP BY ALL)"""
-    table = con.sql(
-        f"""WITH base AS (
-             SELECT metric, li, lo, CAST(sum(w) AS DOUBLE) AS weight,
-               CAST(sum(n) AS BIGINT) AS records,
-               min(country) AS country_lo, max(country) AS country_hi,
-               min(city) AS city_lo, max(city) AS city_hi
-             FROM _parts GROUP BY metric, li, lo),
-           {dominant.format(col="country")},
-           {dominant.format(col="city")}
-        SELECT b.metric, {grid_degrees_sql("b.li", rounding=rounding)} AS lat,
-          {grid_degrees_sql("b.lo", rounding=rounding)} AS lon, b.weight, b.records,
-          CASE WHEN b.country_lo = b.country_hi OR b.country_lo IS NULL
-            THEN b.country_lo ELSE c.country END AS country,
-          CASE WHEN b.city_lo = b.city_hi OR b.city_lo IS NULL
-            THEN b.city_lo ELSE t.city END AS city
-        FROM base AS b
-        LEFT JOIN country_d AS c USING (metric, li, lo)
-        LEFT JOIN city_d AS t USING (metric, li, lo)
-        ORDER BY b.metric, b.li, b.lo"""
-    ).to_arrow_table()
+    parts = con.sql("SELECT metric, li, lo, country, city, w, n FROM _parts").to_arrow_table()
+    metric, metrics = _sorted_codes(parts["metric"])
+    country, countries = _sorted_codes(parts["country"])
+    city, cities = _sorted_codes(parts["city"])
+    li = parts["li"].to_numpy()
+    lo = parts["lo"].to_numpy()
+    n = parts["n"].to_numpy()
+    w_lo, w_hi = _decimal_words(parts["w"])
+    del parts
+    order = _cell_order(metric, li, lo)
+    metric, li, lo, n = metric[order], li[order], lo[order], n[order]
+    country, city, w_lo, w_hi = country[order], city[order], w_lo[order], w_hi[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (metric[1:] != metric[:-1]) | (li[1:] != li[:-1]) | (lo[1:] != lo[:-1])
+    starts = np.flatnonzero(new)
+    sum_lo, sum_hi, records, top_country, top_city = _group_parts(
+        starts, w_lo, w_hi, n, country, city
+    )
+    weight = _decimal_to_double(con, sum_lo, sum_hi)
+    lat = _grid_degrees(con, li[starts], rounding=rounding)
+    lon = _grid_degrees(con, lo[starts], rounding=rounding)
+    table = pa.table(
+        {
+            "metric": _decoded(metrics, metric[starts]),
+            "lat": lat,
+            "lon": lon,
+            "weight": weight,
+            "records": records,
+            "country": _decoded(countries, top_country),
+            "city": _decoded(cities, top_city),
+        }
+    )
     # Each Arrow column is freed once converted: the table is not held twice.
     return table.to_pandas(self_destruct=True, split_blocks=True)[list(LOCATION_COLUMNS)]
+
+
+def _sorted_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Codes of a string column, numbered in byte order of its distinct values (-1: NULL),
+    and those values: a smaller code is a smaller string, as in DuckDB's ``min``."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    values = encoded.dictionary
+    order = pc.array_sort_indices(values).to_numpy()
+    rank = np.empty(len(values) + 1, dtype=np.int64)
+    rank[order] = np.arange(len(values))
+    rank[len(values)] = -1
+    index = encoded.indices.fill_null(len(values)).to_numpy()
+    return rank[index], values.take(pa.array(order))
+
+
+def _decoded(values: pa.Array, codes: np.ndarray) -> pa.Array:
+    """The strings of :func:`_sorted_codes` codes (-1: NULL)."""
+    return values.take(pa.array(codes, mask=codes < 0))
+
+
+def _decimal_words(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The low (unsigned) and high (signed) 64-bit words of ``decimal128`` fixed-point values."""
+    array = column.combine_chunks()
+    if array.null_count:
+        raise ValueError("_parts.w holds NULL weights")
+    words = np.frombuffer(array.buffers()[1], dtype=np.int64)
+    words = words[2 * array.offset : 2 * (array.offset + len(array))]
+    return words[0::2].view(np.uint64), words[1::2]
+
+
+def _cell_order(metric: np.ndarray, li: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Order of the parts by metric, then grid cell: one integer key when it fits."""
+    if not len(metric):
+        return np.zeros(0, dtype=np.int64)
+    li0, lo0 = int(li.min()), int(lo.min())
+    li_span, lo_span = int(li.max()) - li0 + 1, int(lo.max()) - lo0 + 1
+    if (int(metric.max()) + 1) * li_span * lo_span < 2**62:
+        key = (metric * li_span + (li - li0)) * lo_span + (lo - lo0)
+        return np.argsort(key)
+    return np.lexsort((lo, li, metric))
+
+
+def _decimal_to_double(
+    con: duckdb.DuckDBPyConnection, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """``CAST(w AS DOUBLE)`` of ``DECIMAL(38, 18)`` values given as words, by DuckDB itself."""
+    words = np.empty(2 * len(lo), dtype=np.int64)
+    words[0::2] = lo.view(np.int64)
+    words[1::2] = hi
+    values = pa.Array.from_buffers(pa.decimal128(38, 18), len(lo), [None, pa.py_buffer(words)])
+    return _duckdb_map(con, values, "CAST(v AS DOUBLE)")
+
+
+def _grid_degrees(
+    con: duckdb.DuckDBPyConnection, index: np.ndarray, *, rounding: float
+) -> np.ndarray:
+    """:func:`grid_degrees_sql` of grid cell indices, by DuckDB once per distinct index."""
+    if not len(index):
+        return np.zeros(0, dtype=np.float64)
+    first = int(index.min())
+    span = int(index.max()) - first + 1
+    if span <= max(len(index), 1 << 16):
+        # Every index from the smallest to the largest (a degree of longitude is 100 cells
+        # at 0.01): no sort needed.
+        every = np.arange(first, first + span, dtype=np.int64)
+        degrees = _duckdb_map(con, pa.array(every), grid_degrees_sql("v", rounding=rounding))
+        return degrees[index - first]
+    distinct, inverse = np.unique(index, return_inverse=True)
+    degrees = _duckdb_map(con, pa.array(distinct), grid_degrees_sql("v", rounding=rounding))
+    return degrees[inverse]
+
+
+def _duckdb_map(con: duckdb.DuckDBPyConnection, values: pa.Array, sql: str) -> np.ndarray:
+    """The DOUBLE expression ``sql`` of ``v`` evaluated by DuckDB for each of ``values``, in
+    their order (the rows carry their position: DuckDB may return them in any order)."""
+    chunk = 1 << 20
+    table = (
+        pa.Table.from_batches(
+            pa.table({"i": np.arange(len(values)), "v": values}).to_batches(max_chunksize=chunk)
+        )
+        if len(values)
+        else pa.table({"i": pa.array([], pa.int64()), "v": values})
+    )
+    con.register("_map_arrow", table)
+    try:
+        out = con.sql(f"SELECT i, {sql} AS x FROM _map_arrow").fetchnumpy()
+    finally:
+        con.unregister("_map_arrow")
+    result = np.empty(len(values), dtype=np.float64)
+    result[out["i"]] = out["x"]
+    return result
+
+
+#: Parts of one location up to which the dominant value is found without sorting them.
+_SMALL_GROUP = 16
+
+
+@njit(cache=True, nogil=True)
+def _group_parts(
+    starts: np.ndarray,
+    w_lo: np.ndarray,
+    w_hi: np.ndarray,
+    n: np.ndarray,
+    country: np.ndarray,
+    city: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per group of parts (sorted, group ``g`` from ``starts[g]``): the 128-bit sum of the
+    weights' words, the sum of ``n``, and the dominant country and city codes."""
+    groups = len(starts)
+    total = len(n)
+    sum_lo = np.zeros(groups, dtype=np.uint64)
+    sum_hi = np.zeros(groups, dtype=np.int64)
+    records = np.zeros(groups, dtype=np.int64)
+    top_country = np.empty(groups, dtype=np.int64)
+    top_city = np.empty(groups, dtype=np.int64)
+    for g in range(groups):
+        a = starts[g]
+        b = starts[g + 1] if g + 1 < groups else total
+        acc_lo = np.uint64(0)
+        acc_hi = np.int64(0)
+        count = np.int64(0)
+        for k in range(a, b):
+            acc_lo, acc_hi = _add128(acc_lo, acc_hi, w_lo[k], w_hi[k])
+            count += n[k]
+        sum_lo[g] = acc_lo
+        sum_hi[g] = acc_hi
+        records[g] = count
+        top_country[g] = _dominant(a, b, country, w_lo, w_hi)
+        top_city[g] = _dominant(a, b, city, w_lo, w_hi)
+    return sum_lo, sum_hi, records, top_country, top_city
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add128(
+    a_lo: np.uint64, a_hi: np.int64, b_lo: np.uint64, b_hi: np.int64
+) -> tuple[np.uint64, np.int64]:
+    """Two's-complement 128-bit sum of (low, high) word pairs."""
+    lo = a_lo + b_lo
+    carry = np.int64(1) if lo < a_lo else np.int64(0)
+    return lo, a_hi + b_hi + carry
+
+
+@njit(cache=True, nogil=True)
+def _dominant(a: int, b: int, codes: np.ndarray, w_lo: np.ndarray, w_hi: np.ndarray) -> np.int64:
+    """The non-negative code of parts ``a:b`` with the largest exact weight sum, ties to the
+    smallest code; -1 when there is none (every value NULL)."""
+    if b - a == 1:
+        return codes[a]
+    if b - a > _SMALL_GROUP:
+        # Many parts: each code's parts in one run of the parts sorted by code.
+        order = a + np.argsort(codes[a:b], kind="mergesort")
+    else:
+        order = np.empty(0, dtype=np.int64)
+    best = np.int64(-1)
+    best_lo = np.uint64(0)
+    best_hi = np.int64(0)
+    j = a
+    while j < b:
+        acc_lo = np.uint64(0)
+        acc_hi = np.int64(0)
+        if len(order):
+            code = codes[order[j - a]]
+            while j < b and codes[order[j - a]] == code:
+                acc_lo, acc_hi = _add128(acc_lo, acc_hi, w_lo[order[j - a]], w_hi[order[j - a]])
+                j += 1
+        else:
+            # Few parts: each code summed from its first part on, once.
+            code = codes[j]
+            first = True
+            for k in range(a, j):
+                if codes[k] == code:
+                    first = False
+                    break
+            j += 1
+            if not first:
+                continue
+            for k in range(j - 1, b):
+                if codes[k] == code:
+                    acc_lo, acc_hi = _add128(acc_lo, acc_hi, w_lo[k], w_hi[k])
+        if code < 0:
+            continue
+        if (
+            best < 0
+            or acc_hi > best_hi
+            or (acc_hi == best_hi and (acc_lo > best_lo or (acc_lo == best_lo and code < best)))
+        ):
+            best = code
+            best_lo = acc_lo
+            best_hi = acc_hi
+    return best
