@@ -158,37 +158,30 @@ def noise_cells(
     needed = {"lat", "lon", "weight"}
     if locations is None or not needed <= set(locations.columns):
         return pd.DataFrame(columns=["lat", "lon", "weight", "locations"]), None, 0
-    noise = locations[["lat", "lon", "weight"]]  # only these columns are copied
-    if "cluster_id" in locations.columns:
-        noise = noise[locations["cluster_id"].isna().to_numpy()]
-    frame = pd.DataFrame(
-        {
-            "lat": pd.to_numeric(noise["lat"], errors="coerce").to_numpy(dtype=float),
-            "lon": pd.to_numeric(noise["lon"], errors="coerce").to_numpy(dtype=float),
-            "weight": pd.to_numeric(noise["weight"], errors="coerce").to_numpy(dtype=float),
-        }
-    ).dropna()
-    n_noise = len(frame)
-    if n_noise <= max_points:
-        return frame.assign(locations=1).reset_index(drop=True), None, n_noise
-    lat, lon = frame["lat"].to_numpy(), frame["lon"].to_numpy()
-    for grid in _NOISE_GRID_DEG:
-        i = np.floor(lat / grid).astype(np.int64)
-        j = np.floor(lon / grid).astype(np.int64)
-        # Distinct cells counted on one int64 key (|j| < 2**31 at every grid size).
-        if len(pd.unique((i << 32) + j)) <= max_points or grid == _NOISE_GRID_DEG[-1]:
-            break
-    keys = pd.DataFrame({"i": i, "j": j})
-    w = frame["weight"].to_numpy()
-    w_pos = np.where(w > 0, w, 1e-12)
-    work = keys.assign(
-        wlat=frame["lat"].to_numpy() * w_pos,
-        wlon=frame["lon"].to_numpy() * w_pos,
-        w=w_pos,
-        weight=w,
-        locations=1,
+    # Plain arrays of the noise rows that have all three numbers (no frame is copied).
+    lat, lon, w = (
+        pd.to_numeric(locations[c], errors="coerce").to_numpy(dtype=float)
+        for c in ("lat", "lon", "weight")
     )
-    agg = work.groupby(["i", "j"], sort=True)[["wlat", "wlon", "w", "weight", "locations"]].sum()
+    keep = ~(np.isnan(lat) | np.isnan(lon) | np.isnan(w))
+    if "cluster_id" in locations.columns:
+        keep &= locations["cluster_id"].isna().to_numpy()
+    lat, lon, w = lat[keep], lon[keep], w[keep]
+    n_noise = len(lat)
+    if n_noise <= max_points:
+        frame = pd.DataFrame({"lat": lat, "lon": lon, "weight": w})
+        return frame.assign(locations=1), None, n_noise
+    for grid in _NOISE_GRID_DEG:
+        # Distinct cells counted on one int64 key (|j| < 2**31 at every grid size); the
+        # key orders cells as (i, j) does.
+        key = (np.floor(lat / grid).astype(np.int64) << 32) + np.floor(lon / grid).astype(np.int64)
+        if len(pd.unique(key)) <= max_points or grid == _NOISE_GRID_DEG[-1]:
+            break
+    w_pos = np.where(w > 0, w, 1e-12)
+    work = pd.DataFrame(
+        {"wlat": lat * w_pos, "wlon": lon * w_pos, "w": w_pos, "weight": w, "locations": 1}
+    )
+    agg = work.groupby(key, sort=True).sum()
     cells = pd.DataFrame(
         {
             "lat": (agg["wlat"] / agg["w"]).to_numpy(),
