@@ -118,7 +118,11 @@ def cluster_places(
     lat = gazetteer["lat"].to_numpy(dtype=float)
     lon = gazetteer["lon"].to_numpy(dtype=float)
     tree = shapely.STRtree(shapes)
-    shape_i, place_i = tree.query(shapely.points(lon, lat), predicate="intersects")[::-1]
+    # Only places in a whole degree cell that a footprint's bounds touch can be inside one
+    # (the same pairs, in the same order, as a query of every place).
+    near = np.flatnonzero(_in_bounds_cells(lat, lon, shapes))
+    hits = tree.query(shapely.points(lon[near], lat[near]), predicate="intersects")
+    shape_i, place_i = hits[1], near[hits[0]]
     pairs = pd.DataFrame({"cluster": np.asarray(positions)[shape_i], "row": place_i})
     pairs = pairs.drop_duplicates().reset_index(drop=True)
     share = np.zeros(len(pairs))
@@ -126,18 +130,23 @@ def cluster_places(
     needed = {"lat", "lon", "cluster_id"}
     if locations is not None and needed <= set(locations.columns) and len(pairs):
         amount_col = "activity" if "activity" in locations.columns else "weight"
-        # Only the columns read here are copied.
-        inside = locations[["lat", "lon", "cluster_id", amount_col]]
-        inside = inside[locations["cluster_id"].notna().to_numpy()]
-        amount = pd.to_numeric(inside[amount_col], errors="coerce").fillna(0.0).to_numpy()
-        loc_cluster = pd.Index(ids).get_indexer(pd.Index(inside["cluster_id"].astype(str)))
+        # Plain arrays of the located rows (no frame is copied); each row's cluster found
+        # once per distinct cluster_id.
+        inside = locations["cluster_id"].notna().to_numpy()
+        amount = (
+            pd.to_numeric(locations[amount_col], errors="coerce").fillna(0.0).to_numpy()[inside]
+        )
+        codes, uniques = pd.factorize(locations["cluster_id"].to_numpy()[inside])
+        loc_cluster = pd.Index(ids).get_indexer(pd.Index(pd.Index(uniques).astype(str)))[codes]
         # The locations of each cluster, in their order, without a scan per cluster.
         by_cluster = np.argsort(loc_cluster, kind="stable")
         bounds = np.searchsorted(
             loc_cluster[by_cluster], [np.arange(len(ids)), np.arange(1, len(ids) + 1)]
         )
         xyz_places = unit_vectors(lat[pairs["row"]], lon[pairs["row"]])
-        loc_xyz = unit_vectors(inside["lat"].to_numpy(float), inside["lon"].to_numpy(float))
+        loc_xyz = unit_vectors(
+            locations["lat"].to_numpy(float)[inside], locations["lon"].to_numpy(float)[inside]
+        )
         pair_cluster = pairs["cluster"].to_numpy()
         parent = (
             gazetteer["parent"].to_numpy()[pairs["row"]]
@@ -174,6 +183,20 @@ def cluster_places(
         kind="mergesort",
     )
     return frame.groupby("cluster", sort=False).head(max_places).reset_index(drop=True)
+
+
+def _in_bounds_cells(lat: np.ndarray, lon: np.ndarray, shapes: list[Any]) -> np.ndarray:
+    """Whether each point lies in a whole-degree cell touched by the bounds of a shape."""
+    touched = np.zeros((181, 361), dtype=bool)
+    bounds = np.asarray(shapely.bounds(shapes), dtype=float).reshape(-1, 4)
+    bounds = bounds[np.isfinite(bounds).all(axis=1)]  # an empty shape holds no place
+    for x0, y0, x1, y1 in np.floor(bounds).astype(np.int64):
+        rows = slice(max(y0, -90) + 90, min(y1, 90) + 91)
+        touched[rows, max(x0, -180) + 180 : min(x1, 180) + 181] = True
+    inside = np.isfinite(lat) & np.isfinite(lon)
+    row = np.clip(np.floor(np.where(inside, lat, 0.0)), -90, 90).astype(np.int64) + 90
+    col = np.clip(np.floor(np.where(inside, lon, 0.0)), -180, 180).astype(np.int64) + 180
+    return inside & touched[row, col]
 
 
 def _around(gazetteer: pd.DataFrame, clusters: pd.DataFrame) -> np.ndarray:
