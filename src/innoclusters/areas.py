@@ -592,7 +592,9 @@ def area_index(
     join_chord = float(chord(eps_km / 2)) * (1 + 1e-12)
     jside = max(join_chord, _MIN_SIDE)
     jorder, jcells, jstart, jspan = _member_grid(mx, my, mz, jside)
-    rest = np.flatnonzero(labels_a < 0)
+    # Only locations with members in the coarse cells around their own can have one within
+    # reach (most noise lies far from every cluster): the others are not searched.
+    rest = _near_rows(labels_a, x, y, z, mx, my, mz, max(4.0 * jside, _COARSE_SIDE))
     parts = numba.get_num_threads() if len(rest) >= _PARALLEL_ROWS else 1
 
     def join(rows: np.ndarray) -> None:
@@ -624,6 +626,61 @@ def area_index(
     else:
         join(rest)
     return area
+
+
+#: Smallest side of the coarse grid that picks the locations to place (about 64 km on the
+#: Earth; at most 203 cells per axis, a table of 8.4 M flags).
+_COARSE_SIDE = 0.01
+
+
+@njit(cache=True, nogil=True)
+def _near_rows(
+    labels: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    mx: np.ndarray,
+    my: np.ndarray,
+    mz: np.ndarray,
+    side: float,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Rows outside every metric cluster (``labels < 0``) with a member in a cell next to theirs.
+
+    Cells of ``side`` (at least twice the reach) on the unit vectors: a member within reach
+    of a location lies in the location's cell or in one of the 26 around it, whatever the
+    rounding of the cell indices (they differ by at most one), so no row with a member
+    within reach is left out.
+    """
+    lo = np.floor(-1.0 / side) - 2.0
+    span = int(np.floor(1.0 / side) - lo) + 3
+    near = np.zeros(span * span * span, dtype=np.bool_)
+    for q in range(mx.shape[0]):
+        ix = int(np.floor(mx[q] / side) - lo)
+        iy = int(np.floor(my[q] / side) - lo)
+        iz = int(np.floor(mz[q] / side) - lo)
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                base = ((ix + dx) * span + iy + dy) * span + iz
+                near[base - 1] = True
+                near[base] = True
+                near[base + 1] = True
+    count = 0
+    keep = np.zeros(labels.shape[0], dtype=np.bool_)
+    for i in range(labels.shape[0]):
+        if labels[i] < 0:
+            ix = int(np.floor(x[i] / side) - lo)
+            iy = int(np.floor(y[i] / side) - lo)
+            iz = int(np.floor(z[i] / side) - lo)
+            if near[(ix * span + iy) * span + iz]:
+                keep[i] = True
+                count += 1
+    rows = np.empty(count, dtype=np.int64)
+    k = 0
+    for i in range(labels.shape[0]):
+        if keep[i]:
+            rows[k] = i
+            k += 1
+    return rows
 
 
 #: Locations outside every metric cluster from which :func:`area_index` places them on
