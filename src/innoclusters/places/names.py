@@ -153,6 +153,10 @@ def _near_pairs(
     return np.unique(np.concatenate(keys))
 
 
+#: Largest table of (cluster, near place) flags that :func:`gazetteer_names` allocates.
+_OWN_TABLE_CELLS = 1 << 26
+
+
 def gazetteer_names(
     located: pd.DataFrame,
     *,
@@ -248,12 +252,17 @@ def gazetteer_names(
     dist, idx = c_tree.query(u_xyz, k=k, workers=-1)
     idx = idx.reshape(len(u_xyz), k)
     o_row = c_rows[idx]
-    # Only the places of the point's own cluster count: keys (cluster, position in c_rows).
-    n_near = np.int64(len(c_rows))
-    cand_key = cand["c"].to_numpy(dtype=np.int64) * n_near + np.searchsorted(
-        c_rows, cand["row"].to_numpy(dtype=np.int64)
-    )
-    ok = np.isin(u_codes.astype(np.int64)[:, None] * n_near + idx, cand_key)
+    # Only the places of the point's own cluster count: a table of (cluster, position in
+    # c_rows), looked up (keys tested with np.isin when the table would be large).
+    cand_c = cand["c"].to_numpy(dtype=np.int64)
+    cand_at = np.searchsorted(c_rows, cand["row"].to_numpy(dtype=np.int64))
+    if len(cluster_ids) * len(c_rows) <= _OWN_TABLE_CELLS:
+        own = np.zeros((len(cluster_ids), len(c_rows)), dtype=bool)
+        own[cand_c, cand_at] = True
+        ok = own[u_codes[:, None], idx]
+    else:
+        n_near = np.int64(len(c_rows))
+        ok = np.isin(u_codes.astype(np.int64)[:, None] * n_near + idx, cand_c * n_near + cand_at)
     o_km = np.maximum(dist.reshape(len(u_xyz), k) * EARTH_RADIUS_KM, 1.0)
     pull = g_pop[o_row] ** ATTRIBUTION_POWER / o_km**2
     if has_cc:
