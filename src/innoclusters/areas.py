@@ -309,15 +309,18 @@ def footprints(areas: pd.DataFrame, *, eps_km: float) -> dict[str, shapely.Geome
         ``cluster_id -> Polygon or MultiPolygon``; longitudes are unwrapped around the
         centre, so an area crossing the antimeridian may pass 180 or -180.
     """
+    # Each area's rows in row order, areas in id order, as arrays (no frame per area).
+    codes, ids = pd.factorize(areas["cluster_id"].to_numpy(), sort=True)
+    rows = np.argsort(codes, kind="stable")[np.count_nonzero(codes < 0) :]
+    heads = np.flatnonzero(np.diff(codes[rows], prepend=-1))
+    lat = areas["lat"].to_numpy(dtype=float)
+    lon = areas["lon"].to_numpy(dtype=float)
+    lat0 = areas["centre_lat"].to_numpy(dtype=float)
+    lon0 = areas["centre_lon"].to_numpy(dtype=float)
     groups = [
-        (
-            str(cid),
-            grp["lat"].to_numpy(dtype=float),
-            grp["lon"].to_numpy(dtype=float),
-            float(grp["centre_lat"].iloc[0]),
-            float(grp["centre_lon"].iloc[0]),
-        )
-        for cid, grp in areas.groupby("cluster_id", sort=True)
+        (str(ids[codes[own[0]]]), lat[own], lon[own], float(lat0[own[0]]), float(lon0[own[0]]))
+        for own in np.split(rows, heads[1:])
+        if len(own)
     ]
     # Shapely releases the GIL in its vectorised operations: areas are drawn on all cores,
     # the largest first, so that a large area drawn last does not leave the others idle.
