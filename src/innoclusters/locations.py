@@ -161,32 +161,35 @@ def build_locations(
         Per metric: records and weight in the window, records left out by the window.
     """
     con = records.connection
-    win = pd.DataFrame(
-        [(m, a, b) for m, (a, b) in windows.items()], columns=["metric", "first", "last"]
+    # One pass over the records: weight per grid cell (integer indices), country and city,
+    # the metric as its position among the metrics in byte order (the order of the table);
+    # the parts then give each location's total and its dominant country and city
+    # (:func:`_locations_of_parts`). The antimeridian: -180 and 180 are one meridian.
+    metrics = sorted(windows)
+    quoted = [m.replace("'", "''") for m in metrics]
+    code = " ".join(f"WHEN '{m}' THEN {i}" for i, m in enumerate(quoted))
+    kept = " OR ".join(
+        f"(r.metric = '{m}' AND r.year BETWEEN {int(first)} AND {int(last)})"
+        for m, (first, last) in zip(quoted, (windows[m] for m in metrics), strict=True)
     )
-    con.register("_win", win)
-    # One pass over the records: weight per grid cell (integer indices), country and city;
-    # the small aggregate then gives each location's total and its dominant country and
-    # city. The antimeridian: -180 and 180 are one meridian.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _parts AS
-        SELECT r.metric, {grid_index_sql("r.lat", rounding=rounding)} AS li,
+    parts = con.sql(
+        f"""SELECT CAST({f"CASE r.metric {code} END" if metrics else "0"} AS BIGINT) AS metric,
+          {grid_index_sql("r.lat", rounding=rounding)} AS li,
           {grid_index_sql("r.lon", rounding=rounding, longitude=True)} AS lo,
           r.country, r.city, sum(CAST(r.weight AS DECIMAL(38, 18))) AS w,
           CAST(count(*) AS BIGINT) AS n
-        FROM records AS r JOIN _win AS w ON r.metric = w.metric
-        WHERE r.year BETWEEN w.first AND w.last
+        FROM records AS r WHERE {kept or "false"}
         GROUP BY ALL"""
     )
-    locations = locations_from_parts(con, rounding=rounding)
+    locations, in_window_records, in_window_weight = _locations_of_parts(
+        con, parts.to_arrow_table(), pa.array(metrics, pa.string()), rounding=rounding
+    )
     # Records and weight in the window from the parts (exact sums of the same values); the
     # records of each metric are the rows its files gave (read_records counted them), so
     # the records are not read again.
-    counts_rows = con.execute(
-        """SELECT metric, CAST(sum(n) AS BIGINT), CAST(sum(w) AS DOUBLE)
-        FROM _parts GROUP BY metric"""
-    ).fetchall()
-    sums = {str(m): (int(n), w) for m, n, w in counts_rows}
+    sums = {
+        m: (int(in_window_records[i]), float(in_window_weight[i])) for i, m in enumerate(metrics)
+    }
     if records.files:
         accepted: dict[str, int] = {}
         for f in records.files:
@@ -195,18 +198,16 @@ def build_locations(
         accepted = dict(
             con.execute("SELECT metric, count(*) FROM records GROUP BY metric").fetchall()
         )
-    con.execute("DROP TABLE _parts")
-    con.unregister("_win")
     counts: dict[str, Any] = {}
     for metric in (m for m in windows if accepted.get(m)):
         rows = accepted[metric]
-        in_window, weight = sums.get(metric, (0, None))
+        in_window, weight = sums[metric]
         counts[str(metric)] = {
             "window": list(windows[metric]),
             "records": int(rows),
             "records_in_window": int(in_window),
             "records_outside_window": int(rows) - int(in_window),
-            "weight_in_window": float(weight or 0.0),
+            "weight_in_window": weight,
         }
     return locations, counts
 
@@ -216,17 +217,18 @@ def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> 
 
     ``_parts`` (``metric, li, lo, country, city, w, n``: grid cell indices of
     :func:`grid_index_sql`, the ``DECIMAL(38, 18)`` sum of the weights and the number of
-    records per cell, country and city, in the window) is made by :func:`build_locations`
-    here or by the Spark engine (:mod:`innoclusters.engines.spark`); both engines turn it
-    into the table with this one function, so their locations are identical.
+    records per cell, country and city, in the window) is made by the Spark engine
+    (:mod:`innoclusters.engines.spark`); :func:`build_locations` makes the same parts in
+    DuckDB, and both turn them into the table with the same code, so the two engines'
+    locations are identical.
 
     Per location (metric and grid cell): ``weight`` is ``CAST(sum(w) AS DOUBLE)``, the
     exact sum converted by DuckDB; ``records`` the sum of ``n``; ``country`` and ``city``
     the non-null value holding the most weight (exact sums; ties go to the first value in
     byte order, as DuckDB's ``min``; NULL when the location has none). The parts are
     grouped by sorting them on integer codes, with 128-bit sums of the fixed-point
-    weights, in one pass (:func:`_group_parts`), instead of hash aggregates of strings
-    and a sort of the result.
+    weights (:func:`_run_sums`, :func:`_dominant_codes`), instead of hash aggregates of
+    strings and a sort of the result.
 
     Parameters
     ----------
@@ -240,8 +242,25 @@ def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> 
     pandas.DataFrame
         :data:`LOCATION_COLUMNS`, sorted by metric, lat, lon.
     """
-    parts = con.sql("SELECT metric, li, lo, country, city, w, n FROM _parts").to_arrow_table()
-    metric, metrics = _sorted_codes(parts["metric"])
+    parts = con.sql("SELECT metric, li, lo, country, city, w, n FROM _parts")
+    return _locations_of_parts(con, parts.to_arrow_table(), None, rounding=rounding)[0]
+
+
+def _locations_of_parts(
+    con: duckdb.DuckDBPyConnection,
+    parts: pa.Table,
+    metrics: pa.Array | None,
+    *,
+    rounding: float,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The locations table of parts (``metric, li, lo, country, city, w, n``; ``metric`` the
+    name, or with ``metrics`` (names in byte order) its position there), and per metric of
+    ``metrics`` the records and the weight (``CAST(sum(w) AS DOUBLE)``) of its parts. The
+    caller hands ``parts`` over: its columns are freed here once read."""
+    if metrics is None:
+        metric, metrics = _sorted_codes(parts["metric"])
+    else:
+        metric = parts["metric"].to_numpy()
     country, countries = _sorted_codes(parts["country"])
     city, cities = _sorted_codes(parts["city"])
     li = parts["li"].to_numpy()
@@ -252,28 +271,38 @@ def locations_from_parts(con: duckdb.DuckDBPyConnection, *, rounding: float) -> 
     order = _cell_order(metric, li, lo)
     metric, li, lo, n = metric[order], li[order], lo[order], n[order]
     country, city, w_lo, w_hi = country[order], city[order], w_lo[order], w_hi[order]
-    new = np.ones(len(order), dtype=bool)
+    del order
+    new = np.ones(len(metric), dtype=bool)
     new[1:] = (metric[1:] != metric[:-1]) | (li[1:] != li[:-1]) | (lo[1:] != lo[:-1])
     starts = np.flatnonzero(new)
-    sum_lo, sum_hi, records, top_country, top_city = _group_parts(
-        starts, w_lo, w_hi, n, country, city
-    )
-    weight = _decimal_to_double(con, sum_lo, sum_hi)
-    lat = _grid_degrees(con, li[starts], rounding=rounding)
-    lon = _grid_degrees(con, lo[starts], rounding=rounding)
+    sum_lo, sum_hi, records = _run_sums(starts, w_lo, w_hi, n)
+    top_country = _dominant_codes(starts, country, w_lo, w_hi)
+    top_city = _dominant_codes(starts, city, w_lo, w_hi)
+    del country, city, w_lo, w_hi, n
+    metric, li, lo = metric[starts], li[starts], lo[starts]
+    # Per metric (the locations are sorted by it): its records and exact weight.
+    present = np.flatnonzero(np.r_[True, metric[1:] != metric[:-1]]) if len(metric) else starts
+    metric_lo, metric_hi, metric_records = _run_sums(present, sum_lo, sum_hi, records)
+    by_metric_records = np.zeros(len(metrics), dtype=np.int64)
+    by_metric_lo = np.zeros(len(metrics), dtype=np.uint64)
+    by_metric_hi = np.zeros(len(metrics), dtype=np.int64)
+    by_metric_records[metric[present]] = metric_records
+    by_metric_lo[metric[present]] = metric_lo
+    by_metric_hi[metric[present]] = metric_hi
     table = pa.table(
         {
-            "metric": _decoded(metrics, metric[starts]),
-            "lat": lat,
-            "lon": lon,
-            "weight": weight,
+            "metric": _decoded(metrics, metric),
+            "lat": _grid_degrees(con, li, rounding=rounding),
+            "lon": _grid_degrees(con, lo, rounding=rounding),
+            "weight": _decimal_to_double(con, sum_lo, sum_hi),
             "records": records,
             "country": _decoded(countries, top_country),
             "city": _decoded(cities, top_city),
         }
     )
     # Each Arrow column is freed once converted: the table is not held twice.
-    return table.to_pandas(self_destruct=True, split_blocks=True)[list(LOCATION_COLUMNS)]
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)[list(LOCATION_COLUMNS)]
+    return frame, by_metric_records, _decimal_to_double(con, by_metric_lo, by_metric_hi)
 
 
 def _sorted_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
@@ -367,43 +396,45 @@ def _duckdb_map(con: duckdb.DuckDBPyConnection, values: pa.Array, sql: str) -> n
     return result
 
 
+@njit(cache=True, nogil=True)
+def _run_sums(
+    starts: np.ndarray, w_lo: np.ndarray, w_hi: np.ndarray, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per run of rows (run ``g`` from ``starts[g]`` to the next start): the 128-bit sum of
+    the weights' words and the sum of ``n``."""
+    runs = len(starts)
+    sum_lo = np.zeros(runs, dtype=np.uint64)
+    sum_hi = np.zeros(runs, dtype=np.int64)
+    total = np.zeros(runs, dtype=np.int64)
+    for g in range(runs):
+        b = starts[g + 1] if g + 1 < runs else len(n)
+        acc_lo = np.uint64(0)
+        acc_hi = np.int64(0)
+        count = np.int64(0)
+        for k in range(starts[g], b):
+            acc_lo, acc_hi = _add128(acc_lo, acc_hi, w_lo[k], w_hi[k])
+            count += n[k]
+        sum_lo[g] = acc_lo
+        sum_hi[g] = acc_hi
+        total[g] = count
+    return sum_lo, sum_hi, total
+
+
 #: Parts of one location up to which the dominant value is found without sorting them.
 _SMALL_GROUP = 16
 
 
 @njit(cache=True, nogil=True)
-def _group_parts(
-    starts: np.ndarray,
-    w_lo: np.ndarray,
-    w_hi: np.ndarray,
-    n: np.ndarray,
-    country: np.ndarray,
-    city: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per group of parts (sorted, group ``g`` from ``starts[g]``): the 128-bit sum of the
-    weights' words, the sum of ``n``, and the dominant country and city codes."""
-    groups = len(starts)
-    total = len(n)
-    sum_lo = np.zeros(groups, dtype=np.uint64)
-    sum_hi = np.zeros(groups, dtype=np.int64)
-    records = np.zeros(groups, dtype=np.int64)
-    top_country = np.empty(groups, dtype=np.int64)
-    top_city = np.empty(groups, dtype=np.int64)
-    for g in range(groups):
-        a = starts[g]
-        b = starts[g + 1] if g + 1 < groups else total
-        acc_lo = np.uint64(0)
-        acc_hi = np.int64(0)
-        count = np.int64(0)
-        for k in range(a, b):
-            acc_lo, acc_hi = _add128(acc_lo, acc_hi, w_lo[k], w_hi[k])
-            count += n[k]
-        sum_lo[g] = acc_lo
-        sum_hi[g] = acc_hi
-        records[g] = count
-        top_country[g] = _dominant(a, b, country, w_lo, w_hi)
-        top_city[g] = _dominant(a, b, city, w_lo, w_hi)
-    return sum_lo, sum_hi, records, top_country, top_city
+def _dominant_codes(
+    starts: np.ndarray, codes: np.ndarray, w_lo: np.ndarray, w_hi: np.ndarray
+) -> np.ndarray:
+    """Per run of parts (as in :func:`_run_sums`): the dominant code (:func:`_dominant`)."""
+    runs = len(starts)
+    top = np.empty(runs, dtype=np.int64)
+    for g in range(runs):
+        b = starts[g + 1] if g + 1 < runs else len(codes)
+        top[g] = _dominant(starts[g], b, codes, w_lo, w_hi)
+    return top
 
 
 @njit(cache=True, nogil=True, inline="always")
