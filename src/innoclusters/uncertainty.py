@@ -1337,7 +1337,8 @@ def uncertainty(
     >>> u = innoclusters.uncertainty(files, result, replicates=100)  # doctest: +SKIP
     >>> u.clusters[["rank", "name", "rank_lo", "rank_hi", "p_top"]].head()  # doctest: +SKIP
     """
-    records = read_records(sources)
+    # The bootstrap resamples documents: doc_id is kept (region is read by no stage).
+    records = read_records(sources, keep=("doc_id",))
     windows = edition_windows(records, result.settings)
     return estimate(
         records,
