@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import duckdb
@@ -257,57 +258,68 @@ def _locations_of_parts(
     name, or with ``metrics`` (names in byte order) its position there), and per metric of
     ``metrics`` the records and the weight (``CAST(sum(w) AS DOUBLE)``) of its parts. The
     caller hands ``parts`` over: its columns are freed here once read."""
-    if metrics is None:
-        metric, metrics = _sorted_codes(parts["metric"])
-    else:
-        metric = parts["metric"].to_numpy()
-    country, countries = _sorted_codes(parts["country"])
-    city, cities = _sorted_codes(parts["city"])
-    li = parts["li"].to_numpy()
-    lo = parts["lo"].to_numpy()
-    n = parts["n"].to_numpy()
-    w_lo, w_hi = _decimal_words(parts["w"])
-    del parts
-    order = _cell_order(metric, li, lo)
-    metric, li, lo, n = metric[order], li[order], lo[order], n[order]
-    country, city, w_lo, w_hi = country[order], city[order], w_lo[order], w_hi[order]
-    del order
-    new = np.ones(len(metric), dtype=bool)
-    new[1:] = (metric[1:] != metric[:-1]) | (li[1:] != li[:-1]) | (lo[1:] != lo[:-1])
-    starts = np.flatnonzero(new)
-    sum_lo, sum_hi, records = _run_sums(starts, w_lo, w_hi, n)
-    top_country = _dominant_codes(starts, country, w_lo, w_hi)
-    top_city = _dominant_codes(starts, city, w_lo, w_hi)
-    del country, city, w_lo, w_hi, n
-    metric, li, lo = metric[starts], li[starts], lo[starts]
-    # Per metric (the locations are sorted by it): its records and exact weight.
-    present = np.flatnonzero(np.r_[True, metric[1:] != metric[:-1]]) if len(metric) else starts
-    metric_lo, metric_hi, metric_records = _run_sums(present, sum_lo, sum_hi, records)
-    by_metric_records = np.zeros(len(metrics), dtype=np.int64)
-    by_metric_lo = np.zeros(len(metrics), dtype=np.uint64)
-    by_metric_hi = np.zeros(len(metrics), dtype=np.int64)
-    by_metric_records[metric[present]] = metric_records
-    by_metric_lo[metric[present]] = metric_lo
-    by_metric_hi[metric[present]] = metric_hi
-    table = pa.table(
-        {
-            "metric": _decoded(metrics, metric),
-            "lat": _grid_degrees(con, li, rounding=rounding),
-            "lon": _grid_degrees(con, lo, rounding=rounding),
-            "weight": _decimal_to_double(con, sum_lo, sum_hi),
-            "records": records,
-            "country": _decoded(countries, top_country),
-            "city": _decoded(cities, top_city),
-        }
-    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Work that releases the GIL (Arrow, NumPy's sort, Numba's nogil kernels, DuckDB on
+        # a cursor of its own) is shared with a second thread; same values either way.
+        places = pool.submit(_sorted_codes, parts["country"], parts["city"])
+        if metrics is None:
+            [(metric, metrics)] = _sorted_codes(parts["metric"])
+        else:
+            metric = parts["metric"].to_numpy()
+        li = parts["li"].to_numpy()
+        lo = parts["lo"].to_numpy()
+        n = parts["n"].to_numpy()
+        w_lo, w_hi = _decimal_words(parts["w"])
+        order = _cell_order(metric, li, lo)
+        (country, countries), (city, cities) = places.result()
+        del parts, places
+        sorted_places = pool.submit(_taken, order, country, city)
+        metric, li, lo, n, w_lo, w_hi = _taken(order, metric, li, lo, n, w_lo, w_hi)
+        country, city = sorted_places.result()
+        del order, sorted_places
+        new = np.ones(len(metric), dtype=bool)
+        new[1:] = (metric[1:] != metric[:-1]) | (li[1:] != li[:-1]) | (lo[1:] != lo[:-1])
+        starts = np.flatnonzero(new)
+        top_city_run = pool.submit(_dominant_codes, starts, city, w_lo, w_hi)
+        sum_lo, sum_hi, records = _run_sums(starts, w_lo, w_hi, n)
+        top_country = _dominant_codes(starts, country, w_lo, w_hi)
+        top_city = top_city_run.result()
+        del country, city, w_lo, w_hi, n, top_city_run
+        cursor = con.cursor()
+        weight_run = pool.submit(_decimal_to_double, cursor, sum_lo, sum_hi)
+        metric, li, lo = metric[starts], li[starts], lo[starts]
+        # Per metric (the locations are sorted by it): its records and exact weight.
+        present = np.flatnonzero(np.r_[True, metric[1:] != metric[:-1]]) if len(metric) else starts
+        metric_lo, metric_hi, metric_records = _run_sums(present, sum_lo, sum_hi, records)
+        by_metric_records = np.zeros(len(metrics), dtype=np.int64)
+        by_metric_lo = np.zeros(len(metrics), dtype=np.uint64)
+        by_metric_hi = np.zeros(len(metrics), dtype=np.int64)
+        by_metric_records[metric[present]] = metric_records
+        by_metric_lo[metric[present]] = metric_lo
+        by_metric_hi[metric[present]] = metric_hi
+        by_metric_weight = _decimal_to_double(con, by_metric_lo, by_metric_hi)
+        lat = _grid_degrees(con, li, rounding=rounding)
+        lon = _grid_degrees(con, lo, rounding=rounding)
+        columns = {"metric": _decoded(metrics, metric), "lat": lat, "lon": lon}
+        columns["country"] = _decoded(countries, top_country)
+        columns["city"] = _decoded(cities, top_city)
+        columns["weight"] = weight_run.result()
+        cursor.close()
+    columns["records"] = records
+    table = pa.table({c: columns[c] for c in LOCATION_COLUMNS})
     # Each Arrow column is freed once converted: the table is not held twice.
-    frame = table.to_pandas(self_destruct=True, split_blocks=True)[list(LOCATION_COLUMNS)]
-    return frame, by_metric_records, _decimal_to_double(con, by_metric_lo, by_metric_hi)
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    return frame, by_metric_records, by_metric_weight
 
 
-def _sorted_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Codes of a string column, numbered in byte order of its distinct values (-1: NULL),
-    and those values: a smaller code is a smaller string, as in DuckDB's ``min``."""
+def _sorted_codes(*columns: pa.ChunkedArray) -> list[tuple[np.ndarray, pa.Array]]:
+    """Per string column: codes numbered in byte order of its distinct values (-1: NULL),
+    and those values; a smaller code is a smaller string, as in DuckDB's ``min``."""
+    return [_column_codes(column) for column in columns]
+
+
+def _column_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """:func:`_sorted_codes` of one column."""
     encoded = pc.dictionary_encode(column.combine_chunks())
     values = encoded.dictionary
     order = pc.array_sort_indices(values).to_numpy()
@@ -316,6 +328,11 @@ def _sorted_codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     rank[len(values)] = -1
     index = encoded.indices.fill_null(len(values)).to_numpy()
     return rank[index], values.take(pa.array(order))
+
+
+def _taken(order: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each array in ``order``."""
+    return tuple(a[order] for a in arrays)
 
 
 def _decoded(values: pa.Array, codes: np.ndarray) -> pa.Array:
