@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from importlib import resources
 from pathlib import Path, PurePath
@@ -700,17 +701,21 @@ def _context(result: RunResult) -> dict[str, Any]:
     clusters = result.clusters
     metrics: Sequence[str] = result.metrics
     manifest = result.manifest
-    top = top_n(clusters, top=result.settings.top)
-    table = ranking_table(clusters)
-    numeric = {c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])}
-    per_metric = top_by_metric(clusters, metrics, n=10)
-    per_economy = clusters_per_economy(clusters, top=top)
-    intensity = intensity_ranking(clusters, metrics)
-    cells, grid_deg, n_noise = noise_cells(result.locations)
-    ids = [str(c) for c in clusters["cluster_id"]]
-    pos_of = {c: i for i, c in enumerate(ids)}
-    gazetteer = gazetteer_places()  # shared, read only
-    held = cluster_places(clusters, result.locations, gazetteer)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The noise grid (array work, mostly without the GIL) is made on a second thread
+        # while the places held by the clusters are found; both only read the result.
+        noise = pool.submit(noise_cells, result.locations)
+        top = top_n(clusters, top=result.settings.top)
+        table = ranking_table(clusters)
+        numeric = {c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])}
+        per_metric = top_by_metric(clusters, metrics, n=10)
+        per_economy = clusters_per_economy(clusters, top=top)
+        intensity = intensity_ranking(clusters, metrics)
+        ids = [str(c) for c in clusters["cluster_id"]]
+        pos_of = {c: i for i, c in enumerate(ids)}
+        gazetteer = gazetteer_places()  # shared, read only
+        held = cluster_places(clusters, result.locations, gazetteer)
+        cells, grid_deg, n_noise = noise.result()
     held_lists: dict[int, list[list[Any]]] = {}
     for r in _rows(held):
         held_lists.setdefault(int(r.cluster), []).append(
