@@ -491,13 +491,13 @@ def merge_links(locations: pd.DataFrame, *, eps_km: float) -> pd.DataFrame:
         groups = np.split(by_key, heads[1:])
         radius = float(chord(eps_km))
         pairs, trees, nearest = _overlapping_pairs(keys, groups, xyz, radius)
-        for i, j in pairs:
+
+        def link(pair: tuple[int, int]) -> tuple[object, ...]:
+            i, j = pair
             a, b = (i, j) if keys[i] <= keys[j] else (j, i)
             ga, gb = groups[a], groups[b]
             # The tree and distances of the overlap test when they are these; else anew.
-            if a not in trees:
-                trees[a] = cKDTree(xyz[ga])
-            tree = trees[a]
+            tree = trees[a] if a in trees else cKDTree(xyz[ga])
             dist = nearest.pop((a, b), None)
             if dist is None:
                 dist, _ = tree.query(xyz[gb], k=1, distance_upper_bound=radius * (1 + 1e-12))
@@ -512,20 +512,11 @@ def merge_links(locations: pd.DataFrame, *, eps_km: float) -> pd.DataFrame:
             ia, ib = int(ca[first]), int(cb[first])
             la, loa, lb, lob = lat[ia], lon[ia], lat[ib], lon[ib]
             km = float(haversine_km(la, loa, lb, lob))
-            rows.append(
-                (
-                    area[member[ia]],
-                    keys[a][0],
-                    keys[a][1],
-                    keys[b][0],
-                    keys[b][1],
-                    la,
-                    loa,
-                    lb,
-                    lob,
-                    km,
-                )
-            )
+            return (area[member[ia]], *keys[a], *keys[b], la, loa, lb, lob, km)
+
+        # Pairs on all cores (k-d trees and NumPy release the GIL), rows in pair order.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            rows = list(pool.map(link, pairs))
     links = pd.DataFrame(rows, columns=list(LINK_COLUMNS))
     links = links.sort_values(
         ["cluster_id", "metric_a", "metric_cluster_a", "metric_b", "metric_cluster_b"],
