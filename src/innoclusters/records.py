@@ -105,24 +105,22 @@ COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {
     "field": ("field",),
 }
 
-#: Columns of the ``records`` table, in order, and their types.
-_RECORDS_TYPES: Mapping[str, str] = {
-    "metric": "VARCHAR",
-    "doc_id": "VARCHAR",
-    "year": "SMALLINT",
-    "lat": "DOUBLE",
-    "lon": "DOUBLE",
-    "country": "VARCHAR",
-    "weight": "DOUBLE",
-    "city": "VARCHAR",
-    "region": "VARCHAR",
-    "org": "VARCHAR",
-    "field": "VARCHAR",
-}
-
 #: Columns of the ``records`` table, in order (:func:`read_records` may leave out the
-#: :data:`SPARE_COLUMNS`).
-RECORD_COLUMNS: tuple[str, ...] = tuple(_RECORDS_TYPES)
+#: :data:`SPARE_COLUMNS`). Each is stored as the validated rows store it
+#: (:data:`_ROWS_TYPES`); the metric, one per file, as a string.
+RECORD_COLUMNS: tuple[str, ...] = (
+    "metric",
+    "doc_id",
+    "year",
+    "lat",
+    "lon",
+    "country",
+    "weight",
+    "city",
+    "region",
+    "org",
+    "field",
+)
 
 #: Columns of ``records`` that :func:`read_records` stores only when asked (its ``keep``):
 #: after the records stage only rank uncertainty reads ``doc_id`` (it resamples documents),
@@ -1018,7 +1016,8 @@ def _prepare_connection(con: duckdb.DuckDBPyConnection, stored: Sequence[str]) -
         (file_id INTEGER, _filter VARCHAR, ok BOOLEAN, year SMALLINT, n BIGINT)"""
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _places ({_PLACES_SCHEMA})")
-    schema = ", ".join(f"{c} {_RECORDS_TYPES[c]}" for c in stored)
+    types = {"metric": "VARCHAR", **_ROWS_TYPES}
+    schema = ", ".join(f"{c} {types[c]}" for c in stored)
     con.execute(f"CREATE OR REPLACE TABLE records ({schema})")
     con.execute(
         """CREATE OR REPLACE TABLE rejects (file VARCHAR, line BIGINT, metric VARCHAR,
