@@ -20,7 +20,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterable
@@ -38,6 +37,7 @@ import pyarrow.parquet as pq
 import pycountry
 from scipy.spatial import cKDTree
 
+from innoclusters._io import atomic_path
 from innoclusters.geo import chord, haversine_km, unit_vectors
 
 __all__ = [
@@ -717,17 +717,9 @@ def _region_table(region_names: dict[tuple[str, str], str]) -> pa.Table:
 
 
 def _write_cache(folder: Path, tables: dict[str, pa.Table]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
     for part, table in tables.items():
-        target = folder / f"{part}.parquet"
-        fd, tmp = tempfile.mkstemp(prefix=f".{part}.", suffix=".tmp", dir=folder)
-        os.close(fd)
-        try:
+        with atomic_path(folder / f"{part}.parquet") as tmp:
             pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
 
 
 def cached_array(
@@ -766,16 +758,8 @@ def cached_array(
     with contextlib.suppress(OSError, ValueError):
         return np.asarray(np.load(target, allow_pickle=False))
     value = build()
-    with contextlib.suppress(OSError):
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, value, allow_pickle=False)
-            os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+    with contextlib.suppress(OSError), atomic_path(target) as tmp, tmp.open("wb") as fh:
+        np.save(fh, value, allow_pickle=False)  # a file object: np.save adds no ".npy"
     return value
 
 
