@@ -29,6 +29,18 @@ exact rule is stated there); the benchmark then exits 1 if they differ::
 
     flock /tmp/innoclusters-heavy.lock .venv/bin/python -m benchmarks.bench_world --scale 3.5 \
         --memory-limit 8GB --check-unlimited
+
+With ``--parts`` a fourth child reads the records alone (:func:`innoclusters.read_records`,
+on a database file and DuckDB share like the run's) and times its parts: reading every column
+of the files and nothing else; scan 1 (validate every row, count the accepted rows per file
+and per document); the SELECT of scan 2 (validate again, join each row to its document's
+count) without storing its rows; that SELECT written into the database file, as a run does;
+and into an in-memory table instead. It then prints scan 1 + scan 2 without the write +
+the clusters and publish stages of the pipeline child: what the run would take if the
+records cost nothing to store and the locations nothing to build (the figure the README's
+"why 3x is out of reach" rests on)::
+
+    flock /tmp/innoclusters-heavy.lock .venv/bin/python -m benchmarks.bench_world --scale 1 --parts
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +124,61 @@ print(json.dumps({
 """
 
 
+CHILD_PARTS = """
+import json, os, sys, tempfile, time
+import duckdb
+from innoclusters.config import Settings
+from innoclusters.pipeline import duckdb_memory_limit
+from innoclusters.records import read_records
+data = sys.argv[1]
+files = {m: [os.path.join(data, f"{m}.parquet")] for m in ("patents", "publications", "vc")}
+
+def timed(con, sql):
+    t, c = time.perf_counter(), time.process_time()
+    con.execute(sql).fetchall()
+    return {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c}
+
+class Timed:
+    # The run's connection, timing each statement; before the write of scan 2 it runs the
+    # same SELECT without storing it, then into an in-memory table instead of the file.
+    def __init__(self, con):
+        self.con, self.parts = con, {}
+    def execute(self, sql, *args, **kwargs):
+        part = None
+        if isinstance(sql, str) and "TEMP TABLE _docs AS" in sql:
+            part = "scan1"
+        elif isinstance(sql, str) and sql.startswith("INSERT INTO records SELECT"):
+            part = "write"
+            rows = sql[len("INSERT INTO records "):]
+            self.parts["scan2"] = timed(
+                self.con, f"SELECT count(*), sum(hash(COLUMNS(*))) FROM ({rows}) AS _r")
+            self.parts["memory"] = timed(self.con, f"CREATE TEMP TABLE _probe AS {rows}")
+            self.con.execute("DROP TABLE _probe")
+        t, c = time.perf_counter(), time.process_time()
+        result = self.con.execute(sql, *args, **kwargs)
+        if part:
+            self.parts[part] = {
+                "seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c}
+        return result
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+bare = duckdb.connect(config={"preserve_insertion_order": False})
+read = timed(bare, "SELECT count(*), sum(hash(COLUMNS(*))) FROM read_parquet("
+             f"{[str(f[0]) for f in files.values()]}, union_by_name = true)")
+with tempfile.TemporaryDirectory(prefix="innoclusters-parts-") as tmp:
+    con = duckdb.connect(os.path.join(tmp, "run.duckdb"), config={
+        "temp_directory": os.path.join(tmp, "spill"), "preserve_insertion_order": False,
+        "memory_limit": duckdb_memory_limit(Settings().memory_limit)})
+    probe = Timed(con)
+    t, c = time.perf_counter(), time.process_time()
+    read_records(files, connection=probe, keep=())
+    total = {"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - c}
+    con.close()
+print(json.dumps({"read": read, "records": total, **probe.parts}))
+"""
+
+
 def _child(code: str, *args: str) -> dict[str, Any]:
     """Run ``code`` in a fresh Python; return its JSON line plus wall time and peak RSS."""
     start = time.perf_counter()
@@ -147,6 +215,43 @@ def _world(data: Path, scale: float, seed: int) -> dict[str, Any]:
     return {"reused": False, "generation": gen, **facts}
 
 
+def _print_parts(
+    parts: dict[str, Any],
+    pipe: dict[str, Any],
+    floor: dict[str, Any],
+    line: Callable[[str, float, float | None, float | None], None],
+) -> None:
+    """Print the records stage's parts (:data:`CHILD_PARTS`) and what the run would take
+    with the records neither stored nor aggregated into locations: its two validating scans,
+    then the clusters and publish stages as this run measured them."""
+    print("records stage, in parts (its own run, the pipeline's settings):")
+    rows = (
+        ("read", "  read every column"),
+        ("scan1", "  scan 1 (validate)"),
+        ("scan2", "  scan 2, no write"),
+        ("write", "  scan 2 + file write"),
+        ("memory", "  scan 2 + RAM write"),
+        ("records", "  all, with probes"),
+    )
+    for key, label in rows:
+        if key in parts:
+            line(label, parts[key]["seconds"], parts[key]["cpu_seconds"], None)
+    if "scan1" not in parts or "scan2" not in parts:
+        print("  (these files took another path than the two scans: no bound)")
+        return
+    timings = pipe.get("timings") or {}
+    bound = (
+        parts["scan1"]["seconds"]
+        + parts["scan2"]["seconds"]
+        + timings.get("clusters", 0.0)
+        + pipe["publish_seconds"]
+    )
+    print(
+        f"scan 1 + scan 2 without the write + clusters + publish: {bound:.1f} s, "
+        f"{bound / floor['seconds']:.2f}x the floor (no records stored, no locations stage)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the floor and the pipeline on one world; print a table and a JSON summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -156,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="pipeline output folder")
     parser.add_argument("--memory-limit", default="", help="DuckDB memory limit, e.g. 3GB")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="also time the records stage's parts and print the run's floor without them",
+    )
     parser.add_argument(
         "--check-unlimited",
         action="store_true",
@@ -170,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = _child(CHILD_FLOOR, str(data))
     pipe = _child(CHILD_PIPELINE, str(data), str(out), args.memory_limit or "default")
     ratio = pipe["seconds"] / floor["seconds"]
+    parts = _child(CHILD_PARTS, str(data)) if args.parts else None
     unlimited: dict[str, Any] | None = None
     agree: bool | None = None
     comparison: list[str] = []
@@ -189,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor": floor,
         "pipeline": pipe,
         "ratio": ratio,
+        "parts": parts,
         "unlimited": unlimited,
         "outputs_agree": agree,
         "comparison": comparison,
@@ -224,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         f"ratio pipeline / floor: {ratio:.2f}; {pipe['locations']:,} locations, "
         f"{pipe['clusters']} clusters; floor {floor['locations']:,} locations"
     )
+    if parts is not None:
+        _print_parts(parts, pipe, floor, line)
     if args.memory_limit:
         limit_mib = memory_bytes(args.memory_limit) / 2**20
         within = pipe["peak_rss_mib"] <= limit_mib
