@@ -164,12 +164,14 @@ class Timed:
         return getattr(self.con, name)
 
 bare = duckdb.connect(config={"preserve_insertion_order": False})
+bare.execute("SET enable_progress_bar = false")  # it prints to stdout, where the JSON goes
 read = timed(bare, "SELECT count(*), sum(hash(COLUMNS(*))) FROM read_parquet("
              f"{[str(f[0]) for f in files.values()]}, union_by_name = true)")
 with tempfile.TemporaryDirectory(prefix="innoclusters-parts-") as tmp:
     con = duckdb.connect(os.path.join(tmp, "run.duckdb"), config={
         "temp_directory": os.path.join(tmp, "spill"), "preserve_insertion_order": False,
         "memory_limit": duckdb_memory_limit(Settings().memory_limit)})
+    con.execute("SET enable_progress_bar = false")
     probe = Timed(con)
     t, c = time.perf_counter(), time.process_time()
     read_records(files, connection=probe, keep=())
