@@ -106,20 +106,12 @@ COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {
 }
 
 #: Columns of the ``records`` table, in order (:func:`read_records` may leave out the
-#: :data:`SPARE_COLUMNS`). Each is stored as the validated rows store it
-#: (:data:`_ROWS_TYPES`); the metric, one per file, as a string.
+#: :data:`SPARE_COLUMNS`): the metric first, then the columns of a records table as the
+#: table adapter lists them (:data:`innoclusters.sources.table.COLUMNS`). Each is stored as
+#: the validated rows store it (:data:`_ROWS_TYPES`); the metric, one per file, as a string.
 RECORD_COLUMNS: tuple[str, ...] = (
     "metric",
-    "doc_id",
-    "year",
-    "lat",
-    "lon",
-    "country",
-    "weight",
-    "city",
-    "region",
-    "org",
-    "field",
+    *(c for c in sources_pkg.table.COLUMNS if c != "metric"),
 )
 
 #: Columns of ``records`` that :func:`read_records` stores only when asked (its ``keep``):
