@@ -71,6 +71,7 @@ from innoclusters.errors import InputError, SettingsError
 from innoclusters.locations import grid_index_sql, locations_from_parts
 from innoclusters.profiles import KINDS
 from innoclusters.records import (
+    RECORD_COLUMNS,
     FileStats,
     RecordSet,
     geocode_todo,
@@ -677,17 +678,10 @@ class SparkRecords:
         base = (
             valid.join(docs, ["metric", "doc_id"])
             .select(
-                "metric",
-                "doc_id",
-                "year",
-                "lat",
-                "lon",
-                "country",
-                F.coalesce(F.col("weight"), share).alias("weight"),
-                "city",
-                "region",
-                "org",
-                "field",
+                *(
+                    F.coalesce(F.col("weight"), share).alias("weight") if c == "weight" else c
+                    for c in RECORD_COLUMNS
+                ),
                 "file_id",
             )
             .persist()
